@@ -1,0 +1,274 @@
+"""The HTTP edge: checks the caller and the body, runs the pipeline, maps the report to a status.
+
+    create_app(config, transport=None, registry=None, config_path=None) -> Starlette
+
+Order of checks on a webhook, each with a short JSON reason:
+    401 credential  →  404 receiver in the path  →  415 content type  →  413 size
+    →  400/422 payload  →  404 receiver named by the payload  →  200/424/503 from the report
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import signal
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.applications import Starlette
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from adapter import __version__
+from adapter.auth import Authenticator
+from adapter.config import Config, ConfigError, load_config
+from adapter.delivery import Deliverer
+from adapter.metrics import Metrics
+from adapter.payload import PayloadError, WebhookPayload, parse_payload
+from adapter.pipeline import Receiver, plan, receivers_from
+from adapter.report import build_report
+from adapter.transport import AiohttpTransport, Transport
+
+log = structlog.get_logger("adapter.app")
+
+_ESCAPED = re.compile(r"\\(.)")
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """Everything that a reload replaces, swapped in one assignment."""
+
+    config: Config
+    receivers: dict[str, Receiver]
+    auth: Authenticator
+
+
+def _loaded(config: Config) -> Loaded:
+    return Loaded(
+        config, receivers_from(config.receivers, config.delivery), Authenticator(config.auth)
+    )
+
+
+class State:
+    def __init__(
+        self, config: Config, transport: Transport | None, metrics: Metrics, config_path: str | None
+    ) -> None:
+        self.loaded = _loaded(config)
+        self.metrics = metrics
+        self.config_path = config_path
+        self.transport = transport
+        self.deliverer: Deliverer | None = None
+        self.ready = False
+        self.reload_lock = asyncio.Lock()
+
+    async def reload(self) -> None:
+        """Re-read the config and its secret files; on any error keep serving the old one."""
+        async with self.reload_lock:
+            try:
+                config = await asyncio.to_thread(load_config, self.config_path)
+                loaded = _loaded(config)
+            except ConfigError as exc:
+                self.metrics.config_loaded(False, time.time())
+                log.error("config.reload_failed", problems=exc.problems)
+                raise
+            for name in loaded.receivers:
+                self.metrics.add_receiver(name)
+            self.loaded = loaded
+            self.metrics.config_loaded(True, time.time())
+            log.info("config.reloaded", receivers=sorted(loaded.receivers))
+
+
+def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": reason}, status_code=status, headers=headers)
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to be over the limit."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _route(loaded: Loaded, name: str) -> Receiver | None:
+    # Alertmanager regex-escapes the receiver name in the payload (`web\.hook`).
+    return loaded.receivers.get(name) or loaded.receivers.get(_ESCAPED.sub(r"\1", name))
+
+
+def create_app(
+    config: Config,
+    *,
+    transport: Transport | None = None,
+    registry: CollectorRegistry | None = None,
+    config_path: str | None = None,
+) -> Starlette:
+    registry = registry if registry is not None else CollectorRegistry()
+    metrics = Metrics(registry, (r.name for r in config.receivers))
+    metrics.config_loaded(True, time.time())
+    state = State(config, transport, metrics, config_path)
+
+    async def webhook(request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        loaded = state.loaded
+        path_name: str | None = request.path_params.get("receiver")
+        receiver = _route(loaded, path_name) if path_name is not None else None
+        label = receiver.name if receiver else ""
+
+        def refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> Response:
+            metrics.webhooks.labels(label, str(status)).inc()
+            log.warning("webhook.refused", code=status, reason=reason, receiver=label or None)
+            return _error(status, reason, headers)
+
+        if not loaded.auth.allows(request.headers.get("authorization")):
+            return refuse(
+                401, "missing or wrong credential", {"WWW-Authenticate": loaded.auth.challenge}
+            )
+        if path_name is not None and receiver is None:
+            return refuse(404, f"no receiver named {path_name[:100]!r}")
+        if not _is_json(request.headers.get("content-type")):
+            return refuse(415, "send the payload as Content-Type: application/json")
+        limit = loaded.config.limits.max_body_bytes
+        try:
+            body = await _read_body(request, limit)
+        except ClientDisconnect:
+            return refuse(400, "the client went away before the body was complete")
+        if body is None:
+            return refuse(413, f"body over the limit of {limit} bytes (limits.max_body_bytes)")
+        try:
+            payload = parse_payload(body)
+        except PayloadError as exc:
+            return refuse(exc.status, exc.reason)
+        if receiver is None:
+            receiver = _route(loaded, payload.receiver)
+            if receiver is None:
+                return refuse(
+                    404, f"no receiver named {payload.receiver[:100]!r} (the payload's `receiver`)"
+                )
+            label = receiver.name
+        return await _handle(receiver, payload, started + receiver.delivery.timeout)
+
+    async def _handle(receiver: Receiver, payload: WebhookPayload, deadline: float) -> Response:
+        assert state.deliverer is not None, "the lifespan starts the deliverer"
+        with structlog.contextvars.bound_contextvars(
+            receiver=receiver.name, group_key=payload.groupKey
+        ):
+            log.info(
+                "webhook.received",
+                alerts=len(payload.alerts),
+                status=payload.status,
+                truncated_alerts=payload.truncatedAlerts,
+            )
+            metrics.alerts_per_webhook.labels(receiver.name).observe(len(payload.alerts))
+            if payload.truncatedAlerts:
+                metrics.truncated.labels(receiver.name).inc(payload.truncatedAlerts)
+                log.warning("webhook.truncated", truncated_alerts=payload.truncatedAlerts)
+            the_plan = plan(receiver, payload)
+            results = await state.deliverer.deliver(receiver, the_plan.deliveries, deadline)
+            report = build_report(receiver.name, the_plan, results)
+            for outcome in report.outcomes:
+                metrics.events.labels(receiver.name, outcome.action, outcome.result).inc()
+            status = report.http_status
+            metrics.webhooks.labels(receiver.name, str(status)).inc()
+            if status != 200:
+                log.warning(
+                    "webhook.answered",
+                    code=status,
+                    failed=report.count("failed"),
+                    rejected=report.count("rejected"),
+                )
+            return JSONResponse(report.as_json(), status_code=status, headers=report.headers())
+
+    async def healthy(_: Request) -> Response:
+        return JSONResponse({"status": "healthy"})
+
+    async def ready(_: Request) -> Response:
+        if state.ready:
+            return JSONResponse({"status": "ready"})
+        return JSONResponse({"status": "not ready"}, status_code=503)
+
+    async def metrics_endpoint(_: Request) -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    async def reload(request: Request) -> Response:
+        if not state.loaded.auth.allows(request.headers.get("authorization")):
+            return _error(
+                401,
+                "missing or wrong credential",
+                {"WWW-Authenticate": state.loaded.auth.challenge},
+            )
+        try:
+            await state.reload()
+        except ConfigError as exc:
+            return JSONResponse(
+                {"error": "config not reloaded; the old one stays", "problems": exc.problems},
+                status_code=400,
+            )
+        return JSONResponse({"status": "reloaded", "receivers": sorted(state.loaded.receivers)})
+
+    async def index(_: Request) -> Response:
+        return JSONResponse(
+            {
+                "name": "incident-adapter",
+                "version": __version__,
+                "receivers": {name: r.kind for name, r in state.loaded.receivers.items()},
+                "links": ["/metrics", "/-/healthy", "/-/ready"],
+            }
+        )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        owned = state.transport is None
+        transport = state.transport or AiohttpTransport()
+        state.deliverer = Deliverer(transport, metrics)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_sighup()))
+        state.ready = True
+        log.info("adapter.ready", receivers=sorted(state.loaded.receivers), version=__version__)
+        try:
+            yield
+        finally:
+            state.ready = False
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGHUP)
+            if owned:
+                await transport.aclose()
+
+    async def _sighup() -> None:
+        with contextlib.suppress(ConfigError):
+            await state.reload()
+
+    app = Starlette(
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/alerts", webhook, methods=["POST"]),
+            Route("/alerts/{receiver}", webhook, methods=["POST"]),
+            Route("/-/healthy", healthy, methods=["GET", "HEAD"]),
+            Route("/-/ready", ready, methods=["GET", "HEAD"]),
+            Route("/-/reload", reload, methods=["POST"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.adapter = state
+    return app

@@ -1,0 +1,231 @@
+"""The command line, Prometheus style (dotted flags):
+
+    incident-adapter [--config.file=PATH] [--web.listen-address=HOST:PORT]
+                     [--log.level=...] [--log.format=json|console]
+    incident-adapter check-config PATH...
+    incident-adapter render --config.file=PATH [--receiver=NAME] PAYLOAD.json|-
+    incident-adapter --version
+
+Each flag may also come from the environment: INCIDENT_ADAPTER_CONFIG_FILE,
+INCIDENT_ADAPTER_WEB_LISTEN_ADDRESS, INCIDENT_ADAPTER_LOG_LEVEL, INCIDENT_ADAPTER_LOG_FORMAT.
+A flag on the command line wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from adapter import __version__
+from adapter.config import DEFAULT_SOURCE, Config, ConfigError, load_config
+from adapter.logs import LEVELS
+
+DEFAULT_LISTEN = "127.0.0.1:9095"
+ENV = "INCIDENT_ADAPTER_"
+
+
+def _env(name: str, default: str | None) -> str | None:
+    return os.environ.get(ENV + name, default)
+
+
+def _server_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="incident-adapter",
+        description="Alertmanager webhooks in, one incident event per alert out.",
+        epilog="Subcommands: check-config PATH..., render --config.file=PATH PAYLOAD.json",
+    )
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        default=_env("CONFIG_FILE", None),
+        help="YAML config; without it, the embedded default (a `log` receiver)",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=_env("WEB_LISTEN_ADDRESS", DEFAULT_LISTEN),
+        help=f"HOST:PORT to serve on (default {DEFAULT_LISTEN})",
+    )
+    parser.add_argument(
+        "--log.level", dest="log_level", choices=LEVELS, default=_env("LOG_LEVEL", "info")
+    )
+    parser.add_argument(
+        "--log.format",
+        dest="log_format",
+        choices=("json", "console"),
+        default=_env("LOG_FORMAT", "json"),
+    )
+    parser.add_argument("--version", action="version", version=f"incident-adapter {__version__}")
+    return parser
+
+
+def split_address(address: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"--web.listen-address {address!r} must be HOST:PORT, e.g. 127.0.0.1:9095")
+    return host.strip("[]") or "0.0.0.0", int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(config: Config, host: str) -> str | None:
+    """Why the adapter must not start, or None: no credential is only fine on loopback."""
+    if config.auth.enabled or is_loopback(host):
+        return None
+    return (
+        f"refusing to listen on {host} without an inbound credential: anyone who can reach it "
+        "could open incidents. Set auth.bearer_tokens_file (one token a line; point "
+        "Alertmanager's http_config.authorization.credentials_file at the same token) or "
+        "auth.basic_auth in the config, or listen on 127.0.0.1."
+    )
+
+
+def check_config(paths: Sequence[str]) -> int:
+    failed = False
+    for path in paths:
+        try:
+            config = load_config(path)
+        except ConfigError as exc:
+            failed = True
+            print(f"Checking '{path}'  FAILED", file=sys.stderr)
+            print(exc.report(), file=sys.stderr)
+            continue
+        print(f"Checking '{path}'  SUCCESS")
+        print(f"Found:\n - {len(config.receivers)} receivers")
+        for receiver in config.receivers:
+            print(f"   - {receiver.name} ({getattr(receiver, 'type', '?')})")
+    return 1 if failed else 0
+
+
+def _render(argv: Sequence[str]) -> int:
+    from adapter.payload import PayloadError, parse_payload
+    from adapter.pipeline import plan, receivers_from
+    from adapter.secrets import scrub
+
+    parser = argparse.ArgumentParser(prog="incident-adapter render")
+    parser.add_argument("--config.file", dest="config_file", default=_env("CONFIG_FILE", None))
+    parser.add_argument("--receiver", help="render for this receiver (default: the payload's)")
+    parser.add_argument("payload", help="a webhook payload file, or - for standard input")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config_file)
+        raw = sys.stdin.buffer.read() if args.payload == "-" else open(args.payload, "rb").read()  # noqa: SIM115
+        payload = parse_payload(raw)
+    except ConfigError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"cannot read {args.payload}: {exc.strerror}", file=sys.stderr)
+        return 1
+    except PayloadError as exc:
+        print(f"{args.payload}: {exc.reason}", file=sys.stderr)
+        return 1
+    receivers = receivers_from(config.receivers, config.delivery)
+    name = args.receiver or payload.receiver.replace("\\", "")
+    receiver = receivers.get(name) or (
+        next(iter(receivers.values())) if len(receivers) == 1 else None
+    )
+    if receiver is None:
+        print(
+            f"no receiver named {name!r}; pass --receiver (one of {', '.join(receivers)})",
+            file=sys.stderr,
+        )
+        return 1
+    the_plan = plan(receiver, payload)
+    secrets = config.secret_values()
+    out = []
+    for delivery in the_plan.deliveries:
+        request = delivery.request
+        body_text = request.body.decode()
+        try:
+            body: object = json.loads(body_text)
+        except ValueError:
+            body = body_text
+        out.append(
+            {
+                "alerts": [e.alert.fingerprint for e in delivery.events],
+                "dedup_key": delivery.events[0].dedup_key,
+                "action": delivery.events[0].action,
+                "method": request.method,
+                "url": request.url,
+                "headers": dict(request.headers),
+                "body": body,
+            }
+        )
+    filtered = [a.fingerprint for a in the_plan.filtered]
+    text = json.dumps(
+        {"receiver": receiver.name, "requests": out, "filtered": filtered},
+        indent=2,
+        ensure_ascii=False,
+    )
+    print(scrub(text, secrets))
+    return 0
+
+
+def serve(argv: Sequence[str]) -> int:
+    args = _server_parser().parse_args(argv)
+    from adapter import logs
+
+    logs.configure(args.log_level, args.log_format)
+    try:
+        host, port = split_address(args.listen)
+        config = load_config(args.config_file)
+    except ValueError as exc:
+        print(f"incident-adapter: {exc}", file=sys.stderr)
+        return 2
+    except ConfigError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    if (why := check_exposure(config, host)) is not None:
+        print(f"incident-adapter: {why}", file=sys.stderr)
+        return 1
+
+    import structlog
+    import uvicorn
+
+    from adapter.app import create_app
+
+    app = create_app(config, config_path=args.config_file)
+    structlog.get_logger("adapter").info(
+        "adapter.starting",
+        listen=f"{host}:{port}",
+        config=args.config_file or DEFAULT_SOURCE,
+    )
+    uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            loop="auto",
+            http="auto",
+            lifespan="on",
+            server_header=False,
+            timeout_graceful_shutdown=20,
+        )
+    ).run()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "check-config":
+        if len(argv) < 2:
+            print("usage: incident-adapter check-config PATH...", file=sys.stderr)
+            return 2
+        return check_config(argv[1:])
+    if argv and argv[0] == "render":
+        return _render(argv[1:])
+    return serve(argv)

@@ -1,0 +1,241 @@
+"""The configuration document: loading, environment overrides, and errors that name paths.
+
+    load_config(path) -> Config      raises ConfigError with every problem at once
+
+Order of precedence: command-line flags (adapter/cli.py) > INCIDENT_ADAPTER_* environment
+variables (pydantic-settings, `__` between levels: INCIDENT_ADAPTER_DELIVERY__TIMEOUT=5s)
+> the YAML file > the defaults here.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from adapter.integrations import DIALECTS, AnyReceiverSettings
+from adapter.secrets import Secret, SecretFile, read_token_file
+from adapter.settings import DeliverySettings, Model, ReceiverSettings
+
+DEFAULT_SOURCE = "<embedded default>"
+
+
+class BasicAuthSettings(Model):
+    username: str = Field(min_length=1)
+    password: Secret | None = None
+    password_file: SecretFile | None = None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> BasicAuthSettings:
+        if (self.password is None) == (self.password_file is None):
+            raise ValueError("set exactly one of password or password_file")
+        return self
+
+    @property
+    def secret(self) -> Secret:
+        value = self.password or self.password_file
+        assert value is not None
+        return value
+
+
+def _tokens_from_file(value: Any) -> Any:
+    return read_token_file(value) if isinstance(value, str | Path) else value
+
+
+class AuthSettings(Model):
+    bearer_tokens: list[Secret] = Field(default_factory=list)
+    # One token a line; holds the tokens once loaded.
+    bearer_tokens_file: Annotated[list[Secret], BeforeValidator(_tokens_from_file)] | None = None
+    basic_auth: BasicAuthSettings | None = None
+
+    @property
+    def tokens(self) -> list[Secret]:
+        return [*self.bearer_tokens, *(self.bearer_tokens_file or [])]
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.tokens) or self.basic_auth is not None
+
+    def secret_values(self) -> list[str]:
+        values = [t.reveal() for t in self.tokens]
+        if self.basic_auth:
+            values.append(self.basic_auth.secret.reveal())
+        return values
+
+
+class LimitsSettings(Model):
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+
+class Config(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="INCIDENT_ADAPTER_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    receivers: list[AnyReceiverSettings] = Field(min_length=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: the environment overrides what the YAML file (passed as init) says.
+        return (env_settings, init_settings)
+
+    def receiver(self, name: str) -> ReceiverSettings | None:
+        return next((r for r in self.receivers if r.name == name), None)
+
+    def secret_values(self) -> list[str]:
+        values = self.auth.secret_values()
+        for receiver in self.receivers:
+            values.extend(receiver.secret_values())
+        return values
+
+
+class ConfigError(Exception):
+    """Every problem of one config file; str() is the report check-config prints."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        super().__init__(f"{source}: " + "; ".join(problems))
+
+    def report(self) -> str:
+        lines = [f"{self.source}: {len(self.problems)} problem(s):"]
+        lines.extend(f"  - {problem}" for problem in self.problems)
+        return "\n".join(lines)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML silently keeps the last of two equal keys; a config must not."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise yaml.MarkedYAMLError(
+                    problem=f"duplicate key {key!r} (line {mark.line + 1})", problem_mark=mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _model_at(loc: tuple[int | str, ...], root: Any = Config) -> type[BaseModel] | None:
+    """The model a location points into, to list the keys it allows."""
+    current: Any = root
+    for part in loc:
+        if isinstance(part, int):
+            args = typing.get_args(current)
+            current = args[0] if args else None
+        elif isinstance(current, type) and issubclass(current, BaseModel):
+            field = current.model_fields.get(part)
+            current = field.annotation if field else None
+        else:
+            current = None
+        # unwrap Annotated[...] and X | None down to a model or a list
+        while (
+            current is not None
+            and not (isinstance(current, type) and issubclass(current, BaseModel))
+            and typing.get_origin(current) is not list
+        ):
+            args = tuple(a for a in typing.get_args(current) if a is not type(None))
+            origin = typing.get_origin(current)
+            if origin is Annotated or origin in (typing.Union, types.UnionType):
+                current = args[0] if len(args) == 1 or origin is Annotated else None
+            else:
+                current = None
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _problems(exc: ValidationError, data: Any) -> list[str]:
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc: list[int | str] = list(error["loc"])
+        # a discriminated union puts the dialect's name in the path: receivers.0.log.url
+        if len(loc) > 2 and loc[0] == "receivers" and loc[2] in DIALECTS:
+            del loc[2]
+        message = error["msg"].removeprefix("Value error, ")
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            model = _model_at(tuple(loc[:-1])) if loc[0] != "receivers" else None
+            if loc[0] == "receivers" and len(loc) >= 3:
+                rtype = data["receivers"][loc[1]].get("type")
+                model = _model_at(tuple(loc[2:-1]), root=DIALECTS[rtype][0])
+            allowed = f" (allowed here: {', '.join(model.model_fields)})" if model else ""
+            message = f"unknown key{allowed}"
+        elif kind in ("union_tag_invalid", "union_tag_not_found"):
+            loc.append("type")
+            message = f"unknown or missing receiver type; use one of {', '.join(DIALECTS)}"
+        problems.append(f"{_path(tuple(loc)) or 'config'}: {message}")
+    return problems
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The validated config from path, or the embedded default when path is None."""
+    if path is None:
+        source, text = (
+            DEFAULT_SOURCE,
+            resources.files("adapter").joinpath("default.yml").read_text(),
+        )
+    else:
+        source = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(source, [f"cannot read the file: {exc.strerror or exc}"]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 -- a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise ConfigError(source, ["the top level must be a mapping with at least `receivers:`"])
+    try:
+        config = Config(**data)
+    except ValidationError as exc:
+        raise ConfigError(source, _problems(exc, data)) from None
+    problems = _cross_checks(config)
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def _cross_checks(config: Config) -> list[str]:
+    problems = []
+    seen: dict[str, int] = {}
+    for index, receiver in enumerate(config.receivers):
+        if receiver.name in seen:
+            problems.append(
+                f"receivers[{index}].name: {receiver.name!r} is already the name of "
+                f"receivers[{seen[receiver.name]}]; names must be unique"
+            )
+        seen.setdefault(receiver.name, index)
+        try:
+            receiver.delivery.over(config.delivery)
+        except ValueError as exc:
+            problems.append(f"receivers[{index}].delivery: {exc}")
+    return problems

@@ -1,0 +1,170 @@
+"""Delivery: the one module that talks to incident APIs.
+
+    Deliverer.deliver(receiver, deliveries, deadline) -> list[Result]   (same order)
+
+The deliveries of one webhook go out concurrently (at most `delivery.concurrency` at a
+time), each retried with exponential backoff and jitter (stamina) on timeouts, connection
+errors and the answers its dialect calls retryable, honouring Retry-After when it fits.
+One deadline bounds the whole webhook: what is not done by then is reported as retryable,
+so Alertmanager hears a prompt 503 instead of a late 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import stamina
+import structlog
+
+from adapter.integrations.base import Verdict
+from adapter.metrics import Metrics, code_class
+from adapter.pipeline import Delivery, Receiver
+from adapter.secrets import scrub
+from adapter.transport import Transport, TransportError
+
+log = structlog.get_logger("adapter.delivery")
+
+# Backoff between attempts: 0.1 s, 0.2 s, 0.4 s ... (at most 2 s), plus up to 0.1 s of
+# jitter so replicas retrying the same outage spread out.
+WAIT_INITIAL, WAIT_MAX, WAIT_JITTER = 0.1, 2.0, 0.1
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    verdict: Verdict
+    status: int | None = None  # the last upstream HTTP status, if any answered
+    detail: str = ""
+    retry_after: float | None = None
+    attempts: int = 0
+
+
+DEADLINE = Result(Verdict.RETRY, detail="deadline reached")
+
+
+class _Retryable(Exception):
+    def __init__(self, detail: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(detail)
+        self.detail, self.status, self.retry_after = detail, status, retry_after
+
+
+class _Rejected(Exception):
+    def __init__(self, detail: str, status: int):
+        super().__init__(detail)
+        self.detail, self.status = detail, status
+
+
+class Deliverer:
+    def __init__(self, transport: Transport, metrics: Metrics) -> None:
+        self.transport = transport
+        self.metrics = metrics
+
+    async def deliver(
+        self, receiver: Receiver, deliveries: list[Delivery], deadline: float
+    ) -> list[Result]:
+        results: list[Result] = [DEADLINE] * len(deliveries)
+        if not deliveries:
+            return results
+        try:
+            async with asyncio.timeout_at(deadline):
+                if len(deliveries) == 1:  # the common case: no task to spawn
+                    results[0] = await self._deliver_one(receiver, deliveries[0], deadline)
+                    return results
+                pending = iter(enumerate(deliveries))
+
+                async def worker() -> None:
+                    for index, delivery in pending:
+                        results[index] = await self._deliver_one(receiver, delivery, deadline)
+
+                workers = min(receiver.delivery.concurrency, len(deliveries))
+                async with asyncio.TaskGroup() as group:
+                    for _ in range(workers):
+                        group.create_task(worker())
+        except TimeoutError:
+            log.warning(
+                "webhook.deadline_reached",
+                receiver=receiver.name,
+                undelivered=sum(r is DEADLINE for r in results),
+            )
+        return results
+
+    async def _deliver_one(self, receiver: Receiver, delivery: Delivery, deadline: float) -> Result:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        if not receiver.integration.sends:
+            result = Result(Verdict.DELIVERED, detail="logged (dry run)")
+            _log_result(receiver, delivery, result, log_body=True)
+            return result
+        attempts = 0
+
+        async def attempt() -> Result:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1:
+                self.metrics.retries.labels(receiver.name).inc()
+            timeout = min(receiver.delivery.attempt_timeout, deadline - loop.time())
+            try:
+                response = await self.transport.send(delivery.request, timeout)
+            except TimeoutError:
+                self.metrics.upstream.labels(receiver.name, "error").inc()
+                raise _Retryable(f"no answer within {timeout:.3g}s") from None
+            except TransportError as exc:
+                self.metrics.upstream.labels(receiver.name, "error").inc()
+                raise _Retryable(f"connection failed: {exc}") from None
+            self.metrics.upstream.labels(receiver.name, code_class(response.status)).inc()
+            verdict = receiver.integration.verdict(response.status)
+            if verdict is Verdict.DELIVERED:
+                return Result(verdict, response.status, attempts=attempts)
+            said = scrub(response.body[:300].decode("utf-8", "replace"), receiver.secrets)
+            detail = f"upstream answered {response.status}: {said}".rstrip(": ")
+            if verdict is Verdict.RETRY:
+                raise _Retryable(detail, response.status, response.retry_after)
+            raise _Rejected(detail, response.status)
+
+        def retry_or_wait(exc: Exception) -> bool | float:
+            if not isinstance(exc, _Retryable):
+                return False
+            if exc.retry_after is not None:
+                # Wait as the upstream asks, but only if an attempt still fits afterwards.
+                return exc.retry_after if loop.time() + exc.retry_after < deadline else False
+            return True
+
+        try:
+            result = await stamina.AsyncRetryingCaller(
+                attempts=receiver.delivery.max_attempts,
+                timeout=max(0.0, deadline - started),
+                wait_initial=WAIT_INITIAL,
+                wait_max=WAIT_MAX,
+                wait_jitter=WAIT_JITTER,
+            )(retry_or_wait, attempt)
+        except _Retryable as exc:
+            result = Result(Verdict.RETRY, exc.status, exc.detail, exc.retry_after, attempts)
+        except _Rejected as exc:
+            result = Result(Verdict.REJECT, exc.status, exc.detail, attempts=attempts)
+        self.metrics.delivery_seconds.labels(receiver.name).observe(loop.time() - started)
+        _log_result(receiver, delivery, result)
+        return result
+
+
+def _log_result(
+    receiver: Receiver, delivery: Delivery, result: Result, log_body: bool = False
+) -> None:
+    first = delivery.events[0]
+    fields = {
+        "receiver": receiver.name,
+        "dedup_key": first.dedup_key,
+        "fingerprint": first.alert.fingerprint,
+        "action": first.action,
+        "severity": first.severity,
+        "alerts": len(delivery.events),
+        "status": result.status,
+        "attempts": result.attempts,
+    }
+    if log_body:
+        log.info("event.logged", **fields, would_send=json.loads(delivery.request.body))
+    elif result.verdict is Verdict.DELIVERED:
+        log.info("event.delivered", **fields)
+    else:
+        retryable = result.verdict is Verdict.RETRY
+        log.warning("event.failed", **fields, retryable=retryable, error=result.detail)

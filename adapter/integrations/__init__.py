@@ -1,0 +1,24 @@
+"""The dialects, by the `type` a receiver names in the config."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from adapter.integrations.base import Integration
+from adapter.integrations.events_v2 import EventsV2, EventsV2Settings
+from adapter.integrations.log import Log, LogSettings
+
+# One line per dialect: the config model and the class that renders for it.
+DIALECTS: dict[str, tuple[type[Any], type[Integration[Any]]]] = {
+    "events-v2": (EventsV2Settings, EventsV2),
+    "log": (LogSettings, Log),
+}
+
+AnyReceiverSettings = Annotated[EventsV2Settings | LogSettings, Field(discriminator="type")]
+
+
+def integration_for(settings: Any) -> Integration[Any]:
+    _, cls = DIALECTS[settings.type]
+    return cls(settings)

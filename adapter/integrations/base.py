@@ -1,0 +1,102 @@
+"""The one interface every incident-API dialect implements.
+
+A dialect is a module with a config model (a `ReceiverSettings` with a `type` literal) and
+an `Integration` subclass that renders requests and says which answers are retryable. It
+does no I/O: adapter/delivery.py sends what `render` returns. Outcomes of one request:
+
+    Verdict.DELIVERED   2xx
+    Verdict.RETRY       the upstream may accept it later (429, 408, 5xx by default)
+    Verdict.REJECT      the upstream will never accept it as sent (other 4xx, 3xx)
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
+
+from adapter.payload import Alert, WebhookPayload
+
+if TYPE_CHECKING:
+    from adapter.settings import ReceiverSettings
+
+Action = Literal["trigger", "resolve"]
+
+
+class Verdict(enum.Enum):
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class AlertEvent:
+    """One alert of a webhook, with everything a dialect needs to render it."""
+
+    alert: Alert
+    action: Action
+    dedup_key: str
+    severity: str
+    group: WebhookPayload = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Which upstream answers are worth another attempt: data, with the vendor's doc beside it."""
+
+    retry_statuses: frozenset[int]
+    retry_5xx: bool = True
+    doc_url: str = ""
+
+    def verdict(self, status: int) -> Verdict:
+        if 200 <= status < 300:
+            return Verdict.DELIVERED
+        if status in self.retry_statuses or (self.retry_5xx and status >= 500):
+            return Verdict.RETRY
+        return Verdict.REJECT
+
+
+# The contract's default (DESIGN.md section 3): 408, 429 and every 5xx are worth a retry.
+DEFAULT_RETRY = RetryPolicy(frozenset({408, 429}))
+
+S = TypeVar("S", bound="ReceiverSettings")
+
+
+class Integration(ABC, Generic[S]):
+    """Renders alert events into upstream requests for one configured receiver."""
+
+    # Longest dedup key the API takes; longer keys are hashed (adapter/keys.py).
+    dedup_key_limit: ClassVar[int] = 255
+    retry_policy: ClassVar[RetryPolicy] = DEFAULT_RETRY
+    # False for dry-run dialects: delivery logs the request instead of sending it.
+    sends: ClassVar[bool] = True
+
+    def __init__(self, settings: S) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    def render(self, event: AlertEvent) -> UpstreamRequest:
+        """The exact request for one event. Pure: no I/O, no clock."""
+
+    def render_all(
+        self, events: Sequence[AlertEvent]
+    ) -> list[tuple[UpstreamRequest, tuple[AlertEvent, ...]]]:
+        """Requests for a webhook's events, each with the events it carries.
+
+        One request per event by default; a dialect that merges alerts (a status page
+        component takes the worst status of its alerts) overrides this.
+        """
+        return [(self.render(event), (event,)) for event in events]
+
+    def verdict(self, status: int) -> Verdict:
+        return self.retry_policy.verdict(status)

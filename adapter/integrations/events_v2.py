@@ -1,0 +1,98 @@
+"""PagerDuty Events API v2, and compatible APIs (Alert24 names the key `integration_key`).
+
+https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
+https://developer.pagerduty.com/docs/events-api-v2/resolve-events/
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import model_validator
+
+from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
+from adapter.secrets import Secret, SecretFile
+from adapter.settings import ReceiverSettings
+
+SUMMARY_LIMIT = 1024
+
+
+class EventsV2Settings(ReceiverSettings):
+    type: Literal["events-v2"]
+    url: str = "https://events.pagerduty.com/v2/enqueue"
+    routing_key: Secret | None = None
+    routing_key_file: SecretFile | None = None
+    routing_key_field: str = "routing_key"
+
+    @model_validator(mode="after")
+    def _one_key(self) -> EventsV2Settings:
+        if (self.routing_key is None) == (self.routing_key_file is None):
+            raise ValueError("set exactly one of routing_key or routing_key_file")
+        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).netloc:
+            raise ValueError(f"url {self.url!r} must be an absolute http(s) URL")
+        return self
+
+    @property
+    def key(self) -> Secret:
+        key = self.routing_key or self.routing_key_file
+        assert key is not None  # the validator above guarantees one
+        return key
+
+    def secret_values(self) -> list[str]:
+        return [self.key.reveal()]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class EventsV2(Integration[EventsV2Settings]):
+    dedup_key_limit = 255
+    # "429: too many requests ... retry"; "500/502/503/504: retry" (see the trigger-events
+    # doc above, section "Response codes & retry logic"). Other 4xx mean the event is invalid.
+    retry_policy = RetryPolicy(
+        frozenset({408, 429}),
+        doc_url="https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic",
+    )
+
+    def __init__(self, settings: EventsV2Settings) -> None:
+        super().__init__(settings)
+        self._headers = {"Content-Type": "application/json"}
+
+    def render(self, event: AlertEvent) -> UpstreamRequest:
+        body: dict[str, Any] = {
+            self.settings.routing_key_field: self.settings.key.reveal(),
+            "event_action": event.action,
+            "dedup_key": event.dedup_key,
+        }
+        if event.action == "trigger":
+            body.update(self._trigger_fields(event))
+        return UpstreamRequest("POST", self.settings.url, self._headers, json.dumps(body).encode())
+
+    @staticmethod
+    def _trigger_fields(event: AlertEvent) -> dict[str, Any]:
+        alert, group = event.alert, event.group
+        labels, annotations = alert.labels, alert.annotations
+        summary = annotations.get("summary") or labels.get("alertname") or "alert"
+        source = labels.get("instance") or labels.get("job") or urlsplit(group.externalURL).netloc
+        payload: dict[str, Any] = {
+            "summary": _cut(summary, SUMMARY_LIMIT),
+            "source": source or "alertmanager",
+            "severity": event.severity,
+            "custom_details": {"labels": labels, "annotations": annotations},
+        }
+        if alert.startsAt:
+            payload["timestamp"] = alert.startsAt
+        links = []
+        if alert.generatorURL:
+            links.append({"href": alert.generatorURL, "text": "Source"})
+        if runbook := annotations.get("runbook_url"):
+            links.append({"href": runbook, "text": "Runbook"})
+        fields: dict[str, Any] = {"payload": payload, "client": "Alertmanager"}
+        if links:
+            fields["links"] = links
+        if group.externalURL:
+            fields["client_url"] = group.externalURL
+        return fields

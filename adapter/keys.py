@@ -1,0 +1,69 @@
+"""Dedup keys: the one thing that makes a stateless adapter correct.
+
+Trigger and resolve of an alert must produce the same key, so a key is built only from
+what Alertmanager keeps stable for an alert: its labels (or the fingerprint of them) or
+its group. Annotations and startsAt change between sends and never enter a key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from adapter.payload import Alert
+
+
+Strategy = Literal["fingerprint", "labels", "group"]
+
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK = 0xFFFFFFFFFFFFFFFF
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's model.LabelSet.Fingerprint, bit for bit.
+
+    FNV-1a 64 over the label names sorted bytewise, each name and each value followed by
+    the separator byte 0xFF, printed as 16 lowercase hex digits.
+    """
+    h = _FNV_OFFSET
+    for name in sorted(labels, key=lambda n: n.encode()):
+        for part in (name.encode(), labels[name].encode()):
+            for byte in part:
+                h = ((h ^ byte) * _FNV_PRIME) & _MASK
+            h = ((h ^ 0xFF) * _FNV_PRIME) & _MASK
+    return f"{h:016x}"
+
+
+def _escape(value: str) -> str:
+    # Escaping the separators keeps `a=x,y` and `a=x` + `b=y` apart; `%` first so it round-trips.
+    return value.replace("%", "%25").replace(",", "%2C").replace("=", "%3D")
+
+
+@dataclass(frozen=True, slots=True)
+class DedupRule:
+    strategy: Strategy = "fingerprint"
+    labels: tuple[str, ...] = ()
+    prefix: str = ""
+
+
+def dedup_key_for(alert: Alert, rule: DedupRule, group_key: str, limit: int) -> str:
+    """The prefixed key, hashed to sha256 hex when longer than the API's limit (in UTF-8 bytes).
+
+    Hashing keeps a long key stable and within the limit; cutting it would let two alerts
+    that differ only at the end share one incident.
+    """
+    if rule.strategy == "fingerprint":
+        raw = alert.fingerprint or fingerprint(alert.labels)
+    elif rule.strategy == "labels":
+        # Named pairs: a missing label is `name=` (explicit empty), never a shifted position.
+        raw = ",".join(f"{name}={_escape(alert.labels.get(name, ''))}" for name in rule.labels)
+    else:
+        raw = group_key
+    key = rule.prefix + raw
+    if len(key.encode()) > limit:
+        key = hashlib.sha256(key.encode()).hexdigest()
+    return key

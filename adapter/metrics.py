@@ -1,0 +1,120 @@
+"""Prometheus metrics, prefix `incident_adapter_`, in a registry the app is given.
+
+Label values are created for every configured receiver at start, so each series exists
+at 0 before the first webhook (rate() and absent() alerts work from the first scrape).
+No alertname or fingerprint labels: those are unbounded.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+from adapter import __version__
+
+ACTIONS = ("trigger", "resolve")
+OUTCOMES = ("delivered", "filtered", "failed", "rejected")
+CODES = ("200", "400", "401", "404", "413", "415", "422", "424", "503")
+CODE_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+ALERT_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry, receivers: Iterable[str]) -> None:
+        ns = "incident_adapter"
+        self.registry = registry
+        self.webhooks = Counter(
+            "webhook_requests",
+            "Webhook requests answered, by receiver and HTTP status code.",
+            ["receiver", "code"],
+            namespace=ns,
+            registry=registry,
+        )
+        self.events = Counter(
+            "events",
+            "Alert events, by receiver, action and outcome "
+            "(delivered, filtered, failed: retryable, rejected: permanent).",
+            ["receiver", "action", "outcome"],
+            namespace=ns,
+            registry=registry,
+        )
+        self.delivery_seconds = Histogram(
+            "delivery_duration_seconds",
+            "Time to deliver one upstream request, retries included.",
+            ["receiver"],
+            namespace=ns,
+            registry=registry,
+            buckets=DURATION_BUCKETS,
+        )
+        self.retries = Counter(
+            "retries",
+            "Upstream attempts after the first.",
+            ["receiver"],
+            namespace=ns,
+            registry=registry,
+        )
+        self.upstream = Counter(
+            "upstream_responses",
+            "Upstream answers by status class; `error` is no answer.",
+            ["receiver", "code_class"],
+            namespace=ns,
+            registry=registry,
+        )
+        self.alerts_per_webhook = Histogram(
+            "alerts_per_webhook",
+            "Alerts in one webhook.",
+            ["receiver"],
+            namespace=ns,
+            registry=registry,
+            buckets=ALERT_BUCKETS,
+        )
+        self.truncated = Counter(
+            "truncated_alerts",
+            "Alerts Alertmanager left out of a webhook (truncatedAlerts).",
+            ["receiver"],
+            namespace=ns,
+            registry=registry,
+        )
+        self.reload_ok = Gauge(
+            "config_last_reload_successful",
+            "Whether the last configuration load succeeded.",
+            namespace=ns,
+            registry=registry,
+        )
+        self.reload_time = Gauge(
+            "config_last_reload_success_timestamp_seconds",
+            "Time of the last successful load.",
+            namespace=ns,
+            registry=registry,
+        )
+        Info("build", "Build information.", namespace=ns, registry=registry).info(
+            {"version": __version__, "python_version": platform.python_version()}
+        )
+        for name in receivers:
+            self.add_receiver(name)
+
+    def add_receiver(self, name: str) -> None:
+        for code in CODES:
+            self.webhooks.labels(name, code)
+        for action in ACTIONS:
+            for outcome in OUTCOMES:
+                self.events.labels(name, action, outcome)
+        for code_class in CODE_CLASSES:
+            self.upstream.labels(name, code_class)
+        self.delivery_seconds.labels(name)
+        self.retries.labels(name)
+        self.alerts_per_webhook.labels(name)
+        self.truncated.labels(name)
+
+    def config_loaded(self, ok: bool, when: float) -> None:
+        self.reload_ok.set(1 if ok else 0)
+        if ok:
+            self.reload_time.set(when)
+
+
+def code_class(status: int | None) -> str:
+    return "error" if status is None else f"{status // 100}xx"

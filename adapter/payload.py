@@ -1,0 +1,85 @@
+"""The Alertmanager webhook payload (version 4), and Grafana's compatible version 1.
+
+Parsing is the only validation the edge does: a payload either becomes a `WebhookPayload`
+or a `PayloadError` that says which HTTP status fits and which field is wrong.
+Fields we do not use (Grafana's `values`, `dashboardURL`, ...) are ignored, not errors.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from adapter.keys import fingerprint
+
+SUPPORTED_VERSIONS = ("4", "1")
+
+
+class Alert(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: str = ""
+    endsAt: str = ""
+    generatorURL: str = ""
+    fingerprint: str = ""
+
+
+class WebhookPayload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    version: str
+    groupKey: str = ""
+    truncatedAlerts: int = Field(default=0, ge=0)
+    status: Literal["firing", "resolved"] = "firing"
+    receiver: str = ""
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str = ""
+    alerts: list[Alert]
+
+
+class PayloadError(Exception):
+    """A body that is not a usable webhook; `status` is 400 or 422."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "body"
+
+
+def parse_payload(body: bytes) -> WebhookPayload:
+    try:
+        payload = WebhookPayload.model_validate_json(body)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        kind, loc = first["type"], first["loc"]
+        if kind == "json_invalid":
+            raise PayloadError(400, f"malformed JSON: {first['msg']}") from None
+        if kind == "model_type" and not loc:
+            raise PayloadError(400, "the body must be a JSON object") from None
+        count = exc.error_count()
+        more = f" (and {count - 1} more)" if count > 1 else ""
+        raise PayloadError(422, f"{_where(loc)}: {first['msg']}{more}") from None
+    if payload.version not in SUPPORTED_VERSIONS:
+        raise PayloadError(
+            400,
+            f"unknown payload version {payload.version[:20]!r}; supported: "
+            + ", ".join(SUPPORTED_VERSIONS)
+            + " (Alertmanager sends 4, Grafana 1)",
+        )
+    for alert in payload.alerts:
+        if not alert.fingerprint:  # older Alertmanagers and other senders leave it out
+            alert.fingerprint = fingerprint(alert.labels)
+    return payload

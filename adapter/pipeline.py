@@ -1,0 +1,120 @@
+"""Webhook → requests, without I/O: split the group, filter, key, severity, render.
+
+    plan(receiver, payload) -> Plan(deliveries, filtered)
+
+`Receiver` is a configured receiver made ready for the hot path: its rules turned into
+plain objects once, at load, instead of on every alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from adapter.integrations import integration_for
+from adapter.integrations.base import AlertEvent, Integration, UpstreamRequest
+from adapter.keys import DedupRule, dedup_key_for
+from adapter.matchers import Matcher, all_match
+from adapter.payload import Alert, WebhookPayload
+from adapter.settings import DeliverySettings, ReceiverSettings
+from adapter.severity import LEVELS, SeverityRule, severity_for
+
+
+@dataclass(frozen=True, slots=True)
+class Receiver:
+    name: str
+    kind: str
+    integration: Integration[ReceiverSettings]
+    dedup: DedupRule
+    severity: SeverityRule
+    filters: tuple[Matcher, ...]
+    delivery: DeliverySettings
+    secrets: tuple[str, ...]
+
+    @classmethod
+    def from_settings(cls, settings: ReceiverSettings, defaults: DeliverySettings) -> Receiver:
+        return cls(
+            name=settings.name,
+            kind=getattr(settings, "type", "?"),
+            integration=integration_for(settings),
+            dedup=settings.dedup_key.rule(),
+            severity=settings.severity.rule(),
+            filters=settings.filters(),
+            delivery=settings.delivery.over(defaults),
+            secrets=tuple(settings.secret_values()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One upstream request and the alert events whose fate it decides."""
+
+    request: UpstreamRequest
+    events: tuple[AlertEvent, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    deliveries: list[Delivery]
+    filtered: list[Alert]
+
+
+def events_for(receiver: Receiver, payload: WebhookPayload) -> tuple[list[AlertEvent], list[Alert]]:
+    """Every alert its own event, by its own status: a `firing` group may hold resolved alerts."""
+    events: list[AlertEvent] = []
+    filtered: list[Alert] = []
+    limit = receiver.integration.dedup_key_limit
+    for alert in payload.alerts:
+        if receiver.filters and not all_match(receiver.filters, alert.labels):
+            filtered.append(alert)
+            continue
+        events.append(
+            AlertEvent(
+                alert=alert,
+                action="trigger" if alert.status == "firing" else "resolve",
+                dedup_key=dedup_key_for(alert, receiver.dedup, payload.groupKey, limit),
+                severity=severity_for(alert.labels, receiver.severity),
+                group=payload,
+            )
+        )
+    return events, filtered
+
+
+def by_key(events: list[AlertEvent]) -> dict[str, tuple[AlertEvent, tuple[AlertEvent, ...]]]:
+    """One event per dedup key, standing for all alerts that share it.
+
+    Keys shared by several alerts (strategy `group`, or `labels` naming fewer labels than
+    tell alerts apart) stand for one incident: it is open while any of them fires, at the
+    worst severity among those firing, and resolves only when all of them have resolved.
+    """
+    groups: dict[str, list[AlertEvent]] = {}
+    for event in events:
+        groups.setdefault(event.dedup_key, []).append(event)
+    merged: dict[str, tuple[AlertEvent, tuple[AlertEvent, ...]]] = {}
+    for key, members in groups.items():
+        if len(members) == 1:
+            merged[key] = (members[0], (members[0],))
+            continue
+        firing = [e for e in members if e.action == "trigger"]
+        if firing:
+            worst = min(firing, key=lambda e: LEVELS.index(e.severity))
+            merged[key] = (replace(firing[0], severity=worst.severity), tuple(members))
+        else:
+            merged[key] = (members[0], tuple(members))
+    return merged
+
+
+def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
+    events, filtered = events_for(receiver, payload)
+    merged = by_key(events)
+    deliveries = []
+    for request, reps in receiver.integration.render_all([rep for rep, _ in merged.values()]):
+        covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])
+        deliveries.append(Delivery(request, covered))
+    return Plan(deliveries, filtered)
+
+
+def receivers_from(
+    settings: Sequence[ReceiverSettings], defaults: DeliverySettings
+) -> dict[str, Receiver]:
+    return {s.name: Receiver.from_settings(s, defaults) for s in settings}

@@ -1,0 +1,106 @@
+"""What happened to each alert of a webhook, and the HTTP status that tells Alertmanager.
+
+Alertmanager retries 5xx only, and re-posts the whole group when it does:
+
+    any alert failed for a reason a retry can fix   503 (+ Retry-After when known)
+    else any alert was refused for good             424 (a failed notification in AM)
+    else                                            200 (delivered or filtered out)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from adapter.delivery import Result
+from adapter.integrations.base import Verdict
+from adapter.pipeline import Plan
+
+_RESULT_NAMES = {
+    Verdict.DELIVERED: "delivered",
+    Verdict.RETRY: "failed",
+    Verdict.REJECT: "rejected",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AlertOutcome:
+    fingerprint: str
+    dedup_key: str
+    action: str
+    result: str  # delivered | filtered | failed | rejected
+    status: int | None = None
+    detail: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "fingerprint": self.fingerprint,
+            "dedup_key": self.dedup_key,
+            "action": self.action,
+            "result": self.result,
+        }
+        if self.status is not None:
+            out["upstream_status"] = self.status
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    receiver: str
+    outcomes: list[AlertOutcome]
+    retry_after: float | None
+
+    def count(self, result: str) -> int:
+        return sum(1 for o in self.outcomes if o.result == result)
+
+    @property
+    def http_status(self) -> int:
+        if any(o.result == "failed" for o in self.outcomes):
+            return 503
+        if any(o.result == "rejected" for o in self.outcomes):
+            return 424
+        return 200
+
+    def headers(self) -> dict[str, str]:
+        if self.http_status == 503 and self.retry_after is not None:
+            return {"Retry-After": str(max(1, math.ceil(self.retry_after)))}
+        return {}
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "receiver": self.receiver,
+            "received": len(self.outcomes),
+            "delivered": self.count("delivered"),
+            "filtered": self.count("filtered"),
+            "failed": self.count("failed"),
+            "rejected": self.count("rejected"),
+            "alerts": [o.as_json() for o in self.outcomes],
+        }
+
+
+def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
+    outcomes: list[AlertOutcome] = []
+    waits = []
+    for delivery, result in zip(plan.deliveries, results, strict=True):
+        name = _RESULT_NAMES[result.verdict]
+        detail = result.detail if result.verdict is not Verdict.DELIVERED else ""
+        if result.retry_after is not None:
+            waits.append(result.retry_after)
+        for event in delivery.events:
+            outcomes.append(
+                AlertOutcome(
+                    event.alert.fingerprint,
+                    event.dedup_key,
+                    event.action,
+                    name,
+                    result.status,
+                    detail,
+                )
+            )
+    for alert in plan.filtered:
+        action = "trigger" if alert.status == "firing" else "resolve"
+        outcomes.append(AlertOutcome(alert.fingerprint, "", action, "filtered"))
+    return Report(receiver, outcomes, max(waits) if waits else None)

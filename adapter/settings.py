@@ -1,0 +1,129 @@
+"""Config models shared by every receiver: delivery, dedup key, severity, matchers.
+
+Each dialect's own model (in adapter/integrations/) extends `ReceiverSettings`; the
+top-level document lives in adapter/config.py. Models reject unknown keys and say how to
+fix a bad value; they turn into the plain rule objects the pure transforms use.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from adapter.durations import Duration
+from adapter.keys import DedupRule
+from adapter.matchers import Matcher, parse_matchers
+from adapter.severity import LEVELS, SeverityOverride, SeverityRule
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _matchers(values: list[str]) -> tuple[Matcher, ...]:
+    parsed: list[Matcher] = []
+    for value in values:
+        parsed.extend(parse_matchers(value))
+    return tuple(parsed)
+
+
+Matchers = Annotated[list[str], AfterValidator(_matchers)]
+
+
+def _level(value: str) -> str:
+    if value not in LEVELS:
+        raise ValueError(f"{value!r} is not a severity; use one of {', '.join(LEVELS)}")
+    return value
+
+
+Level = Annotated[str, AfterValidator(_level)]
+
+
+class DeliverySettings(Model):
+    timeout: Duration = 8.0
+    attempt_timeout: Duration = 3.0
+    max_attempts: int = Field(default=4, ge=1, le=20)
+    concurrency: int = Field(default=32, ge=1, le=1024)
+
+    @model_validator(mode="after")
+    def _budget(self) -> DeliverySettings:
+        self.check_budget()
+        return self
+
+    def check_budget(self) -> None:
+        if self.timeout <= 0:
+            raise ValueError("timeout must be above 0")
+        if self.attempt_timeout <= 0 or self.attempt_timeout > self.timeout:
+            raise ValueError("attempt_timeout must be above 0 and at most timeout")
+
+
+class DeliveryOverrides(Model):
+    """A receiver's own delivery settings; what it leaves out comes from `delivery:`."""
+
+    timeout: Duration | None = None
+    attempt_timeout: Duration | None = None
+    max_attempts: int | None = Field(default=None, ge=1, le=20)
+    concurrency: int | None = Field(default=None, ge=1, le=1024)
+
+    def over(self, base: DeliverySettings) -> DeliverySettings:
+        merged = base.model_copy(update=self.model_dump(exclude_none=True))
+        merged.check_budget()
+        return merged
+
+
+class DedupKeySettings(Model):
+    strategy: Literal["fingerprint", "labels", "group"] = "fingerprint"
+    labels: list[str] = Field(default_factory=list)
+    prefix: str = ""
+
+    @model_validator(mode="after")
+    def _labels_for_labels(self) -> DedupKeySettings:
+        if self.strategy == "labels" and not self.labels:
+            raise ValueError("strategy 'labels' needs labels: [...], e.g. [alertname, instance]")
+        if self.strategy != "labels" and self.labels:
+            raise ValueError(f"labels are only used with strategy 'labels', not {self.strategy!r}")
+        return self
+
+    def rule(self) -> DedupRule:
+        return DedupRule(self.strategy, tuple(self.labels), self.prefix)
+
+
+class SeverityOverrideSettings(Model):
+    matchers: Matchers
+    severity: Level
+
+
+def _default_map() -> dict[str, str]:
+    return {level: level for level in LEVELS}
+
+
+class SeveritySettings(Model):
+    label: str = "severity"
+    map: dict[str, Level] = Field(default_factory=_default_map)
+    default: Level = "warning"
+    overrides: list[SeverityOverrideSettings] = Field(default_factory=list)
+
+    def rule(self) -> SeverityRule:
+        overrides = tuple(
+            SeverityOverride(tuple(o.matchers), o.severity)  # type: ignore[arg-type]
+            for o in self.overrides
+        )
+        return SeverityRule(self.label, dict(self.map), self.default, overrides)
+
+
+class ReceiverSettings(Model):
+    """What every receiver has; each dialect adds its own fields and a `type` literal."""
+
+    name: Annotated[str, Field(min_length=1, pattern=r"^[^/\s]+$")]
+    dedup_key: DedupKeySettings = Field(default_factory=DedupKeySettings)
+    severity: SeveritySettings = Field(default_factory=SeveritySettings)
+    matchers: Matchers = Field(default_factory=list)
+    delivery: DeliveryOverrides = Field(default_factory=DeliveryOverrides)
+
+    def filters(self) -> tuple[Matcher, ...]:
+        return tuple(self.matchers)  # type: ignore[arg-type]
+
+    def secret_values(self) -> list[str]:
+        """Every secret this receiver holds, revealed, for scrubbing text that came from outside."""
+        return []
