@@ -65,7 +65,7 @@ def _server_parser() -> argparse.ArgumentParser:
 
 def split_address(address: str) -> tuple[str, int]:
     host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not port.isdigit() or not 0 <= int(port) < 65536:
         raise ValueError(f"--web.listen-address {address!r} must be HOST:PORT, e.g. 127.0.0.1:9095")
     return host.strip("[]") or "0.0.0.0", int(port)
 

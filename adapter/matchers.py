@@ -83,6 +83,8 @@ def parse_matchers(text: str) -> list[Matcher]:
             end = body.find(",", pos)
             end = len(body) if end < 0 else end
             value, pos = body[pos:end].strip(), end
+            if '"' in value:  # `a=="x"` or a stray quote: surely a typo, so say so
+                raise ValueError(f'bad matcher {text!r}: quote the whole value, e.g. name="value"')
         matchers.append(_make(name, op, value))
         rest = body[pos:].lstrip()
         if rest.startswith(","):

@@ -1,0 +1,350 @@
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
+from structlog.testing import capture_logs
+
+from tests.conftest import ROUTING_KEY, TOKEN, fixture, make_alert, make_payload, pd_config
+
+MakeClient = Callable[..., TestClient]
+
+
+def test_health_ready_and_metrics_need_no_token(make_client: MakeClient) -> None:
+    client = make_client()
+    del client.headers["Authorization"]
+    assert client.get("/-/healthy").status_code == 200
+    assert client.get("/-/ready").json() == {"status": "ready"}
+    metrics = client.get("/metrics").text
+    # series exist at 0 for every configured receiver before any webhook
+    assert (
+        'incident_adapter_events_total{action="trigger",outcome="delivered",receiver="pd"} 0.0'
+        in metrics
+    )
+    assert 'incident_adapter_webhook_requests_total{code="503",receiver="pd"} 0.0' in metrics
+    assert "incident_adapter_build_info{" in metrics
+    assert "incident_adapter_config_last_reload_successful 1.0" in metrics
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "Bearer wrong",
+        f"Bearer {TOKEN}x",
+        f"Basic {base64.b64encode(b'u:' + TOKEN.encode()).decode()}",
+        "Bearer",
+        TOKEN,
+    ],
+)
+def test_wrong_or_missing_credential_is_401_with_a_challenge(
+    make_client: MakeClient, authorization: str | None
+) -> None:
+    calls: list[httpx.Request] = []
+    client = make_client(lambda r: calls.append(r) or httpx.Response(202))
+    del client.headers["Authorization"]
+    headers = {"Authorization": authorization} if authorization else {}
+    response = client.post("/alerts/pd", json=make_payload(), headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json() == {"error": "missing or wrong credential"}
+    assert calls == []
+
+
+def test_any_of_several_tokens_is_accepted(make_client: MakeClient) -> None:
+    doc = pd_config()
+    doc["auth"] = {"bearer_tokens": ["old-token", TOKEN]}
+    client = make_client(doc=doc)
+    for token in ("old-token", TOKEN):
+        assert (
+            client.post(
+                "/alerts/pd", json=make_payload(), headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 200
+        )
+
+
+def test_basic_auth_as_an_option(make_client: MakeClient) -> None:
+    doc = pd_config()
+    doc["auth"] = {"basic_auth": {"username": "am", "password": "hunter2-SECRET"}}
+    client = make_client(doc=doc)
+    good = base64.b64encode(b"am:hunter2-SECRET").decode()
+    bad = base64.b64encode(b"am:hunter3").decode()
+    assert (
+        client.post(
+            "/alerts/pd", json=make_payload(), headers={"Authorization": f"Basic {good}"}
+        ).status_code
+        == 200
+    )
+    response = client.post(
+        "/alerts/pd", json=make_payload(), headers={"Authorization": f"Basic {bad}"}
+    )
+    assert (
+        response.status_code == 401
+        and response.headers["WWW-Authenticate"] == 'Basic realm="incident-adapter"'
+    )
+
+
+def test_edge_refusals_each_with_a_json_reason(make_client: MakeClient) -> None:
+    doc = pd_config()
+    doc["limits"] = {"max_body_bytes": 2048}
+    client = make_client(doc=doc)
+    cases = [
+        (client.post("/alerts/nope", json=make_payload()), 404, "no receiver named 'nope'"),
+        (
+            client.post(
+                "/alerts/pd",
+                content=json.dumps(make_payload()),
+                headers={"Content-Type": "text/plain"},
+            ),
+            415,
+            "application/json",
+        ),
+        (
+            client.post("/alerts/pd", content=b"{", headers={"Content-Type": "application/json"}),
+            400,
+            "malformed JSON",
+        ),
+        (client.post("/alerts/pd", json=[1]), 400, "JSON object"),
+        (
+            client.post("/alerts/pd", json={**make_payload(), "version": "3"}),
+            400,
+            "unknown payload version",
+        ),
+        (client.post("/alerts/pd", json={"version": "4"}), 422, "alerts: Field required"),
+        (
+            client.post(
+                "/alerts/pd", json=make_payload(*[make_alert(instance=str(i)) for i in range(40)])
+            ),
+            413,
+            "max_body_bytes",
+        ),
+        (
+            client.post("/alerts", json=make_payload(receiver="other")),
+            404,
+            "no receiver named 'other'",
+        ),
+    ]
+    for response, status, words in cases:
+        assert response.status_code == status, (status, response.text)
+        assert words in response.json()["error"]
+
+
+def test_body_limit_is_enforced_while_streaming(make_client: MakeClient) -> None:
+    """A chunked body without Content-Length is cut off at the limit, not read whole."""
+    doc = pd_config()
+    doc["limits"] = {"max_body_bytes": 4096}
+    client = make_client(doc=doc)
+
+    def chunks():  # type: ignore[no-untyped-def]
+        for _ in range(100):
+            yield b" " * 1024
+
+    response = client.post(
+        "/alerts/pd", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+
+
+def test_routing_by_the_payloads_receiver_field_with_alertmanagers_escaping(
+    make_client: MakeClient,
+) -> None:
+    doc = pd_config()
+    doc["receivers"][0]["name"] = "web.hook"
+    client = make_client(doc=doc)
+    response = client.post("/alerts", json=make_payload(receiver="web\\.hook"))
+    assert response.status_code == 200 and response.json()["receiver"] == "web.hook"
+    assert client.post("/alerts", json=make_payload(receiver="web.hook")).status_code == 200
+
+
+def test_real_alertmanager_payload_mixed_group(make_client: MakeClient) -> None:
+    """Captured from Alertmanager 0.25: a firing group holding a resolved alert."""
+    sent: list[dict[str, object]] = []
+    client = make_client(lambda r: sent.append(json.loads(r.content)) or httpx.Response(202))
+    payload = fixture("am025_mixed.json")
+    response = client.post("/alerts/pd", json=payload)
+    assert response.status_code == 200
+    by_key = {e["dedup_key"]: e["event_action"] for e in sent}
+    expected = {
+        a["fingerprint"]: ("trigger" if a["status"] == "firing" else "resolve")
+        for a in payload["alerts"]
+    }
+    assert by_key == expected and "resolve" in by_key.values() and "trigger" in by_key.values()
+
+
+def test_response_counts_and_outcomes(make_client: MakeClient) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        source = (
+            json.loads(request.content)["payload"]["source"]
+            if b'"trigger"' in request.content
+            else ""
+        )
+        return httpx.Response(400 if source == "bad" else 202)
+
+    doc = pd_config(matchers=['team="db"'])
+    client = make_client(handler, doc)
+    payload = make_payload(
+        make_alert(instance="good", team="db"),
+        make_alert(instance="bad", team="db"),
+        make_alert(instance="x", team="web"),
+    )
+    response = client.post("/alerts/pd", json=payload)
+    assert response.status_code == 424
+    body = response.json()
+    assert (
+        body["received"],
+        body["delivered"],
+        body["rejected"],
+        body["filtered"],
+        body["failed"],
+    ) == (3, 1, 1, 1, 0)
+    assert sorted(a["result"] for a in body["alerts"]) == ["delivered", "filtered", "rejected"]
+
+
+def test_retryable_failure_wins_over_permanent_one(make_client: MakeClient) -> None:
+    """One alert 503, another 400: AM must retry (503), or the first is lost."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(503 if b'"a"' in request.content else 400)
+
+    client = make_client(handler)
+    response = client.post(
+        "/alerts/pd", json=make_payload(make_alert(instance="a"), make_alert(instance="b"))
+    )
+    assert response.status_code == 503
+
+
+def test_answer_within_the_deadline_when_the_upstream_hangs(make_client: MakeClient) -> None:
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return httpx.Response(202)
+
+    doc = pd_config()
+    doc["delivery"] = {"timeout": "1500ms", "attempt_timeout": "1s", "max_attempts": 4}
+    client = make_client(hang, doc)
+    started = time.monotonic()
+    response = client.post(
+        "/alerts/pd", json=make_payload(make_alert(instance="a"), make_alert(instance="b"))
+    )
+    elapsed = time.monotonic() - started
+    assert response.status_code == 503
+    assert elapsed < 3.0  # the budget is 1.5 s; 3 s leaves room for a slow machine, not for a hang
+    assert {a["result"] for a in response.json()["alerts"]} == {"failed"}
+
+
+def test_a_200_alert_group_is_delivered_concurrently(make_client: MakeClient) -> None:
+    """Sequential delivery at 50 ms an alert takes 10 s; bounded concurrency, a fraction."""
+    in_flight = 0
+    peak = 0
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)
+        in_flight -= 1
+        return httpx.Response(202)
+
+    doc = pd_config()
+    doc["delivery"] = {"timeout": "8s", "concurrency": 32}
+    client = make_client(slow, doc)
+    payload = make_payload(*[make_alert(instance=f"host-{i}") for i in range(200)])
+    started = time.monotonic()
+    response = client.post("/alerts/pd", json=payload)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200 and response.json()["delivered"] == 200
+    assert elapsed < 10 / 3
+    assert 1 < peak <= 32
+
+
+def test_no_configured_secret_appears_in_logs_responses_or_metrics(
+    tmp_path: Path, make_client: MakeClient
+) -> None:
+    """A hostile upstream echoes the routing key in its error; nothing of it gets out."""
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(400, text=f"bad key {ROUTING_KEY} in {request.content.decode()}")
+
+    (tmp_path / "tokens").write_text(f"{TOKEN}\nsecond-token-SECRET\n")
+    doc = pd_config()
+    doc["auth"] = {
+        "bearer_tokens_file": str(tmp_path / "tokens"),
+        "basic_auth": {"username": "u", "password": "basic-pw-SECRET"},
+    }
+    with capture_logs() as logs:
+        client = make_client(echo, doc)
+        texts = [
+            client.post("/alerts/pd", json=make_payload()).text,
+            client.post(
+                "/alerts/pd",
+                json=make_payload(),
+                headers={"Authorization": "Bearer second-token-SECRE"},
+            ).text,
+            client.post("/-/reload").text,
+            client.get("/metrics").text,
+            client.get("/").text,
+        ]
+    texts.extend(json.dumps(entry, default=str) for entry in logs)
+    assert any("event.failed" in t for t in texts)  # the failure was logged ...
+    for secret in (ROUTING_KEY, TOKEN, "second-token-SECRET", "basic-pw-SECRET"):
+        for text in texts:
+            assert secret not in text  # ... without the secret
+
+
+def test_logs_carry_stable_event_names_and_context(make_client: MakeClient) -> None:
+    with capture_logs() as logs:
+        client = make_client()
+        client.post("/alerts/pd", json=make_payload())
+    names = [e["event"] for e in logs]
+    assert "webhook.received" in names and "event.delivered" in names
+    delivered = next(e for e in logs if e["event"] == "event.delivered")
+    assert delivered["receiver"] == "pd" and delivered["dedup_key"] and delivered["fingerprint"]
+
+
+def test_metrics_count_webhooks_events_and_truncation(make_client: MakeClient) -> None:
+    registry = CollectorRegistry()
+    client = make_client(registry=registry)
+    client.post(
+        "/alerts/pd",
+        json=make_payload(
+            make_alert(instance="a"), make_alert("resolved", instance="b"), truncatedAlerts=7
+        ),
+    )
+    value = registry.get_sample_value
+    assert value("incident_adapter_webhook_requests_total", {"receiver": "pd", "code": "200"}) == 1
+    assert (
+        value(
+            "incident_adapter_events_total",
+            {"receiver": "pd", "action": "trigger", "outcome": "delivered"},
+        )
+        == 1
+    )
+    assert (
+        value(
+            "incident_adapter_events_total",
+            {"receiver": "pd", "action": "resolve", "outcome": "delivered"},
+        )
+        == 1
+    )
+    assert value("incident_adapter_truncated_alerts_total", {"receiver": "pd"}) == 7
+    assert (
+        value("incident_adapter_upstream_responses_total", {"receiver": "pd", "code_class": "2xx"})
+        == 2
+    )
+    assert value("incident_adapter_alerts_per_webhook_count", {"receiver": "pd"}) == 1
+
+
+def test_retries_are_counted(make_client: MakeClient) -> None:
+    registry = CollectorRegistry()
+    answers = iter([503, 503, 202])
+    client = make_client(lambda r: httpx.Response(next(answers)), registry=registry)
+    assert client.post("/alerts/pd", json=make_payload()).status_code == 200
+    assert registry.get_sample_value("incident_adapter_retries_total", {"receiver": "pd"}) == 2

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from adapter.cli import main
+from tests.conftest import FIXTURES, ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
+from tests.standin import EventsAPI, Server, free_port
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "adapter", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        input=stdin.decode() if stdin else None,
+    )
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.startswith("incident-adapter ")
+
+
+def test_check_config_accepts_good_and_rejects_bad_naming_each_path(tmp_path: Path) -> None:
+    good = tmp_path / "good.yml"
+    good.write_text(yaml.safe_dump(pd_config()))
+    bad = tmp_path / "bad.yml"
+    doc = pd_config(severity={"default": "urgent"}, dedup_key={"strategy": "hash"})
+    bad.write_text(yaml.safe_dump(doc))
+    assert main(["check-config", str(good)]) == 0
+    result = run("check-config", str(good), str(bad))
+    assert result.returncode == 1
+    assert f"Checking '{good}'  SUCCESS" in result.stdout
+    assert "receivers[0].severity.default: 'urgent' is not a severity" in result.stderr
+    assert "receivers[0].dedup_key.strategy:" in result.stderr
+    assert ROUTING_KEY not in result.stdout + result.stderr
+
+
+def test_refuses_to_listen_beyond_loopback_without_a_credential(tmp_path: Path) -> None:
+    result = run("--web.listen-address=0.0.0.0:0")
+    assert result.returncode == 1
+    assert "refusing to listen on 0.0.0.0 without an inbound credential" in result.stderr
+    assert "bearer_tokens_file" in result.stderr
+
+
+def test_bad_listen_address() -> None:
+    result = run("--web.listen-address=nowhere")
+    assert result.returncode == 2 and "HOST:PORT" in result.stderr
+
+
+def test_render_prints_requests_with_secrets_redacted(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text(yaml.safe_dump(pd_config()))
+    payload = json.dumps(
+        make_payload(make_alert(instance="a"), make_alert("resolved", instance="b"))
+    ).encode()
+    result = run("render", f"--config.file={config}", "-", stdin=payload)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [r["body"]["event_action"] for r in out["requests"]] == ["trigger", "resolve"]
+    assert all(r["body"]["routing_key"] == "<secret>" for r in out["requests"])
+    assert ROUTING_KEY not in result.stdout
+
+
+def test_serve_end_to_end_with_aiohttp_against_the_stand_in(tmp_path: Path) -> None:
+    """The real process: flags from the environment, bearer token, aiohttp to a real server."""
+    api = EventsAPI()
+    with Server(api.app()) as upstream:
+        doc = pd_config(url=upstream.url + "/v2/enqueue")
+        (tmp_path / "tokens").write_text(TOKEN + "\n")
+        doc["auth"] = {"bearer_tokens_file": str(tmp_path / "tokens")}
+        config = tmp_path / "c.yml"
+        config.write_text(yaml.safe_dump(doc))
+        port = free_port()
+        env = {**os.environ, "INCIDENT_ADAPTER_CONFIG_FILE": str(config)}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "adapter", f"--web.listen-address=127.0.0.1:{port}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            base = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if httpx.get(base + "/-/ready").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert time.monotonic() < deadline, "adapter did not become ready"
+                time.sleep(0.05)
+            headers = {"Authorization": f"Bearer {TOKEN}"}
+            payload = json.loads((FIXTURES / "am025_firing_two.json").read_text())
+            response = httpx.post(base + "/alerts/pd", json=payload, headers=headers)
+            assert response.status_code == 200, response.text
+            assert api.open_keys() == {a["fingerprint"] for a in payload["alerts"]}
+            assert httpx.post(base + "/alerts/pd", json=payload).status_code == 401
+        finally:
+            proc.terminate()
+            _, stderr = proc.communicate(timeout=20)
+        assert proc.returncode == 0
+        lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
+        assert any(line["event"] == "event.delivered" for line in lines)
+        assert ROUTING_KEY not in stderr and TOKEN not in stderr
+
+
+@pytest.mark.parametrize(
+    "fixture_name", ["am025_firing_one.json", "am025_mixed.json", "am025_resolved.json"]
+)
+def test_real_payloads_render(tmp_path: Path, fixture_name: str) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text(yaml.safe_dump(pd_config()))
+    result = run("render", f"--config.file={config}", "--receiver=pd", str(FIXTURES / fixture_name))
+    assert result.returncode == 0, result.stderr
+    payload = json.loads((FIXTURES / fixture_name).read_text())
+    keys = {r["dedup_key"] for r in json.loads(result.stdout)["requests"]}
+    assert keys == {a["fingerprint"] for a in payload["alerts"]}

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from adapter.keys import DedupRule, dedup_key_for, fingerprint
+from adapter.payload import Alert
+
+GROUP = '{}:{alertname="HighErrorRate"}'
+
+
+def alert(labels: dict[str, str], **fields: str) -> Alert:
+    return Alert.model_validate({"status": "firing", "labels": labels, **fields})
+
+
+def test_fingerprint_matches_alertmanager_test_vectors() -> None:
+    """The vectors of DESIGN.md section 5, computed by Alertmanager's model package."""
+    assert fingerprint({}) == "cbf29ce484222325"
+    labels = {
+        "alertname": "HighErrorRate",
+        "instance": "api-01",
+        "service": "api",
+        "severity": "critical",
+    }
+    assert fingerprint(labels) == "1d5a81814add1ad0"
+
+
+def test_fingerprint_sorts_names_bytewise_and_separates_name_from_value() -> None:
+    """`{a="bc"}` and `{ab="c"}` differ: the 0xFF separator keeps names and values apart."""
+    assert fingerprint({"a": "bc"}) != fingerprint({"ab": "c"})
+    assert fingerprint({"b": "1", "a": "2"}) == fingerprint({"a": "2", "b": "1"})
+
+
+def test_fingerprint_strategy_prefers_alertmanagers_field() -> None:
+    """AM's own fingerprint is used as is; it is recomputed only when absent."""
+    labels = {"alertname": "X"}
+    assert (
+        dedup_key_for(alert(labels, fingerprint="00000000000000aa"), DedupRule(), GROUP, 255)
+        == "00000000000000aa"
+    )
+    assert dedup_key_for(alert(labels), DedupRule(), GROUP, 255) == fingerprint(labels)
+
+
+def test_labels_strategy_names_every_label_and_keeps_missing_ones_explicit() -> None:
+    rule = DedupRule("labels", ("alertname", "instance"))
+    assert (
+        dedup_key_for(alert({"alertname": "X", "instance": "a"}), rule, GROUP, 255)
+        == "alertname=X,instance=a"
+    )
+    assert dedup_key_for(alert({"alertname": "X"}), rule, GROUP, 255) == "alertname=X,instance="
+
+
+def test_labels_strategy_cannot_be_confused_by_separators_in_values() -> None:
+    """A value holding `,instance=` must not collide with a real second label."""
+    rule = DedupRule("labels", ("alertname", "instance"))
+    sneaky = dedup_key_for(alert({"alertname": "X,instance=a"}), rule, GROUP, 255)
+    honest = dedup_key_for(alert({"alertname": "X", "instance": "a"}), rule, GROUP, 255)
+    assert sneaky != honest
+
+
+def test_group_strategy_is_the_group_key() -> None:
+    assert dedup_key_for(alert({"alertname": "X"}), DedupRule("group"), GROUP, 255) == GROUP
+
+
+def test_prefix_then_hash_past_the_limit() -> None:
+    """Prefixed keys under the limit stay readable; longer ones become sha256 hex of the whole."""
+    rule = DedupRule("labels", ("alertname",), prefix="prod-eu1/")
+    short = dedup_key_for(alert({"alertname": "X"}), rule, GROUP, 255)
+    assert short == "prod-eu1/alertname=X"
+    long_name = "Y" * 300
+    hashed = dedup_key_for(alert({"alertname": long_name}), rule, GROUP, 255)
+    assert hashed == hashlib.sha256(f"prod-eu1/alertname={long_name}".encode()).hexdigest()
+    assert len(hashed) == 64
+
+
+def test_the_limit_counts_utf8_bytes() -> None:
+    """An API limit in characters is met by counting bytes, the stricter measure."""
+    rule = DedupRule("labels", ("alertname",))
+    key = dedup_key_for(alert({"alertname": "é" * 130}), rule, GROUP, 255)  # 140 chars, 270 bytes
+    assert len(key) == 64
+
+
+label_names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,15}", fullmatch=True)
+label_sets = st.dictionaries(label_names, st.text(max_size=40), min_size=1, max_size=8)
+texts = st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=50), max_size=4)
+rules = st.one_of(
+    st.just(DedupRule()),
+    st.lists(label_names, min_size=1, max_size=4).map(
+        lambda names: DedupRule("labels", tuple(names))
+    ),
+    st.just(DedupRule("group")),
+    st.text(max_size=300).map(lambda prefix: DedupRule(prefix=prefix)),
+)
+
+
+@given(
+    labels=label_sets,
+    rule=rules,
+    annotations_a=texts,
+    annotations_b=texts,
+    starts=st.text(max_size=30),
+)
+def test_trigger_and_resolve_of_one_alert_share_a_key(
+    labels: dict[str, str],
+    rule: DedupRule,
+    annotations_a: dict[str, str],
+    annotations_b: dict[str, str],
+    starts: str,
+) -> None:
+    """Whatever else changes between the firing and the resolved send, the key does not."""
+    firing = Alert.model_validate(
+        {"status": "firing", "labels": labels, "annotations": annotations_a, "startsAt": "x"}
+    )
+    resolved = Alert.model_validate(
+        {
+            "status": "resolved",
+            "labels": dict(reversed(list(labels.items()))),
+            "annotations": annotations_b,
+            "startsAt": starts,
+            "endsAt": "2026-01-01T00:00:00Z",
+            "generatorURL": "http://other",
+        }
+    )
+    for limit in (255, 512):
+        key = dedup_key_for(firing, rule, GROUP, limit)
+        assert key == dedup_key_for(resolved, rule, GROUP, limit)
+        assert len(key.encode()) <= limit
+
+
+@given(a=label_sets, b=label_sets)
+def test_different_label_sets_get_different_fingerprint_keys(
+    a: dict[str, str], b: dict[str, str]
+) -> None:
+    if a != b:
+        assert dedup_key_for(alert(a), DedupRule(), GROUP, 255) != dedup_key_for(
+            alert(b), DedupRule(), GROUP, 255
+        )
