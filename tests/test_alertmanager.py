@@ -1,0 +1,205 @@
+"""End to end with a real Alertmanager 0.25, driven by amtool.
+
+Alertmanager (single node, fast group timings) -> the adapter process (webhook with a
+bearer token from a file) -> the stateful stand-in of the Events API. Each test checks
+the stand-in's incidents, the state a user would see, not the calls made.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import ROUTING_KEY, TOKEN, pd_config
+from tests.standin import EventsAPI, Server, free_port
+from tests.system import require
+
+pytestmark = pytest.mark.alertmanager
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+class Adapter:
+    def __init__(self, workdir: Path, upstream_url: str) -> None:
+        self.port = free_port()
+        (workdir / "tokens").write_text(TOKEN + "\n")
+        doc = pd_config(url=upstream_url)
+        doc["auth"] = {"bearer_tokens_file": str(workdir / "tokens")}
+        doc["delivery"] = {"timeout": "5s", "attempt_timeout": "1s", "max_attempts": 2}
+        self.config = workdir / "adapter.yml"
+        self.config.write_text(yaml.safe_dump(doc))
+        self.log = workdir / "adapter.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "adapter", f"--config.file={self.config}",
+                 f"--web.listen-address=127.0.0.1:{self.port}"],
+                stdout=log, stderr=log,
+            )
+        wait_for(lambda: ready(f"http://127.0.0.1:{self.port}/-/ready"), 20, "the adapter")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+            self.proc = None
+
+
+class Alertmanager:
+    def __init__(self, workdir: Path, webhook_url: str, token_file: Path) -> None:
+        self.binary = require("prometheus-alertmanager", "prometheus-alertmanager")
+        self.amtool = require("amtool", "prometheus-alertmanager")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = {
+            "route": {
+                "receiver": "adapter", "group_by": ["alertname"],
+                "group_wait": "1s", "group_interval": "2s", "repeat_interval": "4s",
+            },
+            "receivers": [{
+                "name": "adapter",
+                "webhook_configs": [{
+                    "url": webhook_url, "send_resolved": True,
+                    "http_config": {"authorization": {"type": "Bearer", "credentials_file": str(token_file)}},
+                }],
+            }],
+        }
+        self.config = workdir / "am.yml"
+        self.config.write_text(yaml.safe_dump(config))
+        self.log = workdir / "am.log"
+        self.storage = workdir / "am-data"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Alertmanager:
+        with self.log.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, f"--config.file={self.config}", f"--storage.path={self.storage}",
+                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+                stdout=log, stderr=log,
+            )
+        wait_for(lambda: ready(self.url + "/-/ready"), 30, "Alertmanager")
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=20)
+
+    def alert(self, resolve: bool = False, **labels: str) -> None:
+        args = [self.amtool, f"--alertmanager.url={self.url}", "alert", "add"]
+        args += [f"{k}={v}" for k, v in labels.items()]
+        args += [f"--annotation=summary={labels.get('alertname')} on {labels.get('instance')}"]
+        if resolve:
+            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+            args.append(f"--end={past.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[tuple[EventsAPI, Adapter, Alertmanager]]:
+    api = EventsAPI()
+    with Server(api.app()) as upstream:
+        adapter = Adapter(tmp_path, upstream.url + "/v2/enqueue")
+        token_file = tmp_path / "am-token"
+        token_file.write_text(TOKEN)
+        am = Alertmanager(tmp_path, f"http://127.0.0.1:{adapter.port}/alerts/pd", token_file)
+        adapter.start()
+        try:
+            with am:
+                yield api, adapter, am
+        finally:
+            adapter.stop()
+            logs = adapter.log.read_text()
+            assert ROUTING_KEY not in logs and TOKEN not in logs
+
+
+def incidents(api: EventsAPI) -> dict[str, tuple[str, str, str]]:
+    return {k: (i.status, i.severity, i.summary) for k, i in api.incidents.items()}
+
+
+def test_fire_second_alert_resend_and_resolve_one(stack: tuple[EventsAPI, Adapter, Alertmanager]) -> None:
+    """One incident per alert, keyed by AM's fingerprint; re-sends add none; one resolve closes one."""
+    api, _, am = stack
+    am.alert(alertname="HighErrorRate", instance="api-01", severity="critical", service="api")
+    wait_for(lambda: len(api.incidents) == 1, what="the first incident")
+    ((key, (status, severity, summary)),) = incidents(api).items()
+    assert (key, status, severity, summary) == ("1d5a81814add1ad0", "triggered", "critical", "HighErrorRate on api-01")
+
+    am.alert(alertname="HighErrorRate", instance="api-02", severity="warning", service="api")
+    wait_for(lambda: len(api.incidents) == 2, what="the second incident")
+    # group_interval 2s, repeat_interval 4s: AM re-sends the whole group; no new incident
+    wait_for(lambda: max(i.triggers for i in api.incidents.values()) >= 3, 20, "a re-send of the group")
+    assert len(api.incidents) == 2
+
+    am.alert(resolve=True, alertname="HighErrorRate", instance="api-01", severity="critical", service="api")
+    wait_for(lambda: api.incidents["1d5a81814add1ad0"].status == "resolved", what="the resolve")
+    assert len(api.open_keys()) == 1 and "1d5a81814add1ad0" not in api.open_keys()
+
+
+def test_incident_api_outage_then_recovery_loses_nothing(stack: tuple[EventsAPI, Adapter, Alertmanager]) -> None:
+    """5xx then 429: the adapter answers 503, AM retries, and every incident ends right."""
+    api, _, am = stack
+    api.fail_next(4, 500)
+    api.fail_next(4, 429, retry_after="1")
+    am.alert(alertname="DiskFull", instance="db-01", severity="critical")
+    am.alert(alertname="DiskFull", instance="db-02", severity="warning")
+    wait_for(lambda: len(api.open_keys()) == 2, 60, "both incidents after the outage")
+    assert not api.faults
+    assert all(i.status == "triggered" for i in api.incidents.values())
+    log = am.log.read_text()
+    assert "503" in log  # AM saw the adapter's 503 and retried
+
+
+def test_adapter_down_when_the_alert_fires(stack: tuple[EventsAPI, Adapter, Alertmanager]) -> None:
+    api, adapter, am = stack
+    adapter.stop()
+    am.alert(alertname="NodeDown", instance="node-07", severity="critical")
+    time.sleep(3)
+    assert api.incidents == {}
+    adapter.start()
+    wait_for(lambda: len(api.open_keys()) == 1, 60, "the incident after the adapter came back")
+
+
+def test_wrong_token_is_refused_and_alertmanager_logs_it(tmp_path: Path) -> None:
+    api = EventsAPI()
+    with Server(api.app()) as upstream:
+        adapter = Adapter(tmp_path, upstream.url + "/v2/enqueue")
+        wrong = tmp_path / "wrong-token"
+        wrong.write_text("not-the-token")
+        adapter.start()
+        try:
+            with Alertmanager(tmp_path, f"http://127.0.0.1:{adapter.port}/alerts/pd", wrong) as am:
+                am.alert(alertname="X", instance="a", severity="info")
+                wait_for(lambda: "401" in am.log.read_text(), 30, "Alertmanager to log the 401")
+        finally:
+            adapter.stop()
+    assert api.incidents == {}
+    assert '"code": 401' in adapter.log.read_text()
