@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import stamina
 import structlog
 
-from adapter.integrations.base import Verdict
+from adapter.integrations.base import UpstreamRequest, Verdict
 from adapter.metrics import Metrics, code_class
 from adapter.pipeline import Delivery, Receiver
 from adapter.secrets import scrub
@@ -90,22 +90,40 @@ class Deliverer:
         return results
 
     async def _deliver_one(self, receiver: Receiver, delivery: Delivery, deadline: float) -> Result:
+        """A delivery's request, and then each follow-up its dialect derives from the answer."""
         loop = asyncio.get_running_loop()
         started = loop.time()
         if not receiver.integration.sends:
             result = Result(Verdict.DELIVERED, detail="logged (dry run)")
             _log_result(receiver, delivery, result, log_body=True)
             return result
+        request: UpstreamRequest | None = delivery.request
+        result = Result(Verdict.DELIVERED)
+        while request is not None:
+            result, body = await self._send(receiver, request, deadline)
+            if result.verdict is not Verdict.DELIVERED or request.then is None:
+                break
+            request = request.then(body)
+        self.metrics.delivery_seconds.labels(receiver.name).observe(loop.time() - started)
+        _log_result(receiver, delivery, result)
+        return result
+
+    async def _send(
+        self, receiver: Receiver, request: UpstreamRequest, deadline: float
+    ) -> tuple[Result, bytes]:
+        """One request, retried as its dialect says, within the deadline."""
+        loop = asyncio.get_running_loop()
         attempts = 0
+        answer = b""
 
         async def attempt() -> Result:
-            nonlocal attempts
+            nonlocal attempts, answer
             attempts += 1
             if attempts > 1:
                 self.metrics.retries.labels(receiver.name).inc()
             timeout = min(receiver.delivery.attempt_timeout, deadline - loop.time())
             try:
-                response = await self.transport.send(delivery.request, timeout)
+                response = await self.transport.send(request, timeout)
             except TimeoutError:
                 self.metrics.upstream.labels(receiver.name, "error").inc()
                 raise _Retryable(f"no answer within {timeout:.3g}s") from None
@@ -115,6 +133,7 @@ class Deliverer:
             self.metrics.upstream.labels(receiver.name, code_class(response.status)).inc()
             verdict = receiver.integration.verdict(response.status)
             if verdict is Verdict.DELIVERED:
+                answer = response.body
                 return Result(verdict, response.status, attempts=attempts)
             said = scrub(response.body[:300].decode("utf-8", "replace"), receiver.secrets)
             detail = f"upstream answered {response.status}: {said}".rstrip(": ")
@@ -133,7 +152,7 @@ class Deliverer:
         try:
             result = await stamina.AsyncRetryingCaller(
                 attempts=receiver.delivery.max_attempts,
-                timeout=max(0.0, deadline - started),
+                timeout=max(0.0, deadline - loop.time()),
                 wait_initial=WAIT_INITIAL,
                 wait_max=WAIT_MAX,
                 wait_jitter=WAIT_JITTER,
@@ -142,9 +161,7 @@ class Deliverer:
             result = Result(Verdict.RETRY, exc.status, exc.detail, exc.retry_after, attempts)
         except _Rejected as exc:
             result = Result(Verdict.REJECT, exc.status, exc.detail, attempts=attempts)
-        self.metrics.delivery_seconds.labels(receiver.name).observe(loop.time() - started)
-        _log_result(receiver, delivery, result)
-        return result
+        return result, answer
 
 
 def _log_result(

@@ -31,7 +31,8 @@ from adapter import __version__
 from adapter.integrations.base import UpstreamRequest
 
 USER_AGENT = f"incident-adapter/{__version__}"
-BODY_LIMIT = 4096  # enough of an upstream's answer to say why it refused
+# Enough of an upstream's answer to say why it refused, or to find an id in a listing.
+BODY_LIMIT = 1024 * 1024
 
 
 class TransportError(Exception):
@@ -87,7 +88,10 @@ class AiohttpTransport:
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
             ) as response:
-                body = await response.content.read(BODY_LIMIT)
+                if (response.content_length or 0) <= BODY_LIMIT:
+                    body = await response.read()
+                else:
+                    body = await response.content.readexactly(BODY_LIMIT)
                 return UpstreamResponse(
                     response.status, parse_retry_after(response.headers.get("Retry-After")), body
                 )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import enum
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
@@ -37,6 +37,10 @@ class UpstreamRequest:
     url: str
     headers: Mapping[str, str]
     body: bytes
+    # A follow-up derived, without I/O, from a successful answer's body: for APIs where
+    # one step needs what the previous one returned (find an incident's id, then resolve
+    # it). None: this request is the last.
+    then: Callable[[bytes], UpstreamRequest | None] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
