@@ -17,14 +17,19 @@ import argparse
 import ipaddress
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from adapter import __version__
 from adapter.config import DEFAULT_SOURCE, Config, ConfigError, load_config
 from adapter.logs import LEVELS
 
 DEFAULT_LISTEN = "127.0.0.1:9095"
+# In-flight webhooks get this long after SIGTERM; keep Kubernetes'
+# terminationGracePeriodSeconds above it (deploy/kubernetes sets 30).
+GRACEFUL_SECONDS = 20
 ENV = "INCIDENT_ADAPTER_"
 
 
@@ -197,12 +202,22 @@ def serve(argv: Sequence[str]) -> int:
     from adapter.app import create_app
 
     app = create_app(config, config_path=args.config_file)
+    state = app.state.adapter
     structlog.get_logger("adapter").info(
-        "adapter.starting",
-        listen=f"{host}:{port}",
-        config=args.config_file or DEFAULT_SOURCE,
+        "adapter.starting", listen=f"{host}:{port}", config=args.config_file or DEFAULT_SOURCE
     )
-    uvicorn.Server(
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # Not ready from the first moment of shutdown, so the Service stops sending
+            # new webhooks while in-flight ones finish.
+            state.ready = False
+            super().handle_exit(sig, frame)
+
+    # uvicorn re-raises the signal it shut down for, after restoring the handler it
+    # found; with this one in place a graceful stop ends with exit status 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    Server(
         uvicorn.Config(
             app,
             host=host,
@@ -213,7 +228,7 @@ def serve(argv: Sequence[str]) -> int:
             http="auto",
             lifespan="on",
             server_header=False,
-            timeout_graceful_shutdown=20,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
         )
     ).run()
     return 0

@@ -8,7 +8,6 @@ the stand-in's incidents, the state a user would see, not the calls made.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
 import sys
 import time
@@ -60,9 +59,15 @@ class Adapter:
     def start(self) -> None:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "adapter", f"--config.file={self.config}",
-                 f"--web.listen-address=127.0.0.1:{self.port}"],
-                stdout=log, stderr=log,
+                [
+                    sys.executable,
+                    "-m",
+                    "adapter",
+                    f"--config.file={self.config}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                ],
+                stdout=log,
+                stderr=log,
             )
         wait_for(lambda: ready(f"http://127.0.0.1:{self.port}/-/ready"), 20, "the adapter")
 
@@ -81,16 +86,29 @@ class Alertmanager:
         self.url = f"http://127.0.0.1:{self.port}"
         config = {
             "route": {
-                "receiver": "adapter", "group_by": ["alertname"],
-                "group_wait": "1s", "group_interval": "2s", "repeat_interval": "4s",
+                "receiver": "adapter",
+                "group_by": ["alertname"],
+                "group_wait": "1s",
+                "group_interval": "2s",
+                "repeat_interval": "4s",
             },
-            "receivers": [{
-                "name": "adapter",
-                "webhook_configs": [{
-                    "url": webhook_url, "send_resolved": True,
-                    "http_config": {"authorization": {"type": "Bearer", "credentials_file": str(token_file)}},
-                }],
-            }],
+            "receivers": [
+                {
+                    "name": "adapter",
+                    "webhook_configs": [
+                        {
+                            "url": webhook_url,
+                            "send_resolved": True,
+                            "http_config": {
+                                "authorization": {
+                                    "type": "Bearer",
+                                    "credentials_file": str(token_file),
+                                }
+                            },
+                        }
+                    ],
+                }
+            ],
         }
         self.config = workdir / "am.yml"
         self.config.write_text(yaml.safe_dump(config))
@@ -101,9 +119,15 @@ class Alertmanager:
     def __enter__(self) -> Alertmanager:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(
-                [self.binary, f"--config.file={self.config}", f"--storage.path={self.storage}",
-                 f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
-                stdout=log, stderr=log,
+                [
+                    self.binary,
+                    f"--config.file={self.config}",
+                    f"--storage.path={self.storage}",
+                    f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--cluster.listen-address=",
+                ],
+                stdout=log,
+                stderr=log,
             )
         wait_for(lambda: ready(self.url + "/-/ready"), 30, "Alertmanager")
         return self
@@ -145,26 +169,43 @@ def incidents(api: EventsAPI) -> dict[str, tuple[str, str, str]]:
     return {k: (i.status, i.severity, i.summary) for k, i in api.incidents.items()}
 
 
-def test_fire_second_alert_resend_and_resolve_one(stack: tuple[EventsAPI, Adapter, Alertmanager]) -> None:
+def test_fire_second_alert_resend_and_resolve_one(
+    stack: tuple[EventsAPI, Adapter, Alertmanager],
+) -> None:
     """One incident per alert, keyed by AM's fingerprint; re-sends add none; one resolve closes one."""
     api, _, am = stack
     am.alert(alertname="HighErrorRate", instance="api-01", severity="critical", service="api")
     wait_for(lambda: len(api.incidents) == 1, what="the first incident")
     ((key, (status, severity, summary)),) = incidents(api).items()
-    assert (key, status, severity, summary) == ("1d5a81814add1ad0", "triggered", "critical", "HighErrorRate on api-01")
+    assert (key, status, severity, summary) == (
+        "1d5a81814add1ad0",
+        "triggered",
+        "critical",
+        "HighErrorRate on api-01",
+    )
 
     am.alert(alertname="HighErrorRate", instance="api-02", severity="warning", service="api")
     wait_for(lambda: len(api.incidents) == 2, what="the second incident")
     # group_interval 2s, repeat_interval 4s: AM re-sends the whole group; no new incident
-    wait_for(lambda: max(i.triggers for i in api.incidents.values()) >= 3, 20, "a re-send of the group")
+    wait_for(
+        lambda: max(i.triggers for i in api.incidents.values()) >= 3, 20, "a re-send of the group"
+    )
     assert len(api.incidents) == 2
 
-    am.alert(resolve=True, alertname="HighErrorRate", instance="api-01", severity="critical", service="api")
+    am.alert(
+        resolve=True,
+        alertname="HighErrorRate",
+        instance="api-01",
+        severity="critical",
+        service="api",
+    )
     wait_for(lambda: api.incidents["1d5a81814add1ad0"].status == "resolved", what="the resolve")
     assert len(api.open_keys()) == 1 and "1d5a81814add1ad0" not in api.open_keys()
 
 
-def test_incident_api_outage_then_recovery_loses_nothing(stack: tuple[EventsAPI, Adapter, Alertmanager]) -> None:
+def test_incident_api_outage_then_recovery_loses_nothing(
+    stack: tuple[EventsAPI, Adapter, Alertmanager],
+) -> None:
     """5xx then 429: the adapter answers 503, AM retries, and every incident ends right."""
     api, _, am = stack
     api.fail_next(4, 500)
