@@ -150,8 +150,13 @@ def _render(argv: Sequence[str]) -> int:
     the_plan = plan(receiver, payload)
     secrets = config.secret_values()
     out = []
+    failed = False
     for delivery in the_plan.deliveries:
         request = delivery.request
+        if request is None:
+            failed = True
+            print(f"{delivery.events[0].dedup_key}: {delivery.error}", file=sys.stderr)
+            continue
         body_text = request.body.decode()
         try:
             body: object = json.loads(body_text)
@@ -175,7 +180,7 @@ def _render(argv: Sequence[str]) -> int:
         ensure_ascii=False,
     )
     print(scrub(text, secrets))
-    return 0
+    return 1 if failed else 0
 
 
 def serve(argv: Sequence[str]) -> int:

@@ -93,6 +93,10 @@ class Deliverer:
         """A delivery's request, and then each follow-up its dialect derives from the answer."""
         loop = asyncio.get_running_loop()
         started = loop.time()
+        if delivery.request is None:  # could not be rendered: nothing to send, ever
+            result = Result(Verdict.REJECT, detail=delivery.error)
+            _log_result(receiver, delivery, result)
+            return result
         if not receiver.integration.sends:
             result = Result(Verdict.DELIVERED, detail="logged (dry run)")
             _log_result(receiver, delivery, result, log_body=True)
@@ -178,7 +182,7 @@ def _log_result(
         "status": result.status,
         "attempts": result.attempts,
     }
-    if log_body:
+    if log_body and delivery.request is not None:
         log.info("event.logged", **fields, would_send=json.loads(delivery.request.body))
     elif result.verdict is Verdict.DELIVERED:
         log.info("event.delivered", **fields)

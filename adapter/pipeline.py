@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from adapter.integrations import integration_for
-from adapter.integrations.base import AlertEvent, Integration, UpstreamRequest
+from adapter.integrations.base import AlertEvent, Integration, RenderError, UpstreamRequest
 from adapter.keys import DedupRule, dedup_key_for
 from adapter.matchers import Matcher, all_match
 from adapter.payload import Alert, WebhookPayload
@@ -47,10 +47,12 @@ class Receiver:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One upstream request and the alert events whose fate it decides."""
+    """One upstream request and the alert events whose fate it decides; or, when the
+    events could not be rendered, why (`error`), and nothing to send."""
 
-    request: UpstreamRequest
+    request: UpstreamRequest | None
     events: tuple[AlertEvent, ...]
+    error: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,10 @@ def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
     deliveries = []
     for request, reps in receiver.integration.render_all([rep for rep, _ in merged.values()]):
         covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])
-        deliveries.append(Delivery(request, covered))
+        if isinstance(request, RenderError):
+            deliveries.append(Delivery(None, covered, f"cannot render: {request}"))
+        else:
+            deliveries.append(Delivery(request, covered))
     return Plan(deliveries, filtered)
 
 

@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    model_validator,
+)
 
 from adapter.durations import Duration
 from adapter.keys import DedupRule
@@ -21,14 +29,21 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _matchers(values: list[str]) -> tuple[Matcher, ...]:
+def _matchers(values: object) -> tuple[Matcher, ...]:
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise ValueError("expected a list of matcher strings, e.g. ['service=\"api\"']")
     parsed: list[Matcher] = []
     for value in values:
         parsed.extend(parse_matchers(value))
     return tuple(parsed)
 
 
-Matchers = Annotated[list[str], AfterValidator(_matchers)]
+# YAML gives strings in Alertmanager's matcher syntax; the model holds them parsed.
+Matchers = Annotated[
+    tuple[Matcher, ...],
+    PlainValidator(_matchers),
+    PlainSerializer(lambda ms: [str(m) for m in ms]),
+]
 
 
 def _level(value: str) -> str:
@@ -105,10 +120,7 @@ class SeveritySettings(Model):
     overrides: list[SeverityOverrideSettings] = Field(default_factory=list)
 
     def rule(self) -> SeverityRule:
-        overrides = tuple(
-            SeverityOverride(tuple(o.matchers), o.severity)  # type: ignore[arg-type]
-            for o in self.overrides
-        )
+        overrides = tuple(SeverityOverride(o.matchers, o.severity) for o in self.overrides)
         return SeverityRule(self.label, dict(self.map), self.default, overrides)
 
 
@@ -118,11 +130,11 @@ class ReceiverSettings(Model):
     name: Annotated[str, Field(min_length=1, pattern=r"^[^/\s]+$")]
     dedup_key: DedupKeySettings = Field(default_factory=DedupKeySettings)
     severity: SeveritySettings = Field(default_factory=SeveritySettings)
-    matchers: Matchers = Field(default_factory=list)
+    matchers: Matchers = ()
     delivery: DeliveryOverrides = Field(default_factory=DeliveryOverrides)
 
     def filters(self) -> tuple[Matcher, ...]:
-        return tuple(self.matchers)  # type: ignore[arg-type]
+        return self.matchers
 
     def secret_values(self) -> list[str]:
         """Every secret this receiver holds, revealed, for scrubbing text that came from outside."""

@@ -16,7 +16,9 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -177,3 +179,63 @@ class Server:
     def __exit__(self, *_: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@dataclass
+class OpsAlert:
+    alias: str
+    message: str
+    priority: str
+    status: str = "open"  # open | closed
+    count: int = 1
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class AlertsAPI:
+    """An Opsgenie-style alert API as an httpx handler: open alerts are deduplicated by alias
+    (a create for an open alias counts up), close by alias closes it; bad requests get 422."""
+
+    def __init__(self, key: str, scheme: str = "GenieKey") -> None:
+        self.expected_auth = f"{scheme} {key}"
+        self.alerts: dict[str, OpsAlert] = {}
+        self.requests: list[tuple[str, str]] = []
+
+    def open_aliases(self) -> set[str]:
+        return {a for a, alert in self.alerts.items() if alert.status == "open"}
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append((request.method, str(request.url)))
+        if request.headers.get("authorization") != self.expected_auth:
+            return httpx.Response(401, json={"message": "Could not authenticate"})
+        path = request.url.path
+        body = json.loads(request.content or b"{}")
+        if request.method == "POST" and path == "/v2/alerts":
+            problems = []
+            if not body.get("message") or len(body["message"]) > 130:
+                problems.append("message")
+            alias = body.get("alias", "")
+            if len(alias) > 512:
+                problems.append("alias")
+            if body.get("priority") not in ("P1", "P2", "P3", "P4", "P5"):
+                problems.append("priority")
+            if len(body.get("tags", [])) > 20 or any(len(t) > 50 for t in body.get("tags", [])):
+                problems.append("tags")
+            if problems:
+                return httpx.Response(422, json={"message": f"invalid: {problems}"})
+            current = self.alerts.get(alias)
+            if current is not None and current.status == "open":
+                current.count += 1
+                current.body = body
+            else:
+                self.alerts[alias] = OpsAlert(alias, body["message"], body["priority"], body=body)
+            return httpx.Response(202, json={"result": "Request will be processed"})
+        if request.method == "POST" and path.startswith("/v2/alerts/") and path.endswith("/close"):
+            if request.url.params.get("identifierType") != "alias":
+                return httpx.Response(422, json={"message": "identifierType"})
+            alias = unquote(
+                request.url.raw_path.decode().split("?")[0][len("/v2/alerts/") : -len("/close")]
+            )
+            if alias in self.alerts:
+                self.alerts[alias].status = "closed"
+            return httpx.Response(202, json={"result": "Request will be processed"})
+        return httpx.Response(404, json={"message": "no such endpoint"})

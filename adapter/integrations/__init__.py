@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from adapter.integrations.alias import Alias, AliasSettings
 from adapter.integrations.base import Integration
 from adapter.integrations.events_v2 import EventsV2, EventsV2Settings
 from adapter.integrations.log import Log, LogSettings
@@ -13,10 +14,14 @@ from adapter.integrations.log import Log, LogSettings
 # One line per dialect: the config model and the class that renders for it.
 DIALECTS: dict[str, tuple[type[Any], type[Integration[Any]]]] = {
     "events-v2": (EventsV2Settings, EventsV2),
+    "alias": (AliasSettings, Alias),
     "log": (LogSettings, Log),
 }
 
-AnyReceiverSettings = Annotated[EventsV2Settings | LogSettings, Field(discriminator="type")]
+AnyReceiverSettings = Annotated[
+    EventsV2Settings | AliasSettings | LogSettings,
+    Field(discriminator="type"),
+]
 
 
 def integration_for(settings: Any) -> Integration[Any]:

@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 Action = Literal["trigger", "resolve"]
 
 
+class RenderError(Exception):
+    """An event this receiver's config cannot turn into a request (e.g. a template needs a
+    label the alert lacks). It fails that event for good (424), never the whole webhook."""
+
+
 class Verdict(enum.Enum):
     DELIVERED = "delivered"
     RETRY = "retry"
@@ -94,13 +99,20 @@ class Integration(ABC, Generic[S]):
 
     def render_all(
         self, events: Sequence[AlertEvent]
-    ) -> list[tuple[UpstreamRequest, tuple[AlertEvent, ...]]]:
+    ) -> list[tuple[UpstreamRequest | RenderError, tuple[AlertEvent, ...]]]:
         """Requests for a webhook's events, each with the events it carries.
 
         One request per event by default; a dialect that merges alerts (a status page
-        component takes the worst status of its alerts) overrides this.
+        component takes the worst status of its alerts) overrides this. An event that
+        cannot be rendered is paired with its RenderError instead of a request.
         """
-        return [(self.render(event), (event,)) for event in events]
+        out: list[tuple[UpstreamRequest | RenderError, tuple[AlertEvent, ...]]] = []
+        for event in events:
+            try:
+                out.append((self.render(event), (event,)))
+            except RenderError as exc:
+                out.append((exc, (event,)))
+        return out
 
     def verdict(self, status: int) -> Verdict:
         return self.retry_policy.verdict(status)

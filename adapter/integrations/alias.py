@@ -1,0 +1,142 @@
+"""Opsgenie-style alert APIs: create-or-update by alias, close by alias.
+
+https://docs.opsgenie.com/docs/alert-api#create-alert
+https://docs.opsgenie.com/docs/alert-api#close-alert
+
+A create with the alias of an open alert updates that alert (Opsgenie counts it as a
+duplicate), so Alertmanager's re-sends never open a second one; a resolve closes it with
+`POST {url}/{alias}/close?identifierType=alias`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlsplit
+
+from pydantic import AfterValidator, Field, model_validator
+
+from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
+from adapter.matchers import all_match
+from adapter.secrets import Secret, SecretFile
+from adapter.settings import Matchers, Model, ReceiverSettings
+
+PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+MESSAGE_LIMIT, DESCRIPTION_LIMIT, SOURCE_LIMIT = 130, 15000, 100
+TAG_LIMIT, TAGS_MAX, DETAIL_VALUE_LIMIT = 50, 20, 8000
+
+
+def _priority(value: str) -> str:
+    if value not in PRIORITIES:
+        raise ValueError(f"{value!r} is not a priority; use one of {', '.join(PRIORITIES)}")
+    return value
+
+
+Priority = Annotated[str, AfterValidator(_priority)]
+
+
+class PriorityOverride(Model):
+    matchers: Matchers
+    priority: Priority
+
+
+Level = Literal["critical", "error", "warning", "info"]
+
+
+def _default_priorities() -> dict[Level, str]:
+    return {"critical": "P1", "error": "P2", "warning": "P3", "info": "P5"}
+
+
+class PrioritySettings(Model):
+    """From the mapped severity to P1-P5; overrides (first match wins) come first."""
+
+    map: dict[Level, Priority] = Field(default_factory=_default_priorities)
+    default: Priority = "P3"
+    overrides: list[PriorityOverride] = Field(default_factory=list)
+
+
+class AliasSettings(ReceiverSettings):
+    type: Literal["alias"]
+    url: str = "https://api.opsgenie.com/v2/alerts"
+    api_key: Secret | None = None
+    api_key_file: SecretFile | None = None
+    auth_header: str = "Authorization"
+    auth_scheme: str = "GenieKey"  # the header's value is "<auth_scheme> <key>"
+    priority: PrioritySettings = Field(default_factory=PrioritySettings)
+    tags: list[str] = Field(default_factory=list)  # fixed tags on every alert
+    tag_labels: list[str] = Field(default_factory=lambda: ["alertname", "severity"])
+    source: str = ""  # default: Alertmanager's externalURL host
+
+    @model_validator(mode="after")
+    def _one_key(self) -> AliasSettings:
+        if (self.api_key is None) == (self.api_key_file is None):
+            raise ValueError("set exactly one of api_key or api_key_file")
+        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).netloc:
+            raise ValueError(f"url {self.url!r} must be an absolute http(s) URL")
+        return self
+
+    @property
+    def key(self) -> Secret:
+        key = self.api_key or self.api_key_file
+        assert key is not None
+        return key
+
+    def secret_values(self) -> list[str]:
+        return [self.key.reveal()]
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class Alias(Integration[AliasSettings]):
+    dedup_key_limit = 512
+    # "429: too many requests" and 5xx are transient; other 4xx mean a bad request or key.
+    retry_policy = RetryPolicy(
+        frozenset({408, 429}), doc_url="https://docs.opsgenie.com/docs/response#http-status-codes"
+    )
+
+    def __init__(self, settings: AliasSettings) -> None:
+        super().__init__(settings)
+        key = f"{settings.auth_scheme} {settings.key.reveal()}".strip()
+        self._headers = {"Content-Type": "application/json", settings.auth_header: key}
+        self._base = settings.url.rstrip("/")
+
+    def render(self, event: AlertEvent) -> UpstreamRequest:
+        source = self.settings.source or urlsplit(event.group.externalURL).netloc or "alertmanager"
+        if event.action == "resolve":
+            url = f"{self._base}/{quote(event.dedup_key, safe='')}/close?identifierType=alias"
+            body = {"source": source, "note": "Resolved in Alertmanager"}
+            return UpstreamRequest("POST", url, self._headers, json.dumps(body).encode())
+        return UpstreamRequest(
+            "POST", self._base, self._headers, json.dumps(self.create_body(event, source)).encode()
+        )
+
+    def create_body(self, event: AlertEvent, source: str) -> dict[str, Any]:
+        alert = event.alert
+        labels, annotations = alert.labels, alert.annotations
+        message = annotations.get("summary") or labels.get("alertname") or "alert"
+        description = annotations.get("description", "")
+        if runbook := annotations.get("runbook_url"):
+            description = f"{description}\n\nRunbook: {runbook}".strip()
+        if alert.generatorURL:
+            description = f"{description}\n\nSource: {alert.generatorURL}".strip()
+        tags = [*self.settings.tags]
+        tags += [f"{n}:{labels[n]}" for n in self.settings.tag_labels if labels.get(n)]
+        return {
+            "message": _cut(message, MESSAGE_LIMIT),
+            "alias": event.dedup_key,
+            "description": _cut(description, DESCRIPTION_LIMIT),
+            "priority": self.priority_for(event),
+            "source": _cut(source, SOURCE_LIMIT),
+            "tags": list(dict.fromkeys(_cut(t, TAG_LIMIT) for t in tags))[:TAGS_MAX],
+            "details": {k: _cut(v, DETAIL_VALUE_LIMIT) for k, v in labels.items()},
+            "entity": labels.get("instance", ""),
+        }
+
+    def priority_for(self, event: AlertEvent) -> str:
+        rule = self.settings.priority
+        for override in rule.overrides:
+            if all_match(override.matchers, event.alert.labels):
+                return override.priority
+        return next((p for level, p in rule.map.items() if level == event.severity), rule.default)

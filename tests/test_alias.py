@@ -1,0 +1,152 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from adapter.config import ConfigError
+from adapter.payload import parse_payload
+from adapter.pipeline import Receiver, plan
+from tests.conftest import TOKEN, config_from, make_alert, make_payload
+from tests.standin import AlertsAPI
+
+API_KEY = "0pSg3n1e-key-SECRET-0123456789"
+
+
+def alias_config(**receiver: Any) -> dict[str, Any]:
+    return {
+        "auth": {"bearer_tokens": [TOKEN]},
+        "delivery": {"timeout": "2s", "attempt_timeout": "500ms", "max_attempts": 4},
+        "receivers": [
+            {
+                "name": "pd",
+                "type": "alias",
+                "url": "https://api.opsgenie.test/v2/alerts",
+                "api_key": API_KEY,
+                **receiver,
+            }
+        ],
+    }
+
+
+def bodies(
+    tmp_path: Path, payload: dict[str, Any], **receiver: Any
+) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
+    config = config_from(alias_config(**receiver), tmp_path)
+    rx = Receiver.from_settings(config.receivers[0], config.delivery)
+    out = []
+    for d in plan(rx, parse_payload(json.dumps(payload).encode())).deliveries:
+        assert d.request is not None
+        out.append(
+            (d.request.method, d.request.url, json.loads(d.request.body), dict(d.request.headers))
+        )
+    return out
+
+
+def test_create_carries_the_documented_fields(tmp_path: Path) -> None:
+    alert = make_alert(
+        instance="api-01",
+        severity="critical",
+        service="api",
+        annotations={
+            "summary": "S" * 200,
+            "description": "Errors are up.",
+            "runbook_url": "https://rb/x",
+        },
+    )
+    [(method, url, body, headers)] = bodies(tmp_path, make_payload(alert), tags=["prometheus"])
+    assert (method, url) == ("POST", "https://api.opsgenie.test/v2/alerts")
+    assert headers["Authorization"] == f"GenieKey {API_KEY}"
+    assert len(body["message"]) == 130 and body["message"].endswith("…")
+    assert body["alias"] == "1d5a81814add1ad0"
+    assert body["description"].startswith("Errors are up.\n\nRunbook: https://rb/x")
+    assert body["priority"] == "P1"
+    assert body["source"] == "alertmanager.example:9093"
+    assert body["tags"] == ["prometheus", "alertname:HighErrorRate", "severity:critical"]
+    assert body["details"] == alert["labels"]
+    assert body["entity"] == "api-01"
+
+
+def test_priority_from_severity_with_default_and_overrides(tmp_path: Path) -> None:
+    payload = make_payload(
+        make_alert(instance="a", severity="warning"),
+        make_alert(instance="b", severity="warning", service="payments"),
+        make_alert(instance="c", severity="info"),
+    )
+    priority = {
+        "map": {"warning": "P2"},
+        "default": "P4",
+        "overrides": [{"matchers": ['service="payments"'], "priority": "P1"}],
+    }
+    got = [b["priority"] for _, _, b, _ in bodies(tmp_path, payload, priority=priority)]
+    assert got == ["P2", "P1", "P4"]  # info is not in this map: default
+
+
+def test_close_by_alias_with_the_key_quoted_in_the_path(tmp_path: Path) -> None:
+    resolved = make_alert("resolved", instance="a/b c")
+    [(method, url, body, _)] = bodies(
+        tmp_path,
+        make_payload(resolved),
+        dedup_key={"strategy": "labels", "labels": ["alertname", "instance"]},
+    )
+    assert method == "POST"
+    assert (
+        url
+        == "https://api.opsgenie.test/v2/alerts/alertname%3DHighErrorRate%2Cinstance%3Da%2Fb%20c/close?identifierType=alias"
+    )
+    assert body["note"]
+
+
+def test_aliases_hash_only_past_512(tmp_path: Path) -> None:
+    rule = {"strategy": "labels", "labels": ["alertname", "instance"]}
+    [(_, _, body, _)] = bodies(
+        tmp_path, make_payload(make_alert(instance="x" * 400)), dedup_key=rule
+    )
+    assert len(body["alias"]) > 255 and body["alias"].endswith(
+        "x" * 400
+    )  # a PagerDuty key would hash here
+    [(_, _, body, _)] = bodies(
+        tmp_path, make_payload(make_alert(instance="x" * 600)), dedup_key=rule
+    )
+    assert len(body["alias"]) == 64
+
+
+def test_config_errors_name_the_path(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        config_from(alias_config(priority={"map": {"critical": "P9"}, "default": "high"}), tmp_path)
+    assert info.value.problems == [
+        "receivers[0].priority.map.critical: 'P9' is not a priority; use one of P1, P2, P3, P4, P5",
+        "receivers[0].priority.default: 'high' is not a priority; use one of P1, P2, P3, P4, P5",
+    ]
+
+
+def test_against_a_stateful_fake(make_client: Callable[..., TestClient]) -> None:
+    """Mixed group, re-send, then resolve: one alert per alias, open until closed."""
+    api = AlertsAPI(API_KEY)
+    client = make_client(api, alias_config())
+    mixed = make_payload(
+        make_alert(instance="a", severity="critical"), make_alert("resolved", instance="b")
+    )
+    first = make_payload(make_alert(instance="b"))
+    assert client.post("/alerts/pd", json=first).status_code == 200
+    assert len(api.open_aliases()) == 1
+    assert client.post("/alerts/pd", json=mixed).status_code == 200
+    assert client.post("/alerts/pd", json=mixed).status_code == 200  # AM re-sends the group
+    open_now = api.open_aliases()
+    assert len(open_now) == 1 and len(api.alerts) == 2
+    (alias,) = open_now
+    assert api.alerts[alias].count == 2 and api.alerts[alias].priority == "P1"
+    resolve_all = make_payload(*[{**a, "status": "resolved"} for a in mixed["alerts"]])
+    assert client.post("/alerts/pd", json=resolve_all).status_code == 200
+    assert api.open_aliases() == set()
+
+
+def test_wrong_key_is_a_permanent_failure(make_client: Callable[..., TestClient]) -> None:
+    client = make_client(AlertsAPI("another-key"), alias_config())
+    response = client.post("/alerts/pd", json=make_payload())
+    assert response.status_code == 424
+    assert API_KEY not in response.text
