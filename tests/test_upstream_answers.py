@@ -9,10 +9,11 @@ from starlette.testclient import TestClient
 
 from tests.conftest import make_payload, pd_config
 from tests.test_alias import alias_config
+from tests.test_template import template_config
 from tests.upstream_answers import TABLE, Answer, handler_for
 
 # One config per dialect; each later dialect adds its line here.
-DIALECTS = {"events-v2": pd_config(), "alias": alias_config()}
+DIALECTS = {"events-v2": pd_config(), "alias": alias_config(), "template": template_config()}
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

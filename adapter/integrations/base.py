@@ -85,8 +85,9 @@ class Integration(ABC, Generic[S]):
     """Renders alert events into upstream requests for one configured receiver."""
 
     # Longest dedup key the API takes; longer keys are hashed (adapter/keys.py).
-    dedup_key_limit: ClassVar[int] = 255
-    retry_policy: ClassVar[RetryPolicy] = DEFAULT_RETRY
+    # Plain attributes, not ClassVars: a configurable dialect sets them per receiver.
+    dedup_key_limit: int = 255
+    retry_policy: RetryPolicy = DEFAULT_RETRY
     # False for dry-run dialects: delivery logs the request instead of sending it.
     sends: ClassVar[bool] = True
 

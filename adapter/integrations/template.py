@@ -1,0 +1,233 @@
+"""Any JSON API: method, path, headers and body of trigger and resolve from Jinja2 templates.
+
+Templates run in Jinja2's immutable sandbox: no attribute of Python internals, no file or
+network access, nothing to mutate. They are compiled, and rendered once against a sample
+alert, when the config loads, so a syntax error or a body that is not JSON is a config
+error naming the receiver, the field and the line, not a 3 a.m. surprise.
+
+The upstream's scheme and host are fixed by `url` in the config; templates fill only the
+path and query, so no alert content can send a request (and its credentials) elsewhere.
+
+Context of every template:
+    alert         status, labels, annotations, startsAt, endsAt, generatorURL, fingerprint
+    action        "trigger" or "resolve"
+    dedup_key     the alert's key;   severity: the mapped severity
+    receiver, group_key, common_labels, external_url
+    secrets       the receiver's named secrets (printed as <secret> by `render`)
+Filters: `tojson` (safe embedding in JSON) and `urlquote` (quotes every reserved character,
+`/` included, for a path segment); Jinja2's own filters otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import Field, field_validator, model_validator
+
+from adapter.integrations.base import (
+    DEFAULT_RETRY,
+    AlertEvent,
+    Integration,
+    RenderError,
+    RetryPolicy,
+    UpstreamRequest,
+)
+from adapter.payload import Alert, WebhookPayload
+from adapter.secrets import Secret, SecretFile
+from adapter.settings import Model, ReceiverSettings
+
+ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+
+
+def _tojson(value: Any) -> str:
+    if isinstance(value, jinja2.Undefined):
+        str(value)  # a StrictUndefined raises its own "... is undefined" here
+    return json.dumps(value, ensure_ascii=False)
+
+
+ENV.filters["tojson"] = _tojson
+ENV.filters["urlquote"] = lambda value: quote(str(value), safe="")
+
+
+def _compile(source: str) -> jinja2.Template:
+    try:
+        return ENV.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"template error on line {exc.lineno}: {exc.message}") from None
+
+
+class RequestTemplate(Model):
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
+    path: str = ""  # appended to the receiver's url; a template
+    headers: dict[str, str] = Field(default_factory=dict)  # values are templates
+    body: str = ""  # a template; JSON unless Content-Type says otherwise
+
+    @field_validator("path", "body")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        _compile(value)
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _stays_on_the_host(cls, value: str) -> str:
+        if value and value[0] not in "/?":
+            raise ValueError(
+                f"{value[:40]!r} must start with '/' or '?': the path cannot change the host"
+            )
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, template in value.items():
+            try:
+                _compile(template)
+            except ValueError as exc:
+                raise ValueError(f"header {name}: {exc}") from None
+        return value
+
+
+class TemplateSettings(ReceiverSettings):
+    type: Literal["template"]
+    url: str  # scheme://host[:port][/base/path]: fixed, never templated
+    secrets: dict[str, Secret] = Field(default_factory=dict)
+    secret_files: dict[str, SecretFile] = Field(default_factory=dict)
+    trigger: RequestTemplate
+    resolve: RequestTemplate
+    dedup_key_limit: int = Field(default=255, ge=16)
+    retry_statuses: list[int] = Field(default_factory=lambda: sorted(DEFAULT_RETRY.retry_statuses))
+
+    @field_validator("url")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+            raise ValueError(f"{value!r} must be an absolute http(s) URL without a query")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _renders(self) -> TemplateSettings:
+        """Render each template once against a sample alert: syntax, sandbox and JSON checks."""
+        overlap = set(self.secrets) & set(self.secret_files)
+        if overlap:
+            raise ValueError(f"secrets named in both secrets and secret_files: {sorted(overlap)}")
+        renderer = Template(self)
+        for action in ("trigger", "resolve"):
+            try:
+                renderer.render(_sample_event(action))
+            except RenderError as exc:
+                raise ValueError(str(exc)) from None
+        return self
+
+    def named_secrets(self) -> dict[str, str]:
+        return {n: s.reveal() for n, s in {**self.secrets, **self.secret_files}.items()}
+
+    def secret_values(self) -> list[str]:
+        return list(self.named_secrets().values())
+
+
+class _AnyKey(dict[str, str]):
+    """Labels of the sample alert: every label a template asks for exists."""
+
+    def __missing__(self, key: str) -> str:
+        return f"sample-{key}"
+
+
+def _sample_event(action: Literal["trigger", "resolve"]) -> AlertEvent:
+    alert = Alert.model_construct(
+        status="firing" if action == "trigger" else "resolved",
+        labels=_AnyKey(alertname="Sample"),
+        annotations=_AnyKey(summary="sample"),
+        startsAt="2026-01-01T00:00:00Z",
+        endsAt="0001-01-01T00:00:00Z",
+        generatorURL="http://prometheus/graph",
+        fingerprint="0123456789abcdef",
+    )
+    group = WebhookPayload.model_construct(
+        version="4",
+        groupKey="{}:{}",
+        receiver="sample",
+        status="firing",
+        commonLabels={},
+        externalURL="http://alertmanager:9093",
+        alerts=[alert],
+    )
+    return AlertEvent(alert, action, "0123456789abcdef", "warning", group)
+
+
+def _is_json(headers: Mapping[str, str]) -> bool:
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return not content_type or "json" in content_type.lower()
+
+
+class Template(Integration[TemplateSettings]):
+    def __init__(self, settings: TemplateSettings) -> None:
+        super().__init__(settings)
+        self.dedup_key_limit = settings.dedup_key_limit
+        self.retry_policy = RetryPolicy(frozenset(settings.retry_statuses))
+        self._host = urlsplit(settings.url).netloc
+        self._compiled = {
+            action: (
+                _compile(t.path),
+                {name: _compile(v) for name, v in t.headers.items()},
+                _compile(t.body),
+                t,
+            )
+            for action, t in (("trigger", settings.trigger), ("resolve", settings.resolve))
+        }
+        self._secrets = settings.named_secrets()
+
+    def render(self, event: AlertEvent) -> UpstreamRequest:
+        path, headers, body, spec = self._compiled[event.action]
+        context = self._context(event)
+        field = "?"
+        try:
+            field = f"{event.action}.path"
+            url = self.settings.url + path.render(context)
+            field = f"{event.action}.headers"
+            rendered = {name: h.render(context) for name, h in headers.items()}
+            field = f"{event.action}.body"
+            content = body.render(context)
+        except (jinja2.TemplateError, TypeError, ValueError) as exc:  # undefined, sandbox, ...
+            raise RenderError(f"{field}: {exc}") from None
+        if urlsplit(url).netloc != self._host or any(c in url for c in "\r\n"):
+            raise RenderError(f"{event.action}.path: the rendered URL leaves {self._host}")
+        if any(c in v for v in rendered.values() for c in "\r\n"):
+            raise RenderError(f"{event.action}.headers: a rendered value holds a line break")
+        if content and _is_json(rendered):
+            try:
+                json.loads(content)
+            except ValueError as exc:
+                raise RenderError(
+                    f"{event.action}.body: does not render to valid JSON ({exc})"
+                ) from None
+            rendered.setdefault("Content-Type", "application/json")
+        return UpstreamRequest(spec.method, url, rendered, content.encode())
+
+    def _context(self, event: AlertEvent) -> dict[str, Any]:
+        alert = event.alert
+        return {
+            "alert": {
+                "status": alert.status,
+                "labels": alert.labels,
+                "annotations": alert.annotations,
+                "startsAt": alert.startsAt,
+                "endsAt": alert.endsAt,
+                "generatorURL": alert.generatorURL,
+                "fingerprint": alert.fingerprint,
+            },
+            "action": event.action,
+            "dedup_key": event.dedup_key,
+            "severity": event.severity,
+            "receiver": self.settings.name,
+            "group_key": event.group.groupKey,
+            "common_labels": event.group.commonLabels,
+            "external_url": event.group.externalURL,
+            "secrets": self._secrets,
+        }
