@@ -19,8 +19,10 @@ import stamina
 import structlog
 
 from adapter.integrations.base import UpstreamRequest, Verdict
+from adapter.memo import DeliveryMemo
 from adapter.metrics import Metrics, code_class
 from adapter.pipeline import Delivery, Receiver
+from adapter.ratelimit import OverBudget, TokenBucket
 from adapter.secrets import scrub
 from adapter.transport import Transport, TransportError
 
@@ -41,6 +43,9 @@ class Result:
 
 
 DEADLINE = Result(Verdict.RETRY, detail="deadline reached")
+SKIPPED = Result(Verdict.DELIVERED, detail="already delivered (memo)")
+# A request is only worth sending with at least this long left before the deadline.
+MIN_ATTEMPT = 0.05
 
 
 class _Retryable(Exception):
@@ -56,9 +61,10 @@ class _Rejected(Exception):
 
 
 class Deliverer:
-    def __init__(self, transport: Transport, metrics: Metrics) -> None:
+    def __init__(self, transport: Transport, metrics: Metrics, memo: DeliveryMemo | None = None):
         self.transport = transport
         self.metrics = metrics
+        self.memo = memo if memo is not None else DeliveryMemo()
 
     async def deliver(
         self, receiver: Receiver, deliveries: list[Delivery], deadline: float
@@ -101,6 +107,10 @@ class Deliverer:
             result = Result(Verdict.DELIVERED, detail="logged (dry run)")
             _log_result(receiver, delivery, result, log_body=True)
             return result
+        key = delivery.events[0].dedup_key
+        use_memo = receiver.delivery.memo_ttl > 0
+        if use_memo and self.memo.delivered(receiver.name, key, delivery.request, started):
+            return SKIPPED
         request: UpstreamRequest | None = delivery.request
         result = Result(Verdict.DELIVERED)
         while request is not None:
@@ -108,7 +118,10 @@ class Deliverer:
             if result.verdict is not Verdict.DELIVERED or request.then is None:
                 break
             request = request.then(body)
-        self.metrics.delivery_seconds.labels(receiver.name).observe(loop.time() - started)
+        now = loop.time()
+        if use_memo and result.verdict is Verdict.DELIVERED:
+            self.memo.record(receiver.name, key, delivery.request, now, receiver.delivery.memo_ttl)
+        self.metrics.delivery_seconds.labels(receiver.name).observe(now - started)
         _log_result(receiver, delivery, result)
         return result
 
@@ -125,6 +138,8 @@ class Deliverer:
             attempts += 1
             if attempts > 1:
                 self.metrics.retries.labels(receiver.name).inc()
+            if receiver.budget is not None:
+                await self._wait_for_budget(receiver.budget, deadline)
             timeout = min(receiver.delivery.attempt_timeout, deadline - loop.time())
             try:
                 response = await self.transport.send(request, timeout)
@@ -150,13 +165,17 @@ class Deliverer:
                 return False
             if exc.retry_after is not None:
                 # Wait as the upstream asks, but only if an attempt still fits afterwards.
-                return exc.retry_after if loop.time() + exc.retry_after < deadline else False
+                fits = loop.time() + exc.retry_after < deadline - MIN_ATTEMPT
+                return exc.retry_after if fits else False
             return True
 
+        remaining = deadline - loop.time()
+        if remaining < MIN_ATTEMPT:
+            return DEADLINE, answer
         try:
             result = await stamina.AsyncRetryingCaller(
                 attempts=receiver.delivery.max_attempts,
-                timeout=max(0.0, deadline - loop.time()),
+                timeout=remaining,
                 wait_initial=WAIT_INITIAL,
                 wait_max=WAIT_MAX,
                 wait_jitter=WAIT_JITTER,
@@ -166,6 +185,17 @@ class Deliverer:
         except _Rejected as exc:
             result = Result(Verdict.REJECT, exc.status, exc.detail, attempts=attempts)
         return result, answer
+
+    @staticmethod
+    async def _wait_for_budget(budget: TokenBucket, deadline: float) -> None:
+        """Wait for the receiver's rate budget, or fail at once if it comes too late."""
+        remaining = deadline - asyncio.get_running_loop().time() - MIN_ATTEMPT
+        try:
+            await budget.acquire(remaining)
+        except OverBudget as exc:
+            raise _Retryable(
+                "rate budget exhausted until after the deadline", retry_after=exc.wait
+            ) from None
 
 
 def _log_result(

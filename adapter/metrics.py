@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from adapter import __version__
 
 ACTIONS = ("trigger", "resolve")
-OUTCOMES = ("delivered", "filtered", "failed", "rejected")
+OUTCOMES = ("delivered", "skipped", "filtered", "failed", "rejected")
 CODES = ("200", "400", "401", "404", "413", "415", "422", "424", "503")
 CODE_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
 
@@ -37,7 +37,8 @@ class Metrics:
         self.events = Counter(
             "events",
             "Alert events, by receiver, action and outcome "
-            "(delivered, filtered, failed: retryable, rejected: permanent).",
+            "(delivered; skipped: delivered before, by the memo; filtered; "
+            "failed: retryable; rejected: permanent).",
             ["receiver", "action", "outcome"],
             namespace=ns,
             registry=registry,

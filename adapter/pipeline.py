@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
 from adapter.integrations import integration_for
 from adapter.integrations.base import AlertEvent, Integration, RenderError, UpstreamRequest
 from adapter.keys import DedupRule, dedup_key_for
 from adapter.matchers import Matcher, all_match
 from adapter.payload import Alert, WebhookPayload
-from adapter.settings import DeliverySettings, ReceiverSettings
+from adapter.ratelimit import TokenBucket
+from adapter.settings import DeliverySettings, RateLimitSettings, ReceiverSettings
 from adapter.severity import LEVELS, SeverityRule, severity_for
 
 
@@ -30,19 +32,34 @@ class Receiver:
     filters: tuple[Matcher, ...]
     delivery: DeliverySettings
     secrets: tuple[str, ...]
+    budget: TokenBucket | None
 
     @classmethod
     def from_settings(cls, settings: ReceiverSettings, defaults: DeliverySettings) -> Receiver:
+        integration = integration_for(settings)
         return cls(
             name=settings.name,
             kind=getattr(settings, "type", "?"),
-            integration=integration_for(settings),
+            integration=integration,
             dedup=settings.dedup_key.rule(),
             severity=settings.severity.rule(),
             filters=settings.filters(),
             delivery=settings.delivery.over(defaults),
             secrets=tuple(settings.secret_values()),
+            budget=_bucket(settings.rate_limit, integration.default_rate_limit),
         )
+
+
+def _bucket(
+    setting: RateLimitSettings | Literal["off"] | None, default: tuple[int, float] | None
+) -> TokenBucket | None:
+    if setting == "off" or (setting is None and default is None):
+        return None
+    if setting is None:
+        assert default is not None
+        requests, per = default
+        return TokenBucket(requests, per, requests)
+    return TokenBucket(setting.requests, setting.per, setting.bucket_size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,15 +87,17 @@ def events_for(receiver: Receiver, payload: WebhookPayload) -> tuple[list[AlertE
         if receiver.filters and not all_match(receiver.filters, alert.labels):
             filtered.append(alert)
             continue
-        events.append(
-            AlertEvent(
-                alert=alert,
-                action="trigger" if alert.status == "firing" else "resolve",
-                dedup_key=dedup_key_for(alert, receiver.dedup, payload.groupKey, limit),
-                severity=severity_for(alert.labels, receiver.severity),
-                group=payload,
-            )
+        event = AlertEvent(
+            alert=alert,
+            action="trigger" if alert.status == "firing" else "resolve",
+            dedup_key=dedup_key_for(alert, receiver.dedup, payload.groupKey, limit),
+            severity=severity_for(alert.labels, receiver.severity),
+            group=payload,
         )
+        if not receiver.integration.wants(event):  # e.g. no status-page component for it
+            filtered.append(alert)
+            continue
+        events.append(event)
     return events, filtered
 
 

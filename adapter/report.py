@@ -4,7 +4,8 @@ Alertmanager retries 5xx only, and re-posts the whole group when it does:
 
     any alert failed for a reason a retry can fix   503 (+ Retry-After when known)
     else any alert was refused for good             424 (a failed notification in AM)
-    else                                            200 (delivered or filtered out)
+    else                                            200 (delivered, skipped as delivered
+                                                    before, or filtered out)
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from adapter.delivery import Result
+from adapter.delivery import SKIPPED, Result
 from adapter.integrations.base import Verdict
 from adapter.pipeline import Plan
 
@@ -29,7 +30,7 @@ class AlertOutcome:
     fingerprint: str
     dedup_key: str
     action: str
-    result: str  # delivered | filtered | failed | rejected
+    result: str  # delivered | skipped (delivered before: the memo) | filtered | failed | rejected
     status: int | None = None
     detail: str = ""
 
@@ -74,6 +75,7 @@ class Report:
             "receiver": self.receiver,
             "received": len(self.outcomes),
             "delivered": self.count("delivered"),
+            "skipped": self.count("skipped"),
             "filtered": self.count("filtered"),
             "failed": self.count("failed"),
             "rejected": self.count("rejected"),
@@ -85,7 +87,7 @@ def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
     outcomes: list[AlertOutcome] = []
     waits = []
     for delivery, result in zip(plan.deliveries, results, strict=True):
-        name = _RESULT_NAMES[result.verdict]
+        name = "skipped" if result is SKIPPED else _RESULT_NAMES[result.verdict]
         detail = result.detail if result.verdict is not Verdict.DELIVERED else ""
         if result.retry_after is not None:
             waits.append(result.retry_after)

@@ -60,6 +60,8 @@ class DeliverySettings(Model):
     attempt_timeout: Duration = 3.0
     max_attempts: int = Field(default=4, ge=1, le=20)
     concurrency: int = Field(default=32, ge=1, le=1024)
+    # How long a delivered event is remembered, so AM's retries of a group skip it; 0: off.
+    memo_ttl: Duration = 300.0
 
     @model_validator(mode="after")
     def _budget(self) -> DeliverySettings:
@@ -80,6 +82,7 @@ class DeliveryOverrides(Model):
     attempt_timeout: Duration | None = None
     max_attempts: int | None = Field(default=None, ge=1, le=20)
     concurrency: int | None = Field(default=None, ge=1, le=1024)
+    memo_ttl: Duration | None = None
 
     def over(self, base: DeliverySettings) -> DeliverySettings:
         merged = base.model_copy(update=self.model_dump(exclude_none=True))
@@ -124,6 +127,19 @@ class SeveritySettings(Model):
         return SeverityRule(self.label, dict(self.map), self.default, overrides)
 
 
+class RateLimitSettings(Model):
+    """At most `requests` a `per` on average, `burst` at once (default: `requests`, as APIs
+    that count per window accept a whole window's worth in any order)."""
+
+    requests: int = Field(ge=1)
+    per: Duration = 60.0
+    burst: int | None = Field(default=None, ge=1)
+
+    @property
+    def bucket_size(self) -> int:
+        return self.burst or self.requests
+
+
 class ReceiverSettings(Model):
     """What every receiver has; each dialect adds its own fields and a `type` literal."""
 
@@ -132,6 +148,9 @@ class ReceiverSettings(Model):
     severity: SeveritySettings = Field(default_factory=SeveritySettings)
     matchers: Matchers = ()
     delivery: DeliveryOverrides = Field(default_factory=DeliveryOverrides)
+    # Upstream request budget of this receiver (per adapter process); unset: the dialect's
+    # documented default; "off": none.
+    rate_limit: RateLimitSettings | Literal["off"] | None = None
 
     def filters(self) -> tuple[Matcher, ...]:
         return self.matchers

@@ -135,11 +135,15 @@ def test_against_a_stateful_fake(make_client: Callable[..., TestClient]) -> None
     assert client.post("/alerts/pd", json=first).status_code == 200
     assert len(api.open_aliases()) == 1
     assert client.post("/alerts/pd", json=mixed).status_code == 200
-    assert client.post("/alerts/pd", json=mixed).status_code == 200  # AM re-sends the group
+    resend = client.post("/alerts/pd", json=mixed)  # AM re-sends the group: the memo skips it
+    assert resend.status_code == 200 and resend.json()["skipped"] == 2
     open_now = api.open_aliases()
     assert len(open_now) == 1 and len(api.alerts) == 2
     (alias,) = open_now
-    assert api.alerts[alias].count == 2 and api.alerts[alias].priority == "P1"
+    assert api.alerts[alias].count == 1 and api.alerts[alias].priority == "P1"
+    no_memo = make_client(api, alias_config(delivery={"memo_ttl": "0"}))
+    assert no_memo.post("/alerts/pd", json=mixed).json()["skipped"] == 0
+    assert api.alerts[alias].count == 2  # without the memo, Opsgenie deduplicates by alias
     resolve_all = make_payload(*[{**a, "status": "resolved"} for a in mixed["alerts"]])
     assert client.post("/alerts/pd", json=resolve_all).status_code == 200
     assert api.open_aliases() == set()

@@ -253,7 +253,7 @@ def test_a_200_alert_group_is_delivered_concurrently(make_client: MakeClient) ->
         in_flight -= 1
         return httpx.Response(202)
 
-    doc = pd_config()
+    doc = pd_config(rate_limit="off")
     doc["delivery"] = {"timeout": "8s", "concurrency": 32}
     client = make_client(slow, doc)
     payload = make_payload(*[make_alert(instance=f"host-{i}") for i in range(200)])

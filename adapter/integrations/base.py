@@ -88,6 +88,8 @@ class Integration(ABC, Generic[S]):
     # Plain attributes, not ClassVars: a configurable dialect sets them per receiver.
     dedup_key_limit: int = 255
     retry_policy: RetryPolicy = DEFAULT_RETRY
+    # The API's documented request budget as (requests, per seconds), or None: no limit known.
+    default_rate_limit: tuple[int, float] | None = None
     # False for dry-run dialects: delivery logs the request instead of sending it.
     sends: ClassVar[bool] = True
 
@@ -114,6 +116,11 @@ class Integration(ABC, Generic[S]):
             except RenderError as exc:
                 out.append((exc, (event,)))
         return out
+
+    def wants(self, event: AlertEvent) -> bool:
+        """False for an event this dialect has nowhere to send (a status page: no component
+        for its label). The pipeline then counts its alert as filtered, like `matchers`."""
+        return True
 
     def verdict(self, status: int) -> Verdict:
         return self.retry_policy.verdict(status)

@@ -50,6 +50,8 @@ def _cut(text: str, limit: int) -> str:
 
 class EventsV2(Integration[EventsV2Settings]):
     dedup_key_limit = 255
+    # PagerDuty: about 120 events a minute per routing key (the Events API v2 rate limits doc).
+    default_rate_limit = (120, 60.0)
     # "429: too many requests ... retry"; "500/502/503/504: retry" (see the trigger-events
     # doc above, section "Response codes & retry logic"). Other 4xx mean the event is invalid.
     retry_policy = RetryPolicy(

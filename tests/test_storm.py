@@ -1,0 +1,129 @@
+"""Storm safety: the rate budget, the delivery memo, and a 2,000-alert group through both."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+
+from adapter.integrations.base import UpstreamRequest
+from adapter.memo import DeliveryMemo
+from adapter.ratelimit import OverBudget, TokenBucket
+from tests.conftest import make_alert, make_payload, pd_config
+
+
+def test_bucket_spends_burst_then_refills_at_the_rate() -> None:
+    now = [0.0]
+    bucket = TokenBucket(requests=10, per=1.0, burst=2, clock=lambda: now[0])
+
+    async def take(n: int, budget: float) -> None:
+        for _ in range(n):
+            await bucket.acquire(budget)
+
+    asyncio.run(take(2, 0.0))  # the burst is there at once
+    with pytest.raises(OverBudget) as info:
+        asyncio.run(take(1, 0.05))
+    assert info.value.wait == pytest.approx(0.1)  # one token every 100 ms
+    now[0] = 1.0
+    assert bucket.expected_wait() == 0.0
+    asyncio.run(take(2, 0.0))  # refilled, but never above the burst
+    with pytest.raises(OverBudget):
+        asyncio.run(take(1, 0.0))
+
+
+def test_bucket_waits_in_real_time_when_the_wait_fits() -> None:
+    bucket = TokenBucket(requests=20, per=1.0, burst=1)
+
+    async def take_three() -> float:
+        started = time.monotonic()
+        for _ in range(3):
+            await bucket.acquire(1.0)
+        return time.monotonic() - started
+
+    assert 0.09 <= asyncio.run(take_three()) < 0.5  # two waits of 50 ms
+
+
+def test_memo_skips_only_an_identical_latest_delivery() -> None:
+    memo = DeliveryMemo(max_entries=2)
+    trigger = UpstreamRequest("POST", "u", {}, b'{"event_action": "trigger"}')
+    resolve = UpstreamRequest("POST", "u", {}, b'{"event_action": "resolve"}')
+    memo.record("r", "k", trigger, now=0, ttl=10)
+    assert memo.delivered("r", "k", trigger, now=5)
+    assert not memo.delivered("r", "k", trigger, now=11)  # expired
+    assert not memo.delivered("other", "k", trigger, now=5)
+    memo.record("r", "k", resolve, now=6, ttl=10)
+    assert not memo.delivered("r", "k", trigger, now=7)  # flapped: trigger again is sent
+    memo.record("r", "a", trigger, now=7, ttl=10)
+    memo.record("r", "b", trigger, now=7, ttl=10)
+    assert not memo.delivered("r", "k", resolve, now=7)  # bounded: the oldest went first
+
+
+def test_over_budget_answers_503_with_retry_after_at_once(
+    make_client: Callable[..., TestClient],
+) -> None:
+    client = make_client(doc=pd_config(rate_limit={"requests": 2, "per": "1m", "burst": 2}))
+    started = time.monotonic()
+    response = client.post(
+        "/alerts/pd", json=make_payload(*[make_alert(instance=str(i)) for i in range(5)])
+    )
+    assert time.monotonic() - started < 1.0  # did not sit out the 2 s deadline
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["delivered"], body["failed"]) == (2, 3)
+    assert 25 <= int(response.headers["Retry-After"]) <= 91  # a token every 30 s
+    assert "rate budget" in next(a["detail"] for a in body["alerts"] if a["result"] == "failed")
+
+
+def test_storm_2000_alerts_exactly_once_within_budget(
+    make_client: Callable[..., TestClient], record_property: Callable[[str, object], None]
+) -> None:
+    """2,000 alerts, a budget of 100 requests per 500 ms (100/min, sped up 120x), and
+    Alertmanager's behaviour: re-post the whole group after every 503."""
+    sent: list[tuple[float, bytes]] = []
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        sent.append((time.monotonic(), request.content))
+        return httpx.Response(202)
+
+    requests, per, burst = 100, 0.5, 10
+    doc = pd_config(rate_limit={"requests": requests, "per": "500ms", "burst": burst})
+    doc["delivery"] = {"timeout": "1s", "attempt_timeout": "500ms", "concurrency": 32}
+    client = make_client(upstream, doc)
+    payload = make_payload(*[make_alert(instance=f"host-{i:04}") for i in range(2000)])
+    posts, skipped = 0, 0
+    started = time.monotonic()
+    while True:
+        posts += 1
+        response = client.post("/alerts/pd", json=payload)
+        skipped += response.json()["skipped"]
+        if response.status_code == 200:
+            break
+        assert response.status_code == 503 and posts < 200
+        time.sleep(min(float(response.headers.get("Retry-After", "0")), 0.05))
+    elapsed = time.monotonic() - started
+    keys = [body for _, body in sent]
+    assert len(keys) == 2000 and len(set(keys)) == 2000  # every alert exactly once
+    times = [t for t, _ in sent]
+    for i in range(len(times)):  # any window of length w holds at most burst + rate * w
+        j = i
+        while j + 1 < len(times) and times[j + 1] - times[i] <= per:
+            j += 1
+        assert j - i + 1 <= burst + requests + 1
+    overall = (len(times) - burst) / (times[-1] - times[0])
+    assert overall <= requests / per * 1.05
+    record_property(
+        "storm",
+        {
+            "requests_sent": len(sent),
+            "skipped_by_memo": skipped,
+            "posts": posts,
+            "elapsed_s": round(elapsed, 1),
+        },
+    )
+    print(
+        f"storm: {len(sent)} requests sent, {skipped} skipped by the memo, {posts} posts, {elapsed:.1f} s"
+    )
