@@ -12,13 +12,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from adapter import storm
 from adapter.integrations import integration_for
 from adapter.integrations.base import AlertEvent, Integration, RenderError, UpstreamRequest
 from adapter.keys import DedupRule, dedup_key_for
 from adapter.matchers import Matcher, all_match
 from adapter.payload import Alert, WebhookPayload
 from adapter.ratelimit import TokenBucket
-from adapter.settings import DeliverySettings, RateLimitSettings, ReceiverSettings
+from adapter.settings import (
+    DeliverySettings,
+    RateLimitSettings,
+    ReceiverSettings,
+    StormGuardSettings,
+)
 from adapter.severity import LEVELS, SeverityRule, severity_for
 
 
@@ -33,6 +39,7 @@ class Receiver:
     delivery: DeliverySettings
     secrets: tuple[str, ...]
     budget: TokenBucket | None
+    storm_guard: StormGuardSettings | None
 
     @classmethod
     def from_settings(cls, settings: ReceiverSettings, defaults: DeliverySettings) -> Receiver:
@@ -47,6 +54,7 @@ class Receiver:
             delivery=settings.delivery.over(defaults),
             secrets=tuple(settings.secret_values()),
             budget=_bucket(settings.rate_limit, integration.default_rate_limit),
+            storm_guard=settings.storm_guard,
         )
 
 
@@ -128,6 +136,9 @@ def by_key(events: list[AlertEvent]) -> dict[str, tuple[AlertEvent, tuple[AlertE
 def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
     events, filtered = events_for(receiver, payload)
     merged = by_key(events)
+    if (sg := receiver.storm_guard) is not None:
+        limit = receiver.integration.dedup_key_limit
+        merged = storm.guard(merged, payload, sg.threshold, sg.listed, receiver.dedup.prefix, limit)
     deliveries = []
     for request, reps in receiver.integration.render_all([rep for rep, _ in merged.values()]):
         covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])

@@ -83,8 +83,13 @@ class Report:
         }
 
 
+# When several requests carry one alert (a storm's aggregated incident and its own
+# resolve), the alert's outcome is the worst of theirs.
+_SEVERITY = {"failed": 0, "rejected": 1, "delivered": 2, "skipped": 3}
+
+
 def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
-    outcomes: list[AlertOutcome] = []
+    outcomes: dict[int, AlertOutcome] = {}
     waits = []
     for delivery, result in zip(plan.deliveries, results, strict=True):
         name = "skipped" if result is SKIPPED else _RESULT_NAMES[result.verdict]
@@ -92,17 +97,14 @@ def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
         if result.retry_after is not None:
             waits.append(result.retry_after)
         for event in delivery.events:
-            outcomes.append(
-                AlertOutcome(
-                    event.alert.fingerprint,
-                    event.dedup_key,
-                    event.action,
-                    name,
-                    result.status,
-                    detail,
-                )
+            seen = outcomes.get(id(event.alert))
+            if seen is not None and _SEVERITY[seen.result] <= _SEVERITY[name]:
+                continue
+            outcomes[id(event.alert)] = AlertOutcome(
+                event.alert.fingerprint, event.dedup_key, event.action, name, result.status, detail
             )
+    listed = list(outcomes.values())
     for alert in plan.filtered:
         action = "trigger" if alert.status == "firing" else "resolve"
-        outcomes.append(AlertOutcome(alert.fingerprint, "", action, "filtered"))
-    return Report(receiver, outcomes, max(waits) if waits else None)
+        listed.append(AlertOutcome(alert.fingerprint, "", action, "filtered"))
+    return Report(receiver, listed, max(waits) if waits else None)

@@ -140,6 +140,13 @@ class RateLimitSettings(Model):
         return self.burst or self.requests
 
 
+class StormGuardSettings(Model):
+    """Above `threshold` firing alerts in a webhook: one aggregated incident (adapter/storm.py)."""
+
+    threshold: int = Field(ge=1)
+    listed: int = Field(default=50, ge=1, le=1000)  # alerts named in its description
+
+
 class ReceiverSettings(Model):
     """What every receiver has; each dialect adds its own fields and a `type` literal."""
 
@@ -151,6 +158,7 @@ class ReceiverSettings(Model):
     # Upstream request budget of this receiver (per adapter process); unset: the dialect's
     # documented default; "off": none.
     rate_limit: RateLimitSettings | Literal["off"] | None = None
+    storm_guard: StormGuardSettings | None = None  # off unless set
 
     def filters(self) -> tuple[Matcher, ...]:
         return self.matchers

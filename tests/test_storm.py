@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ from adapter.integrations.base import UpstreamRequest
 from adapter.memo import DeliveryMemo
 from adapter.ratelimit import OverBudget, TokenBucket
 from tests.conftest import make_alert, make_payload, pd_config
+from tests.standin import EventsAPI
 
 
 def test_bucket_spends_burst_then_refills_at_the_rate() -> None:
@@ -127,3 +129,58 @@ def test_storm_2000_alerts_exactly_once_within_budget(
     print(
         f"storm: {len(sent)} requests sent, {skipped} skipped by the memo, {posts} posts, {elapsed:.1f} s"
     )
+
+
+def test_storm_guard_aggregates_past_the_threshold_and_resolves_symmetrically(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """Against the stateful Events API fake: one incident for the storm, closed when it ends;
+    an incident opened before the storm is still resolved one by one during it."""
+    api = EventsAPI()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        event = json.loads(request.content)
+        api.apply(event)
+        return httpx.Response(202)
+
+    doc = pd_config(storm_guard={"threshold": 3, "listed": 2}, rate_limit="off")
+    client = make_client(handler, doc)
+    before = make_alert(instance="early", severity="warning")
+    assert client.post("/alerts/pd", json=make_payload(before)).status_code == 200
+    assert len(api.open_keys()) == 1  # below the threshold: one by one (+ a no-op group resolve)
+
+    storm = [
+        make_alert(instance=f"h{i}", severity="critical" if i == 2 else "warning") for i in range(5)
+    ]
+    response = client.post(
+        "/alerts/pd", json=make_payload(*storm, {**before, "status": "resolved"})
+    )
+    assert response.status_code == 200
+    body = response.json()
+    assert body["received"] == 6 and body["delivered"] == 6
+    (storm_key,) = api.open_keys()  # the early incident resolved, one aggregate open
+    incident = api.incidents[storm_key]
+    assert incident.summary == "5 alerts firing in alertname=HighErrorRate (storm guard)"
+    assert incident.severity == "critical"
+    description = incident.payload["custom_details"]["annotations"]["description"]
+    assert description.count("\n") == 2 and description.endswith("... and 3 more")
+
+    calm = make_payload(*[{**a, "status": "resolved"} for a in storm[:4]], storm[4])
+    assert client.post("/alerts/pd", json=calm).status_code == 200
+    assert storm_key not in api.open_keys()  # below the threshold again: the aggregate resolves
+    assert len(api.open_keys()) == 1  # h4 goes on as its own incident
+
+
+def test_an_alert_is_only_delivered_when_every_request_for_it_is(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """The group resolve failing must fail the webhook (503), or the aggregate stays open."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        event = json.loads(request.content)
+        return httpx.Response(503 if event["dedup_key"].startswith("{}") else 202)
+
+    client = make_client(handler, pd_config(storm_guard={"threshold": 3}, rate_limit="off"))
+    response = client.post("/alerts/pd", json=make_payload(make_alert(instance="a")))
+    assert response.status_code == 503
+    assert [a["result"] for a in response.json()["alerts"]] == ["failed"]
