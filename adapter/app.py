@@ -21,13 +21,14 @@ import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from adapter import __version__
+from adapter import __version__, landing
 from adapter.auth import Authenticator
 from adapter.config import Config, ConfigError, load_config
 from adapter.delivery import Deliverer
+from adapter.landing import Activity
 from adapter.metrics import Metrics
 from adapter.payload import PayloadError, WebhookPayload, parse_payload
 from adapter.pipeline import Receiver, plan, receivers_from
@@ -65,6 +66,7 @@ class State:
         self.deliverer: Deliverer | None = None
         self.ready = False
         self.reload_lock = asyncio.Lock()
+        self.activity: dict[str, Activity] = {}
 
     async def reload(self) -> None:
         """Re-read the config and its secret files; on any error keep serving the old one."""
@@ -189,6 +191,7 @@ def create_app(
                 metrics.events.labels(receiver.name, outcome.action, outcome.result).inc()
             status = report.http_status
             metrics.webhooks.labels(receiver.name, str(status)).inc()
+            state.activity.setdefault(receiver.name, Activity()).note(status, time.time())
             if status != 200:
                 log.warning(
                     "webhook.answered",
@@ -225,15 +228,26 @@ def create_app(
             )
         return JSONResponse({"status": "reloaded", "receivers": sorted(state.loaded.receivers)})
 
-    async def index(_: Request) -> Response:
-        return JSONResponse(
-            {
-                "name": "incident-adapter",
-                "version": __version__,
-                "receivers": {name: r.kind for name, r in state.loaded.receivers.items()},
-                "links": ["/metrics", "/-/healthy", "/-/ready"],
-            }
-        )
+    async def index(request: Request) -> Response:
+        kinds = {name: r.kind for name, r in state.loaded.receivers.items()}
+        if "application/json" in request.headers.get("accept", ""):
+            return JSONResponse(
+                {
+                    "name": "incident-adapter",
+                    "version": __version__,
+                    "receivers": {
+                        name: {"type": kind, **state.activity.get(name, Activity()).as_json()}
+                        for name, kind in kinds.items()
+                    },
+                }
+            )
+        return HTMLResponse(landing.page(__version__, kinds, state.activity))
+
+    async def docs(_: Request) -> Response:
+        text = landing.readme()
+        if text is None:
+            return _error(404, "no README in this installation")
+        return PlainTextResponse(text, media_type="text/markdown")
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -261,6 +275,7 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
+            Route("/docs", docs, methods=["GET"]),
             Route("/alerts", webhook, methods=["POST"]),
             Route("/alerts/{receiver}", webhook, methods=["POST"]),
             Route("/-/healthy", healthy, methods=["GET", "HEAD"]),

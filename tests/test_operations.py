@@ -1,0 +1,151 @@
+"""Day-2 operations: reload (POST /-/reload, SIGHUP), and the landing page."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import yaml
+from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
+
+from adapter.app import create_app
+from adapter.config import load_config
+from adapter.transport import HttpxTransport
+from tests.conftest import ROUTING_KEY, TOKEN, make_payload, pd_config
+from tests.standin import free_port
+
+
+def client_for(path: Path, registry: CollectorRegistry) -> TestClient:
+    transport = HttpxTransport(httpx.MockTransport(lambda r: httpx.Response(202)))
+    app = create_app(
+        load_config(path), transport=transport, registry=registry, config_path=str(path)
+    )
+    return TestClient(app)
+
+
+def test_reload_picks_up_new_receivers_and_rotated_tokens(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"{TOKEN}\n")
+    doc = pd_config()
+    doc["auth"] = {"bearer_tokens_file": str(tokens)}
+    config = tmp_path / "c.yml"
+    config.write_text(yaml.safe_dump(doc))
+    registry = CollectorRegistry()
+    old, new = {"Authorization": f"Bearer {TOKEN}"}, {"Authorization": "Bearer rotated-token"}
+    with client_for(config, registry) as client:
+        assert client.post("/alerts/second", json=make_payload(), headers=old).status_code == 404
+        doc["receivers"].append({"name": "second", "type": "log"})
+        config.write_text(yaml.safe_dump(doc))
+        tokens.write_text("rotated-token\n")  # the Secret was replaced: the file changes
+        assert client.post("/-/reload", headers=new).status_code == 401  # not yet reloaded
+        response = client.post("/-/reload", headers=old)
+        assert response.status_code == 200 and response.json()["receivers"] == ["pd", "second"]
+        assert client.post("/alerts/second", json=make_payload(), headers=new).status_code == 200
+        assert client.post("/alerts/pd", json=make_payload(), headers=old).status_code == 401
+    assert registry.get_sample_value("incident_adapter_config_last_reload_successful") == 1
+    # the new receiver's series exist at 0 too
+    assert (
+        registry.get_sample_value(
+            "incident_adapter_events_total",
+            {"receiver": "second", "action": "resolve", "outcome": "failed"},
+        )
+        == 0
+    )
+
+
+def test_a_bad_config_is_refused_and_the_old_one_keeps_serving(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    config.write_text(yaml.safe_dump(pd_config()))
+    registry = CollectorRegistry()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    with client_for(config, registry) as client:
+        before = registry.get_sample_value(
+            "incident_adapter_config_last_reload_success_timestamp_seconds"
+        )
+        config.write_text(
+            yaml.safe_dump(pd_config(severity={"default": "urgent"}, routing_key_file="/nope"))
+        )
+        response = client.post("/-/reload", headers=headers)
+        assert response.status_code == 400
+        assert any("severity.default" in p for p in response.json()["problems"])
+        assert ROUTING_KEY not in response.text
+        assert client.post("/alerts/pd", json=make_payload(), headers=headers).status_code == 200
+    assert registry.get_sample_value("incident_adapter_config_last_reload_successful") == 0
+    after = registry.get_sample_value(
+        "incident_adapter_config_last_reload_success_timestamp_seconds"
+    )
+    assert before is not None and after == before
+
+
+def test_landing_page_shows_receivers_and_their_last_answers(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    doc = pd_config()
+    doc["receivers"].append({"name": "dry", "type": "log"})
+    config.write_text(yaml.safe_dump(doc))
+    with client_for(config, CollectorRegistry()) as client:
+        client.post("/alerts/pd", json=make_payload(), headers={"Authorization": f"Bearer {TOKEN}"})
+        page = client.get("/")
+        assert page.headers["content-type"].startswith("text/html")
+        assert "<td>pd</td><td>events-v2</td><td>20" in page.text  # a last success time
+        assert "<td>dry</td><td>log</td><td>never</td><td>never</td>" in page.text
+        assert 'href="/metrics"' in page.text and 'href="/docs"' in page.text
+        assert ROUTING_KEY not in page.text and TOKEN not in page.text
+        state = client.get("/", headers={"Accept": "application/json"}).json()
+        assert state["receivers"]["pd"]["type"] == "events-v2"
+        assert state["receivers"]["pd"]["last_success"] is not None
+        assert state["receivers"]["dry"]["last_failure"] is None
+        docs = client.get("/docs")
+        assert docs.status_code == 200 and "# incident-adapter" in docs.text
+
+
+def test_sighup_reloads_a_running_process(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    doc = {"receivers": [{"name": "one", "type": "log"}]}
+    config.write_text(yaml.safe_dump(doc))
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "adapter",
+            f"--config.file={config}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ.copy(),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if httpx.get(base + "/-/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        doc["receivers"].append({"name": "two", "type": "log"})
+        config.write_text(yaml.safe_dump(doc))
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while (
+            httpx.post(base + "/alerts/two", json=make_payload(receiver="two")).status_code != 200
+        ):
+            assert time.monotonic() < deadline, "SIGHUP did not reload"
+            time.sleep(0.05)
+    finally:
+        proc.terminate()
+        _, stderr = proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
+    assert "config.reloaded" in events
