@@ -30,7 +30,7 @@ from adapter.config import Config, ConfigError, load_config
 from adapter.delivery import Deliverer
 from adapter.landing import Activity
 from adapter.metrics import Metrics
-from adapter.payload import PayloadError, WebhookPayload, parse_payload
+from adapter.payload import PayloadError, WebhookPayload, check_limits, parse_payload
 from adapter.pipeline import Receiver, plan, receivers_from
 from adapter.report import build_report
 from adapter.transport import AiohttpTransport, Transport
@@ -149,15 +149,23 @@ def create_app(
             return refuse(404, f"no receiver named {path_name[:100]!r}")
         if not _is_json(request.headers.get("content-type")):
             return refuse(415, "send the payload as Content-Type: application/json")
-        limit = loaded.config.limits.max_body_bytes
+        limits = loaded.config.limits
+        budget = (receiver.delivery if receiver else loaded.config.delivery).timeout
         try:
-            body = await _read_body(request, limit)
+            # A client trickling its body holds only its own request, and not for long.
+            async with asyncio.timeout_at(started + budget):
+                body = await _read_body(request, limits.max_body_bytes)
         except ClientDisconnect:
             return refuse(400, "the client went away before the body was complete")
+        except TimeoutError:
+            return refuse(408, f"the body did not arrive within {budget:g}s")
         if body is None:
-            return refuse(413, f"body over the limit of {limit} bytes (limits.max_body_bytes)")
+            return refuse(
+                413, f"body over the limit of {limits.max_body_bytes} bytes (limits.max_body_bytes)"
+            )
         try:
             payload = parse_payload(body)
+            check_limits(payload, limits.max_alerts, limits.max_label_bytes)
         except PayloadError as exc:
             return refuse(exc.status, exc.reason)
         if receiver is None:

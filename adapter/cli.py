@@ -1,13 +1,14 @@
 """The command line, Prometheus style (dotted flags):
 
     incident-adapter [--config.file=PATH] [--web.listen-address=HOST:PORT]
-                     [--log.level=...] [--log.format=json|console]
+                     [--web.config.file=PATH] [--log.level=...] [--log.format=json|console]
     incident-adapter check-config PATH...
     incident-adapter render --config.file=PATH [--receiver=NAME] PAYLOAD.json|-
     incident-adapter --version
 
 Each flag may also come from the environment: INCIDENT_ADAPTER_CONFIG_FILE,
-INCIDENT_ADAPTER_WEB_LISTEN_ADDRESS, INCIDENT_ADAPTER_LOG_LEVEL, INCIDENT_ADAPTER_LOG_FORMAT.
+INCIDENT_ADAPTER_WEB_LISTEN_ADDRESS, INCIDENT_ADAPTER_WEB_CONFIG_FILE,
+INCIDENT_ADAPTER_LOG_LEVEL, INCIDENT_ADAPTER_LOG_FORMAT.
 A flag on the command line wins.
 """
 
@@ -17,19 +18,15 @@ import argparse
 import ipaddress
 import json
 import os
-import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
 
 from adapter import __version__
 from adapter.config import DEFAULT_SOURCE, Config, ConfigError, load_config
 from adapter.logs import LEVELS
 
 DEFAULT_LISTEN = "127.0.0.1:9095"
-# In-flight webhooks get this long after SIGTERM; keep Kubernetes'
-# terminationGracePeriodSeconds above it (deploy/kubernetes sets 30).
-GRACEFUL_SECONDS = 20
+
 ENV = "INCIDENT_ADAPTER_"
 
 
@@ -54,6 +51,12 @@ def _server_parser() -> argparse.ArgumentParser:
         dest="listen",
         default=_env("WEB_LISTEN_ADDRESS", DEFAULT_LISTEN),
         help=f"HOST:PORT to serve on (default {DEFAULT_LISTEN})",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default=_env("WEB_CONFIG_FILE", None),
+        help="TLS / mutual TLS for the listener, in exporter-toolkit's web-config format",
     )
     parser.add_argument(
         "--log.level", dest="log_level", choices=LEVELS, default=_env("LOG_LEVEL", "info")
@@ -188,8 +191,11 @@ def serve(argv: Sequence[str]) -> int:
     from adapter import logs
 
     logs.configure(args.log_level, args.log_format)
+    from adapter.server import load_web_config
+
     try:
         host, port = split_address(args.listen)
+        web = load_web_config(args.web_config_file) if args.web_config_file else None
         config = load_config(args.config_file)
     except ValueError as exc:
         print(f"incident-adapter: {exc}", file=sys.stderr)
@@ -202,40 +208,18 @@ def serve(argv: Sequence[str]) -> int:
         return 1
 
     import structlog
-    import uvicorn
 
     from adapter.app import create_app
+    from adapter.server import serve as run_server
 
     app = create_app(config, config_path=args.config_file)
-    state = app.state.adapter
     structlog.get_logger("adapter").info(
-        "adapter.starting", listen=f"{host}:{port}", config=args.config_file or DEFAULT_SOURCE
+        "adapter.starting",
+        listen=f"{host}:{port}",
+        config=args.config_file or DEFAULT_SOURCE,
+        tls=web is not None and web.tls_server_config is not None,
     )
-
-    class Server(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            # Not ready from the first moment of shutdown, so the Service stops sending
-            # new webhooks while in-flight ones finish.
-            state.ready = False
-            super().handle_exit(sig, frame)
-
-    # uvicorn re-raises the signal it shut down for, after restoring the handler it
-    # found; with this one in place a graceful stop ends with exit status 0.
-    signal.signal(signal.SIGTERM, lambda *_: None)
-    Server(
-        uvicorn.Config(
-            app,
-            host=host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            loop="auto",
-            http="auto",
-            lifespan="on",
-            server_header=False,
-            timeout_graceful_shutdown=GRACEFUL_SECONDS,
-        )
-    ).run()
+    run_server(app, host, port, web, config.limits.max_header_bytes)
     return 0
 
 

@@ -70,7 +70,10 @@ class AuthSettings(Model):
 
 
 class LimitsSettings(Model):
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)  # 413 above
+    max_alerts: int = Field(default=10_000, ge=1)  # alerts in one webhook; 413 above
+    max_label_bytes: int = Field(default=16_384, ge=64)  # one label's name + value; 422 above
+    max_header_bytes: int = Field(default=16_384, ge=1024)  # request line + headers; 431 above
 
 
 class Config(BaseSettings):

@@ -16,7 +16,7 @@ from adapter import __version__
 
 ACTIONS = ("trigger", "resolve")
 OUTCOMES = ("delivered", "skipped", "filtered", "failed", "rejected")
-CODES = ("200", "400", "401", "404", "413", "415", "422", "424", "503")
+CODES = ("200", "400", "401", "404", "408", "413", "415", "422", "424", "503")
 CODE_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

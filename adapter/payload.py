@@ -52,6 +52,25 @@ class PayloadError(Exception):
         self.reason = reason
 
 
+def check_limits(payload: WebhookPayload, max_alerts: int, max_label_bytes: int) -> None:
+    """Bounds a well-formed payload must also keep; PayloadError (413 or 422) names which."""
+    if len(payload.alerts) > max_alerts:
+        raise PayloadError(
+            413, f"{len(payload.alerts)} alerts, over the limit of {max_alerts} (limits.max_alerts)"
+        )
+    for index, alert in enumerate(payload.alerts):
+        for name, value in alert.labels.items():
+            # A character is at most 4 UTF-8 bytes: only labels long enough get encoded.
+            if len(name) + len(value) > max_label_bytes // 4 and (
+                len(name.encode()) + len(value.encode()) > max_label_bytes
+            ):
+                raise PayloadError(
+                    422,
+                    f"alerts[{index}].labels.{name[:64]}: over {max_label_bytes} bytes "
+                    "(limits.max_label_bytes)",
+                )
+
+
 def _where(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:

@@ -1,0 +1,177 @@
+"""Serving: uvicorn with a bounded request head, graceful stop, and optional (m)TLS.
+
+    serve(app, host, port, web_config=None, max_header_bytes=16384)
+
+- httptools parses fastest, but buffers any header size; the protocol below counts the
+  request line and headers as they arrive and answers 431 past the limit.
+- SIGTERM: readiness turns 503 at once, in-flight webhooks get GRACEFUL_SECONDS, exit 0.
+- TLS from a web config file in Prometheus exporter-toolkit's format (`--web.config.file`):
+
+      tls_server_config:
+        cert_file: /etc/tls/tls.crt
+        key_file: /etc/tls/tls.key
+        client_auth_type: RequireAndVerifyClientCert   # mutual TLS
+        client_ca_file: /etc/tls/ca.crt
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import ssl
+from pathlib import Path
+from types import FrameType
+from typing import Any, Literal
+
+import uvicorn
+import yaml
+from pydantic import Field, ValidationError
+from starlette.applications import Starlette
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from adapter.settings import Model
+
+# In-flight webhooks get this long after SIGTERM; keep Kubernetes'
+# terminationGracePeriodSeconds above it (deploy/kubernetes sets 30).
+GRACEFUL_SECONDS = 20
+
+CLIENT_AUTH = {
+    "NoClientCert": ssl.CERT_NONE,
+    "RequestClientCert": ssl.CERT_OPTIONAL,
+    "VerifyClientCertIfGiven": ssl.CERT_OPTIONAL,
+    "RequireAnyClientCert": ssl.CERT_REQUIRED,
+    "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
+}
+
+
+class TLSServerConfig(Model):
+    cert_file: Path
+    key_file: Path
+    client_auth_type: Literal[
+        "NoClientCert",
+        "RequestClientCert",
+        "VerifyClientCertIfGiven",
+        "RequireAnyClientCert",
+        "RequireAndVerifyClientCert",
+    ] = "NoClientCert"
+    client_ca_file: Path | None = None
+
+
+class WebConfig(Model):
+    tls_server_config: TLSServerConfig | None = None
+    http_server_config: dict[str, Any] = Field(default_factory=dict)  # accepted, not used
+
+
+def load_web_config(path: str) -> WebConfig:
+    """The web config; ValueError names what is wrong, like the main config's errors."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: cannot read the web config: {exc}") from None
+    if isinstance(data, dict) and "basic_auth_users" in data:
+        raise ValueError(
+            f"{path}: basic_auth_users is not supported here; set auth.basic_auth in the "
+            "adapter's config instead"
+        )
+    try:
+        web = WebConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ValueError(f"{path}: " + "; ".join(problems)) from None
+    tls = web.tls_server_config
+    if tls is not None:
+        for name in ("cert_file", "key_file", "client_ca_file"):
+            file = getattr(tls, name)
+            if file is not None and not file.is_file():
+                raise ValueError(f"{path}: tls_server_config.{name}: no file at {file}")
+        if tls.client_auth_type == "RequireAndVerifyClientCert" and tls.client_ca_file is None:
+            raise ValueError(
+                f"{path}: tls_server_config.client_ca_file is needed to verify clients"
+            )
+    return web
+
+
+def bounded_protocol(max_header_bytes: int) -> type[HttpToolsProtocol]:
+    body = json.dumps({"error": f"request line and headers over {max_header_bytes} bytes"}).encode()
+    answer = (
+        b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+        b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+
+    class BoundedHttpToolsProtocol(HttpToolsProtocol):
+        head_bytes = 0
+        head_too_large = False
+
+        def on_message_begin(self) -> None:
+            self.head_bytes = 0
+            super().on_message_begin()
+
+        def _count(self, size: int) -> None:
+            self.head_bytes += size
+            if self.head_bytes > max_header_bytes:
+                self.head_too_large = True
+                raise ValueError("request head too large")  # httptools stops parsing
+
+        def on_url(self, url: bytes) -> None:
+            self._count(len(url))
+            super().on_url(url)
+
+        def on_header(self, name: bytes, value: bytes) -> None:
+            self._count(len(name) + len(value))
+            super().on_header(name, value)
+
+        def send_400_response(self, msg: str) -> None:
+            if not self.head_too_large:
+                super().send_400_response(msg)
+                return
+            self.transport.write(answer)
+            self.transport.close()
+
+    return BoundedHttpToolsProtocol
+
+
+def serve(
+    app: Starlette,
+    host: str,
+    port: int,
+    web_config: WebConfig | None = None,
+    max_header_bytes: int = 16_384,
+) -> None:
+    state = app.state.adapter
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            # Not ready from the first moment of shutdown, so the Service stops sending
+            # new webhooks while in-flight ones finish.
+            state.ready = False
+            super().handle_exit(sig, frame)
+
+    tls: dict[str, Any] = {}
+    if web_config is not None and (t := web_config.tls_server_config) is not None:
+        tls = {
+            "ssl_certfile": str(t.cert_file),
+            "ssl_keyfile": str(t.key_file),
+            "ssl_cert_reqs": CLIENT_AUTH[t.client_auth_type],
+            "ssl_ca_certs": str(t.client_ca_file) if t.client_ca_file else None,
+        }
+    # uvicorn re-raises the signal it shut down for, after restoring the handler it
+    # found; with this one in place a graceful stop ends with exit status 0.
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    Server(
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            loop="auto",
+            http=bounded_protocol(max_header_bytes),
+            lifespan="on",
+            server_header=False,
+            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            **tls,
+        )
+    ).run()

@@ -1,0 +1,190 @@
+"""Limits at the edge, against a real server: head size, slow bodies, alert count, labels, TLS."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import ipaddress
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.conftest import make_alert, make_payload
+from tests.process import AdapterProcess
+
+LOG_RECEIVER = {
+    "receivers": [{"name": "dry", "type": "log"}],
+    "delivery": {"timeout": "1s", "attempt_timeout": "500ms"},
+}
+
+
+def raw(port: int, data: bytes, wait: float = 5.0) -> bytes:
+    """Send bytes as they are; the first answer that comes back (the connection may stay open)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=wait) as sock:
+        # the server may answer and close before a huge head is all sent
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
+            sock.sendall(data)
+        try:
+            return sock.recv(65536)
+        except (TimeoutError, ConnectionResetError):
+            return b""
+
+
+def test_an_oversized_request_head_gets_431(tmp_path: Path) -> None:
+    with AdapterProcess(tmp_path, LOG_RECEIVER) as adapter:
+        ok = raw(
+            adapter.port,
+            b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nX-A: "
+            + b"a" * 8000
+            + b"\r\nConnection: close\r\n\r\n",
+        )
+        assert ok.startswith(b"HTTP/1.1 200")
+        big = raw(
+            adapter.port,
+            b"GET /-/healthy HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 2_000_000 + b"\r\n\r\n",
+        )
+        assert big.startswith(b"HTTP/1.1 431") and b"over 16384 bytes" in big
+        long_url = raw(adapter.port, b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert long_url.startswith(b"HTTP/1.1 431")
+        assert httpx.get(adapter.url + "/-/healthy").status_code == 200  # still serving
+
+
+def test_a_trickled_body_neither_blocks_others_nor_holds_on(tmp_path: Path) -> None:
+    with AdapterProcess(tmp_path, LOG_RECEIVER) as adapter:
+        answers: list[bytes] = []
+        head = (
+            b"POST /alerts/dry HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 5000\r\n\r\n{"version"'
+        )
+        slow = threading.Thread(target=lambda: answers.append(raw(adapter.port, head, wait=10)))
+        started = time.monotonic()
+        slow.start()
+        time.sleep(0.2)
+        fast = httpx.post(adapter.url + "/alerts/dry", json=make_payload(receiver="dry"))
+        assert fast.status_code == 200 and time.monotonic() - started < 1.0
+        slow.join(timeout=10)
+        assert answers and answers[0].startswith(b"HTTP/1.1 408")
+        assert time.monotonic() - started < 3.0  # the 1 s budget, not the client's patience
+
+
+def test_alert_count_and_label_size_limits(tmp_path: Path) -> None:
+    config = {**LOG_RECEIVER, "limits": {"max_alerts": 3, "max_label_bytes": 100}}
+    with AdapterProcess(tmp_path, config) as adapter:
+        many = httpx.post(
+            adapter.url + "/alerts/dry",
+            json=make_payload(*[make_alert(instance=str(i)) for i in range(4)]),
+        )
+        assert many.status_code == 413 and "limits.max_alerts" in many.json()["error"]
+        long = httpx.post(
+            adapter.url + "/alerts/dry", json=make_payload(make_alert(instance="x" * 200))
+        )
+        assert long.status_code == 422
+        assert long.json()["error"].startswith("alerts[0].labels.instance: over 100 bytes")
+
+
+def _cert(
+    name: str,
+    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
+    tmp: Path,
+    ca: bool = False,
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = dt.datetime.now(dt.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer[0].subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(hours=1))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
+    if not ca:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+    cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
+    (tmp / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp / f"{name}.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert, key
+
+
+def test_mutual_tls_from_a_web_config_file(tmp_path: Path) -> None:
+    ca = _cert("ca", None, tmp_path, ca=True)
+    _cert("server", ca, tmp_path)
+    _cert("client", ca, tmp_path)
+    other_ca = _cert("other-ca", None, tmp_path, ca=True)
+    _cert("stranger", other_ca, tmp_path)
+    web = tmp_path / "web.yml"
+    web.write_text(
+        "tls_server_config:\n"
+        f"  cert_file: {tmp_path}/server.crt\n  key_file: {tmp_path}/server.key\n"
+        f"  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: {tmp_path}/ca.crt\n"
+    )
+
+    def context(client: str) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "ca.crt"))
+        ctx.load_cert_chain(tmp_path / f"{client}.crt", tmp_path / f"{client}.key")
+        return ctx
+
+    trusted = {"verify": context("client")}
+    adapter = AdapterProcess(tmp_path, LOG_RECEIVER, f"--web.config.file={web}", scheme="https")
+    adapter.start(ready_kwargs=trusted)
+    try:
+        assert (
+            httpx.post(
+                adapter.url + "/alerts/dry", json=make_payload(receiver="dry"), **trusted
+            ).status_code
+            == 200
+        )
+        with pytest.raises(httpx.TransportError):  # no client certificate
+            httpx.get(
+                adapter.url + "/-/healthy",
+                verify=ssl.create_default_context(cafile=str(tmp_path / "ca.crt")),
+            )
+        with pytest.raises(httpx.TransportError):  # a certificate from another CA
+            httpx.get(adapter.url + "/-/healthy", verify=context("stranger"))
+        with pytest.raises(httpx.TransportError):  # plain HTTP to a TLS port
+            httpx.get(f"http://127.0.0.1:{adapter.port}/-/healthy")
+    finally:
+        assert adapter.stop() == 0
+
+
+def test_a_broken_web_config_is_refused_before_serving(tmp_path: Path) -> None:
+    web = tmp_path / "web.yml"
+    web.write_text("tls_server_config:\n  cert_file: /nope.crt\n  key_file: /nope.key\n")
+    adapter = AdapterProcess(tmp_path, LOG_RECEIVER, f"--web.config.file={web}")
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "adapter",
+            f"--config.file={adapter.config}",
+            f"--web.config.file={web}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "tls_server_config.cert_file: no file at /nope.crt" in result.stderr
