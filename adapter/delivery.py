@@ -108,7 +108,9 @@ class Deliverer:
             _log_result(receiver, delivery, result, log_body=True)
             return result
         key = delivery.events[0].dedup_key
-        use_memo = receiver.delivery.memo_ttl > 0
+        # A chained request starts with a lookup that is the same every time; it says
+        # nothing of what the chain will do, so chains are not memoised.
+        use_memo = receiver.delivery.memo_ttl > 0 and delivery.request.then is None
         if use_memo and self.memo.delivered(receiver.name, key, delivery.request, started):
             return SKIPPED
         request: UpstreamRequest | None = delivery.request
