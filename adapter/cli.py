@@ -23,6 +23,7 @@ from collections.abc import Sequence
 
 from adapter import __version__
 from adapter.config import DEFAULT_SOURCE, Config, ConfigError, load_config
+from adapter.integrations.base import UpstreamRequest
 from adapter.logs import LEVELS
 
 DEFAULT_LISTEN = "127.0.0.1:9095"
@@ -116,6 +117,20 @@ def check_config(paths: Sequence[str]) -> int:
     return 1 if failed else 0
 
 
+def _shown(request: UpstreamRequest) -> dict[str, object]:
+    text = request.body.decode()
+    try:
+        body: object = json.loads(text)
+    except ValueError:
+        body = text
+    return {
+        "method": request.method,
+        "url": request.url,
+        "headers": dict(request.headers),
+        "body": body,
+    }
+
+
 def _render(argv: Sequence[str]) -> int:
     from adapter.payload import PayloadError, parse_payload
     from adapter.pipeline import plan, receivers_from
@@ -160,20 +175,21 @@ def _render(argv: Sequence[str]) -> int:
             failed = True
             print(f"{delivery.events[0].dedup_key}: {delivery.error}", file=sys.stderr)
             continue
-        body_text = request.body.decode()
-        try:
-            body: object = json.loads(body_text)
-        except ValueError:
-            body = body_text
+        shown = _shown(request)
+        # A chained API's next steps depend on its answers; show them as they would go
+        # if the first answer were empty (for a status page: nothing open yet).
+        chain = []
+        follow = request.then(b"") if request.then else None
+        while follow is not None:
+            chain.append(_shown(follow))
+            follow = follow.then(b"") if follow.then else None
         out.append(
             {
                 "alerts": [e.alert.fingerprint for e in delivery.events],
                 "dedup_key": delivery.events[0].dedup_key,
                 "action": delivery.events[0].action,
-                "method": request.method,
-                "url": request.url,
-                "headers": dict(request.headers),
-                "body": body,
+                **shown,
+                **({"then_if_nothing_is_open": chain} if chain else {}),
             }
         )
     filtered = [a.fingerprint for a in the_plan.filtered]

@@ -119,7 +119,11 @@ class Deliverer:
             result, body = await self._send(receiver, request, deadline)
             if result.verdict is not Verdict.DELIVERED or request.then is None:
                 break
-            request = request.then(body)
+            try:
+                request = request.then(body)
+            except Exception as exc:  # a dialect's bug must fail its alerts, not the webhook
+                result = Result(Verdict.REJECT, detail=f"cannot derive the next request: {exc!r}")
+                break
         now = loop.time()
         if use_memo and result.verdict is Verdict.DELIVERED:
             self.memo.record(receiver.name, key, delivery.request, now, receiver.delivery.memo_ttl)

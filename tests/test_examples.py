@@ -29,11 +29,15 @@ def localised(example: Path, tmp_path: Path) -> Path:
 def test_example_checks_and_renders(example: Path, tmp_path: Path) -> None:
     config = localised(example, tmp_path)
     run = [sys.executable, "-m", "adapter"]
-    check = subprocess.run([*run, "check-config", str(config)], capture_output=True, text=True, timeout=60)
+    check = subprocess.run(
+        [*run, "check-config", str(config)], capture_output=True, text=True, timeout=60
+    )
     assert check.returncode == 0, check.stderr
     render = subprocess.run(
         [*run, "render", f"--config.file={config}", str(EXAMPLES / "payload.json")],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert render.returncode == 0, render.stderr
     out = json.loads(render.stdout)

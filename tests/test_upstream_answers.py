@@ -7,13 +7,20 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import make_payload, pd_config
+from tests.conftest import make_alert, make_payload, pd_config
 from tests.test_alias import alias_config
+from tests.test_status_page import status_page_config
 from tests.test_template import template_config
 from tests.upstream_answers import TABLE, Answer, handler_for
 
-# One config per dialect; each later dialect adds its line here.
-DIALECTS = {"events-v2": pd_config(), "alias": alias_config(), "template": template_config()}
+# One config per dialect, and how many requests a successful delivery takes: a status
+# page lists open incidents, then creates one and sets the component.
+DIALECTS = {
+    "events-v2": (pd_config(), 1),
+    "alias": (alias_config(), 1),
+    "template": (template_config(), 1),
+    "status-page": (status_page_config(), 3),
+}
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)
@@ -21,10 +28,13 @@ DIALECTS = {"events-v2": pd_config(), "alias": alias_config(), "template": templ
 def test_upstream_answer(
     dialect: str, answer: Answer, make_client: Callable[..., TestClient]
 ) -> None:
+    config, requests_when_delivered = DIALECTS[dialect]
     calls: list[httpx.Request] = []
-    client = make_client(handler_for(answer, calls), DIALECTS[dialect])
-    response = client.post("/alerts/pd", json=make_payload())
-    assert len(calls) == answer.attempts
+    client = make_client(handler_for(answer, calls), config)
+    # service=api names a status-page component; the other dialects ignore it
+    response = client.post("/alerts/pd", json=make_payload(make_alert(service="api")))
+    follow_ups = requests_when_delivered - 1 if answer.status == 200 else 0
+    assert len(calls) == answer.attempts + follow_ups
     assert response.status_code == answer.status
     assert response.headers.get("Retry-After") == answer.retry_after_sent
     body: dict[str, Any] = response.json()

@@ -10,6 +10,7 @@ from adapter.integrations.alias import Alias, AliasSettings
 from adapter.integrations.base import Integration
 from adapter.integrations.events_v2 import EventsV2, EventsV2Settings
 from adapter.integrations.log import Log, LogSettings
+from adapter.integrations.status_page import StatusPage, StatusPageSettings
 from adapter.integrations.template import Template, TemplateSettings
 
 # One line per dialect: the config model and the class that renders for it.
@@ -17,11 +18,12 @@ DIALECTS: dict[str, tuple[type[Any], type[Integration[Any]]]] = {
     "events-v2": (EventsV2Settings, EventsV2),
     "alias": (AliasSettings, Alias),
     "template": (TemplateSettings, Template),
+    "status-page": (StatusPageSettings, StatusPage),
     "log": (LogSettings, Log),
 }
 
 AnyReceiverSettings = Annotated[
-    EventsV2Settings | AliasSettings | TemplateSettings | LogSettings,
+    EventsV2Settings | AliasSettings | TemplateSettings | StatusPageSettings | LogSettings,
     Field(discriminator="type"),
 ]
 
