@@ -148,7 +148,7 @@ class Deliverer:
                 await self._wait_for_budget(receiver.budget, deadline)
             timeout = min(receiver.delivery.attempt_timeout, deadline - loop.time())
             try:
-                response = await self.transport.send(request, timeout)
+                response = await self.transport.send(request, timeout, receiver.http)
             except TimeoutError:
                 self.metrics.upstream.labels(receiver.name, "error").inc()
                 raise _Retryable(f"no answer within {timeout:.3g}s") from None

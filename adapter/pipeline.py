@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from adapter import storm
+from adapter.http_config import HTTPOptions, options_for
 from adapter.integrations import integration_for
 from adapter.integrations.base import AlertEvent, Integration, RenderError, UpstreamRequest
 from adapter.keys import DedupRule, dedup_key_for
@@ -40,6 +41,7 @@ class Receiver:
     secrets: tuple[str, ...]
     budget: TokenBucket | None
     storm_guard: StormGuardSettings | None
+    http: HTTPOptions | None
 
     @classmethod
     def from_settings(cls, settings: ReceiverSettings, defaults: DeliverySettings) -> Receiver:
@@ -55,6 +57,7 @@ class Receiver:
             secrets=tuple(settings.secret_values()),
             budget=_bucket(settings.rate_limit, integration.default_rate_limit),
             storm_guard=settings.storm_guard,
+            http=options_for(settings.name, settings.http_config),
         )
 
 

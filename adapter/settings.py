@@ -7,7 +7,10 @@ fix a bad value; they turn into the plain rule objects the pure transforms use.
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -16,12 +19,14 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    field_validator,
     model_validator,
 )
 
 from adapter.durations import Duration
 from adapter.keys import DedupRule
 from adapter.matchers import Matcher, parse_matchers
+from adapter.secrets import SecretFile
 from adapter.severity import LEVELS, SeverityOverride, SeverityRule
 
 
@@ -127,6 +132,65 @@ class SeveritySettings(Model):
         return SeverityRule(self.label, dict(self.map), self.default, overrides)
 
 
+class TLSClientSettings(Model):
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    server_name: str | None = None
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _pair(self) -> TLSClientSettings:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together")
+        for name in ("ca_file", "cert_file", "key_file"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: no file at {path}")
+        return self
+
+    def context(self) -> ssl.SSLContext:
+        try:
+            context = ssl.create_default_context(cafile=str(self.ca_file) if self.ca_file else None)
+            if self.cert_file and self.key_file:
+                context.load_cert_chain(self.cert_file, self.key_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"cannot load the TLS files: {exc}") from None
+        if self.insecure_skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+
+class HTTPClientSettings(Model):
+    tls_config: TLSClientSettings | None = None
+    proxy_url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    header_files: dict[str, SecretFile] = Field(default_factory=dict)
+
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy(cls, value: str | None) -> str | None:
+        if value is not None and urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("proxy_url must be an http(s) URL, e.g. http://proxy:3128")
+        return value
+
+    @model_validator(mode="after")
+    def _context_loads(self) -> HTTPClientSettings:
+        if self.tls_config is not None:
+            self.tls_config.context()  # bad PEM files are config errors, not 3 a.m. failures
+        both = set(self.headers) & set(self.header_files)
+        if both:
+            raise ValueError(f"headers set both inline and from a file: {sorted(both)}")
+        return self
+
+    def secret_values(self) -> list[str]:
+        values = [s.reveal() for s in self.header_files.values()]
+        if self.proxy_url and (password := urlsplit(self.proxy_url).password):
+            values.append(password)
+        return values
+
+
 class RateLimitSettings(Model):
     """At most `requests` a `per` on average, `burst` at once (default: `requests`, as APIs
     that count per window accept a whole window's worth in any order)."""
@@ -159,10 +223,16 @@ class ReceiverSettings(Model):
     # documented default; "off": none.
     rate_limit: RateLimitSettings | Literal["off"] | None = None
     storm_guard: StormGuardSettings | None = None  # off unless set
+    http_config: HTTPClientSettings | None = None  # TLS, proxy, extra headers (http_config.py)
 
     def filters(self) -> tuple[Matcher, ...]:
         return self.matchers
 
     def secret_values(self) -> list[str]:
         """Every secret this receiver holds, revealed, for scrubbing text that came from outside."""
+        http = self.http_config.secret_values() if self.http_config else []
+        return [*self.dialect_secrets(), *http]
+
+    def dialect_secrets(self) -> list[str]:
+        """The dialect's own secrets (keys, tokens); each dialect with one says which."""
         return []

@@ -22,12 +22,13 @@ import asyncio
 import email.utils
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
 
 from adapter import __version__
+from adapter.http_config import HTTPOptions
 from adapter.integrations.base import UpstreamRequest
 
 USER_AGENT = f"incident-adapter/{__version__}"
@@ -47,7 +48,9 @@ class UpstreamResponse:
 
 
 class Transport(Protocol):
-    async def send(self, request: UpstreamRequest, timeout: float) -> UpstreamResponse: ...
+    async def send(
+        self, request: UpstreamRequest, timeout: float, options: HTTPOptions | None = None
+    ) -> UpstreamResponse: ...
 
     async def aclose(self) -> None: ...
 
@@ -78,15 +81,23 @@ class AiohttpTransport:
             trust_env=True,  # HTTPS_PROXY/NO_PROXY, as users of Prometheus tools expect
         )
 
-    async def send(self, request: UpstreamRequest, timeout: float) -> UpstreamResponse:
+    async def send(
+        self, request: UpstreamRequest, timeout: float, options: HTTPOptions | None = None
+    ) -> UpstreamResponse:
+        headers = dict(request.headers)
+        extra: dict[str, Any] = {}
+        if options is not None:
+            headers.update(options.headers)
+            extra = {"ssl": options.ssl or True, "proxy": options.proxy}
         try:
             async with self._session.request(
                 request.method,
                 request.url,
-                headers=dict(request.headers),
+                headers=headers,
                 data=request.body,
                 allow_redirects=False,
                 timeout=aiohttp.ClientTimeout(total=timeout),
+                **extra,
             ) as response:
                 if (response.content_length or 0) <= BODY_LIMIT:
                     body = await response.read()
@@ -105,7 +116,11 @@ class AiohttpTransport:
 
 
 class HttpxTransport:
-    """httpx underneath: pass `transport=httpx.MockTransport(handler)` or use respx in tests."""
+    """httpx underneath: pass `transport=httpx.MockTransport(handler)` or use respx in tests.
+
+    It applies a receiver's extra headers; TLS and proxy settings need the aiohttp
+    transport (the default), since httpx fixes them per client, not per request.
+    """
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(
@@ -115,13 +130,18 @@ class HttpxTransport:
             trust_env=True,
         )
 
-    async def send(self, request: UpstreamRequest, timeout: float) -> UpstreamResponse:
+    async def send(
+        self, request: UpstreamRequest, timeout: float, options: HTTPOptions | None = None
+    ) -> UpstreamResponse:
+        headers = dict(request.headers)
+        if options is not None:
+            headers.update(options.headers)
         try:
             async with asyncio.timeout(timeout):
                 response = await self._client.request(
                     request.method,
                     request.url,
-                    headers=dict(request.headers),
+                    headers=headers,
                     content=request.body,
                     timeout=timeout,
                 )

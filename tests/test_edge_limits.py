@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import ipaddress
 import socket
 import ssl
 import subprocess
@@ -15,11 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
+from tests.certs import make_cert
 from tests.conftest import make_alert, make_payload
 from tests.process import AdapterProcess
 
@@ -93,48 +88,12 @@ def test_alert_count_and_label_size_limits(tmp_path: Path) -> None:
         assert long.json()["error"].startswith("alerts[0].labels.instance: over 100 bytes")
 
 
-def _cert(
-    name: str,
-    issuer: tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None,
-    tmp: Path,
-    ca: bool = False,
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = dt.datetime.now(dt.UTC)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer[0].subject if issuer else subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-    )
-    if not ca:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-    cert = builder.sign(issuer[1] if issuer else key, hashes.SHA256())
-    (tmp / f"{name}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / f"{name}.key").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert, key
-
-
 def test_mutual_tls_from_a_web_config_file(tmp_path: Path) -> None:
-    ca = _cert("ca", None, tmp_path, ca=True)
-    _cert("server", ca, tmp_path)
-    _cert("client", ca, tmp_path)
-    other_ca = _cert("other-ca", None, tmp_path, ca=True)
-    _cert("stranger", other_ca, tmp_path)
+    ca = make_cert("ca", None, tmp_path, ca=True)
+    make_cert("server", ca, tmp_path)
+    make_cert("client", ca, tmp_path)
+    other_ca = make_cert("other-ca", None, tmp_path, ca=True)
+    make_cert("stranger", other_ca, tmp_path)
     web = tmp_path / "web.yml"
     web.write_text(
         "tls_server_config:\n"

@@ -81,7 +81,7 @@ class AliasSettings(ReceiverSettings):
         assert key is not None
         return key
 
-    def secret_values(self) -> list[str]:
+    def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]
 
 

@@ -40,7 +40,7 @@ class EventsV2Settings(ReceiverSettings):
         assert key is not None  # the validator above guarantees one
         return key
 
-    def secret_values(self) -> list[str]:
+    def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]
 
 

@@ -210,7 +210,7 @@ class StatusPageSettings(ReceiverSettings):
         assert key is not None  # the validator above guarantees one
         return key
 
-    def secret_values(self) -> list[str]:
+    def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]
 
 

@@ -128,7 +128,7 @@ class TemplateSettings(ReceiverSettings):
     def named_secrets(self) -> dict[str, str]:
         return {n: s.reveal() for n, s in {**self.secrets, **self.secret_files}.items()}
 
-    def secret_values(self) -> list[str]:
+    def dialect_secrets(self) -> list[str]:
         return list(self.named_secrets().values())
 
 
