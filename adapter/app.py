@@ -15,7 +15,7 @@ import re
 import signal
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -33,9 +33,12 @@ from adapter.metrics import Metrics
 from adapter.payload import PayloadError, WebhookPayload, check_limits, parse_payload
 from adapter.pipeline import Receiver, plan, receivers_from
 from adapter.report import build_report
+from adapter.secrets import read_token_file
 from adapter.transport import AiohttpTransport, Transport
 
 log = structlog.get_logger("adapter.app")
+
+TOKEN_FILE_POLL = 5.0  # seconds between checks of bearer_tokens_file for a rotation
 
 _ESCAPED = re.compile(r"\\(.)")
 
@@ -84,6 +87,33 @@ class State:
             self.metrics.config_loaded(True, time.time())
             log.info("config.reloaded", receivers=sorted(loaded.receivers))
 
+    async def watch_tokens(self, every: float = TOKEN_FILE_POLL) -> None:
+        """Rotate tokens when bearer_tokens_file changes (Kubernetes swaps Secret files in place).
+
+        A file that cannot be read or holds no token leaves the current tokens in force.
+        """
+        seen: tuple[int, int, int] | None = None
+        while True:
+            auth = self.loaded.config.auth
+            path = auth.bearer_tokens_file
+            if path is not None:
+                try:
+                    info = path.stat()
+                    stamp = (info.st_mtime_ns, info.st_ino, info.st_size)
+                    if seen is not None and stamp != seen:
+                        tokens = read_token_file(path)
+                        config = self.loaded.config.model_copy(
+                            update={"auth": auth.with_file_tokens(tokens)}
+                        )
+                        self.loaded = replace(
+                            self.loaded, config=config, auth=Authenticator(config.auth)
+                        )
+                        log.info("auth.tokens_rotated", tokens=len(tokens))
+                    seen = stamp
+                except (OSError, ValueError) as exc:
+                    log.error("auth.tokens_unreadable", error=str(exc), path=str(path))
+            await asyncio.sleep(every)
+
 
 def _error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": reason}, status_code=status, headers=headers)
@@ -122,6 +152,7 @@ def create_app(
     transport: Transport | None = None,
     registry: CollectorRegistry | None = None,
     config_path: str | None = None,
+    token_poll: float = TOKEN_FILE_POLL,
 ) -> Starlette:
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry, (r.name for r in config.receivers))
@@ -265,12 +296,14 @@ def create_app(
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(_sighup()))
+        watcher = asyncio.create_task(state.watch_tokens(token_poll))
         state.ready = True
         log.info("adapter.ready", receivers=sorted(state.loaded.receivers), version=__version__)
         try:
             yield
         finally:
             state.ready = False
+            watcher.cancel()
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.remove_signal_handler(signal.SIGHUP)
             if owned:

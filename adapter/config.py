@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from adapter.integrations import DIALECTS, AnyReceiverSettings
@@ -44,19 +51,35 @@ class BasicAuthSettings(Model):
         return value
 
 
-def _tokens_from_file(value: Any) -> Any:
-    return read_token_file(value) if isinstance(value, str | Path) else value
-
-
 class AuthSettings(Model):
     bearer_tokens: list[Secret] = Field(default_factory=list)
-    # One token a line; holds the tokens once loaded.
-    bearer_tokens_file: Annotated[list[Secret], BeforeValidator(_tokens_from_file)] | None = None
+    # One token a line. Watched: replacing the file rotates tokens without a reload.
+    bearer_tokens_file: Path | None = None
     basic_auth: BasicAuthSettings | None = None
+    _file_tokens: list[Secret] = PrivateAttr(default_factory=list)
+
+    @field_validator("bearer_tokens_file")
+    @classmethod
+    def _readable(cls, path: Path | None) -> Path | None:
+        if path is not None:
+            read_token_file(path)
+        return path
+
+    @model_validator(mode="after")
+    def _load_file(self) -> AuthSettings:
+        if self.bearer_tokens_file is not None:
+            self._file_tokens = read_token_file(self.bearer_tokens_file)
+        return self
+
+    def with_file_tokens(self, tokens: list[Secret]) -> AuthSettings:
+        """A copy holding freshly read tokens from bearer_tokens_file (rotation)."""
+        copy = self.model_copy()
+        copy._file_tokens = tokens
+        return copy
 
     @property
     def tokens(self) -> list[Secret]:
-        return [*self.bearer_tokens, *(self.bearer_tokens_file or [])]
+        return [*self.bearer_tokens, *self._file_tokens]
 
     @property
     def enabled(self) -> bool:

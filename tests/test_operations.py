@@ -149,3 +149,38 @@ def test_sighup_reloads_a_running_process(tmp_path: Path) -> None:
     assert proc.returncode == 0
     events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
     assert "config.reloaded" in events
+
+
+def test_replacing_the_token_file_rotates_tokens_without_a_reload(tmp_path: Path) -> None:
+    """As Kubernetes does with a mounted Secret: the file changes, nobody signals."""
+    tokens = tmp_path / "tokens"
+    tokens.write_text("first-token\n")
+    doc = pd_config()
+    doc["auth"] = {"bearer_tokens_file": str(tokens)}
+    config = tmp_path / "c.yml"
+    config.write_text(yaml.safe_dump(doc))
+    transport = HttpxTransport(httpx.MockTransport(lambda r: httpx.Response(202)))
+    app = create_app(load_config(config), transport=transport, token_poll=0.05)
+
+    def status(token: str) -> int:
+        return client.post(
+            "/alerts/pd", json=make_payload(), headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+
+    with TestClient(app) as client:
+        assert status("first-token") == 200
+        time.sleep(0.2)
+        tokens.write_text("first-token\nsecond-token\n")  # rotation: old and new side by side
+        deadline = time.monotonic() + 5
+        while status("second-token") != 200:
+            assert time.monotonic() < deadline, "the new token was never accepted"
+            time.sleep(0.05)
+        assert status("first-token") == 200
+        tokens.write_text("")  # a half-written file keeps the tokens in force
+        time.sleep(0.3)
+        assert status("second-token") == 200
+        tokens.write_text("second-token\n")  # the old one retired
+        deadline = time.monotonic() + 5
+        while status("first-token") != 401:
+            assert time.monotonic() < deadline, "the old token was never retired"
+            time.sleep(0.05)
