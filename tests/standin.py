@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -54,6 +56,8 @@ class EventsAPI:
         self.delay = 0.0
         self.key_field = routing_key_field
         self.lock = threading.Lock()
+        self.random_fault: Callable[[], Fault | None] | None = None
+        self.faults_dealt = 0
 
     # -- scripting -----------------------------------------------------------------
     def fail_next(self, count: int, status: int = 503, retry_after: str | None = None) -> None:
@@ -107,11 +111,23 @@ class EventsAPI:
             elif action == "resolve" and incident is not None:
                 incident.status = "resolved"
 
+    def fault_at_random(self, rate: float, seed: int, hang: float) -> None:
+        """From now on, each event fails with probability `rate`: 500, 503, 429 or a hang."""
+        rng = random.Random(seed)
+        self.random_fault = lambda: (
+            rng.choice([Fault(500), Fault(503), Fault(429, "1"), Fault(hang=hang)])
+            if rng.random() < rate
+            else None
+        )
+
     async def enqueue(self, request: Request) -> Response:
         if self.delay:
             await asyncio.sleep(self.delay)
-        if self.faults:
+        fault = self.random_fault() if self.random_fault else None
+        if fault is None and self.faults:
             fault = self.faults.popleft()
+        if fault is not None:
+            self.faults_dealt += 1
             if fault.hang:
                 await asyncio.sleep(fault.hang)
             else:
