@@ -97,6 +97,10 @@ class Metrics:
         )
         for name in receivers:
             self.add_receiver(name)
+        # Webhooks refused before a receiver is known count under receiver="": create
+        # those series too, so increase() sees the first refusal.
+        for code in ("400", "401", "404", "408", "413", "415", "422"):
+            self.webhooks.labels("", code)
 
     def add_receiver(self, name: str) -> None:
         for code in CODES:
