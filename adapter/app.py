@@ -219,17 +219,18 @@ def create_app(
                 status=payload.status,
                 truncated_alerts=payload.truncatedAlerts,
             )
-            metrics.alerts_per_webhook.labels(receiver.name).observe(len(payload.alerts))
+            counted = metrics.of(receiver.name)
+            counted.alerts_per_webhook.observe(len(payload.alerts))
             if payload.truncatedAlerts:
-                metrics.truncated.labels(receiver.name).inc(payload.truncatedAlerts)
+                counted.truncated.inc(payload.truncatedAlerts)
                 log.warning("webhook.truncated", truncated_alerts=payload.truncatedAlerts)
             the_plan = plan(receiver, payload)
             results = await state.deliverer.deliver(receiver, the_plan.deliveries, deadline)
             report = build_report(receiver.name, the_plan, results)
             for outcome in report.outcomes:
-                metrics.events.labels(receiver.name, outcome.action, outcome.result).inc()
+                counted.events[(outcome.action, outcome.result)].inc()
             status = report.http_status
-            metrics.webhooks.labels(receiver.name, str(status)).inc()
+            counted.webhook(status)
             state.activity.setdefault(receiver.name, Activity()).note(status, time.time())
             if status != 200:
                 log.warning(

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import platform
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
@@ -21,6 +23,20 @@ CODE_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 ALERT_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiverMetrics:
+    webhooks: dict[str, Any]
+    events: dict[tuple[str, str], Any]
+    upstream: dict[str, Any]
+    delivery_seconds: Any
+    retries: Any
+    alerts_per_webhook: Any
+    truncated: Any
+
+    def webhook(self, code: int) -> None:
+        self.webhooks[str(code)].inc()
 
 
 class Metrics:
@@ -95,6 +111,7 @@ class Metrics:
         Info("build", "Build information.", namespace=ns, registry=registry).info(
             {"version": __version__, "python_version": platform.python_version()}
         )
+        self._children: dict[str, ReceiverMetrics] = {}
         for name in receivers:
             self.add_receiver(name)
         # Webhooks refused before a receiver is known count under receiver="": create
@@ -103,17 +120,19 @@ class Metrics:
             self.webhooks.labels("", code)
 
     def add_receiver(self, name: str) -> None:
-        for code in CODES:
-            self.webhooks.labels(name, code)
-        for action in ACTIONS:
-            for outcome in OUTCOMES:
-                self.events.labels(name, action, outcome)
-        for code_class in CODE_CLASSES:
-            self.upstream.labels(name, code_class)
-        self.delivery_seconds.labels(name)
-        self.retries.labels(name)
-        self.alerts_per_webhook.labels(name)
-        self.truncated.labels(name)
+        self._children[name] = ReceiverMetrics(
+            webhooks={code: self.webhooks.labels(name, code) for code in CODES},
+            events={(a, o): self.events.labels(name, a, o) for a in ACTIONS for o in OUTCOMES},
+            upstream={c: self.upstream.labels(name, c) for c in CODE_CLASSES},
+            delivery_seconds=self.delivery_seconds.labels(name),
+            retries=self.retries.labels(name),
+            alerts_per_webhook=self.alerts_per_webhook.labels(name),
+            truncated=self.truncated.labels(name),
+        )
+
+    def of(self, receiver: str) -> ReceiverMetrics:
+        """The receiver's series, looked up once at load instead of on every call."""
+        return self._children[receiver]
 
     def config_loaded(self, ok: bool, when: float) -> None:
         self.reload_ok.set(1 if ok else 0)
@@ -122,4 +141,7 @@ class Metrics:
 
 
 def code_class(status: int | None) -> str:
-    return "error" if status is None else f"{status // 100}xx"
+    """2xx..5xx, or `error` for no answer (and for a status outside HTTP's range)."""
+    if status is None or not 200 <= status < 600:
+        return "error"
+    return f"{status // 100}xx"

@@ -57,7 +57,7 @@ class Receiver:
             secrets=tuple(settings.secret_values()),
             budget=_bucket(settings.rate_limit, integration.default_rate_limit),
             storm_guard=settings.storm_guard,
-            http=options_for(settings.name, settings.http_config),
+            http=options_for(settings.name, settings.http_config, getattr(settings, "url", "")),
         )
 
 

@@ -167,3 +167,20 @@ def test_bad_http_config_is_a_config_error(tmp_path: Path, pki: Path) -> None:
     problems = "\n".join(info.value.problems)
     assert "receivers[0].http_config.tls_config: cert_file and key_file go together" in problems
     assert "receivers[0].http_config.proxy_url: proxy_url must be an http(s) URL" in problems
+
+
+def test_the_environments_proxy_is_read_once_at_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY / NO_PROXY apply as users of Prometheus tools expect, without trust_env."""
+    api = EventsAPI()
+    with Server(api.app()) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("NO_PROXY", "bypassed.invalid")
+        with adapter_for(tmp_path, url="http://events.pagerduty.invalid/v2/enqueue") as client:
+            assert client.post("/alerts/pd", json=make_payload()).status_code == 200
+        assert len(api.open_keys()) == 1
+        with adapter_for(tmp_path, url="http://bypassed.invalid/v2/enqueue") as client:
+            assert (
+                client.post("/alerts/pd", json=make_payload()).status_code == 503
+            )  # no proxy: DNS fails
