@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
+import orjson
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from starlette.applications import Starlette
@@ -239,7 +240,12 @@ def create_app(
                     failed=report.count("failed"),
                     rejected=report.count("rejected"),
                 )
-            return JSONResponse(report.as_json(), status_code=status, headers=report.headers())
+            return Response(
+                orjson.dumps(report.as_json()),
+                status_code=status,
+                headers=report.headers(),
+                media_type="application/json",
+            )
 
     async def healthy(_: Request) -> Response:
         return JSONResponse({"status": "healthy"})

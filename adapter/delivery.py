@@ -34,6 +34,11 @@ log = structlog.get_logger("adapter.delivery")
 WAIT_INITIAL, WAIT_MAX, WAIT_JITTER = 0.1, 2.0, 0.1
 
 
+def backoff(failed_attempts: int) -> float:
+    exponential = min(WAIT_MAX, WAIT_INITIAL * 2.0 ** (failed_attempts - 1))
+    return exponential + random.uniform(0, WAIT_JITTER)  # noqa: S311 -- jitter, not a secret
+
+
 @dataclass(frozen=True, slots=True)
 class Result:
     verdict: Verdict
@@ -73,11 +78,13 @@ class Deliverer:
         results: list[Result] = [DEADLINE] * len(deliveries)
         if not deliveries:
             return results
+        if len(deliveries) == 1:
+            # The common case: no task and no timer. Each wait and attempt of a delivery is
+            # already bounded by the deadline (retry_or_wait, the attempt's own timeout).
+            results[0] = await self._deliver_one(receiver, deliveries[0], deadline)
+            return results
         try:
             async with asyncio.timeout_at(deadline):
-                if len(deliveries) == 1:  # the common case: no task to spawn
-                    results[0] = await self._deliver_one(receiver, deliveries[0], deadline)
-                    return results
                 pending = iter(enumerate(deliveries))
 
                 async def worker() -> None:
@@ -169,13 +176,13 @@ class Deliverer:
             raise _Rejected(detail, response.status)
 
         def retry_or_wait(exc: Exception) -> bool | float:
+            """The wait before the next attempt (Retry-After, else backoff), or False when
+            the next attempt would not fit before the deadline: then Alertmanager hears a
+            prompt 503 instead of a late one, with no timer armed for it."""
             if not isinstance(exc, _Retryable):
                 return False
-            if exc.retry_after is not None:
-                # Wait as the upstream asks, but only if an attempt still fits afterwards.
-                fits = loop.time() + exc.retry_after < deadline - MIN_ATTEMPT
-                return exc.retry_after if fits else False
-            return True
+            wait = exc.retry_after if exc.retry_after is not None else backoff(attempts)
+            return wait if loop.time() + wait < deadline - MIN_ATTEMPT else False
 
         remaining = deadline - loop.time()
         if remaining < MIN_ATTEMPT:
@@ -190,17 +197,10 @@ class Deliverer:
                 if wait is False or receiver.delivery.max_attempts == 1:
                     raise
                 if not stamina.is_testing():
-                    first = WAIT_INITIAL + random.uniform(0, WAIT_JITTER)  # noqa: S311 -- jitter
-                    await asyncio.sleep(wait if not isinstance(wait, bool) else first)
-                remaining = deadline - loop.time()
-                if remaining < MIN_ATTEMPT:
-                    raise
+                    await asyncio.sleep(wait)
+                # stamina runs the rest: attempts, testing mode; retry_or_wait picks each wait.
                 result = await stamina.AsyncRetryingCaller(
-                    attempts=receiver.delivery.max_attempts - 1,
-                    timeout=remaining,
-                    wait_initial=WAIT_INITIAL * 2,  # the backoff goes on: 0.1 s, 0.2 s, 0.4 s ...
-                    wait_max=WAIT_MAX,
-                    wait_jitter=WAIT_JITTER,
+                    attempts=receiver.delivery.max_attempts - 1, timeout=None
                 )(retry_or_wait, attempt)
         except _Retryable as exc:
             result = Result(Verdict.RETRY, exc.status, exc.detail, exc.retry_after, attempts)

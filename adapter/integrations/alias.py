@@ -10,10 +10,10 @@ duplicate), so Alertmanager's re-sends never open a second one; a resolve closes
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
+import orjson
 from pydantic import AfterValidator, Field, model_validator
 
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
@@ -107,9 +107,9 @@ class Alias(Integration[AliasSettings]):
         if event.action == "resolve":
             url = f"{self._base}/{quote(event.dedup_key, safe='')}/close?identifierType=alias"
             body = {"source": source, "note": "Resolved in Alertmanager"}
-            return UpstreamRequest("POST", url, self._headers, json.dumps(body).encode())
+            return UpstreamRequest("POST", url, self._headers, orjson.dumps(body))
         return UpstreamRequest(
-            "POST", self._base, self._headers, json.dumps(self.create_body(event, source)).encode()
+            "POST", self._base, self._headers, orjson.dumps(self.create_body(event, source))
         )
 
     def create_body(self, event: AlertEvent, source: str) -> dict[str, Any]:

@@ -6,10 +6,10 @@ https://developer.pagerduty.com/docs/events-api-v2/resolve-events/
 
 from __future__ import annotations
 
-import json
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import orjson
 from pydantic import model_validator
 
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
@@ -71,7 +71,7 @@ class EventsV2(Integration[EventsV2Settings]):
         }
         if event.action == "trigger":
             body.update(self._trigger_fields(event))
-        return UpstreamRequest("POST", self.settings.url, self._headers, json.dumps(body).encode())
+        return UpstreamRequest("POST", self.settings.url, self._headers, orjson.dumps(body))
 
     @staticmethod
     def _trigger_fields(event: AlertEvent) -> dict[str, Any]:

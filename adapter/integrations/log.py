@@ -6,8 +6,9 @@ before pointing it at a real incident API.
 
 from __future__ import annotations
 
-import json
 from typing import Literal
+
+import orjson
 
 from adapter.integrations.base import AlertEvent, Integration, UpstreamRequest
 from adapter.settings import ReceiverSettings
@@ -32,4 +33,4 @@ class Log(Integration[LogSettings]):
             "annotations": alert.annotations,
             "starts_at": alert.startsAt,
         }
-        return UpstreamRequest("LOG", "log:", {}, json.dumps(body).encode())
+        return UpstreamRequest("LOG", "log:", {}, orjson.dumps(body))

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
+import orjson
 from pydantic import Field, model_validator
 
 from adapter.integrations.base import (
@@ -397,4 +398,4 @@ class StatusPage(Integration[StatusPageSettings]):
 
 
 def _json(body: dict[str, Any]) -> bytes:
-    return json.dumps(body).encode()
+    return orjson.dumps(body)
