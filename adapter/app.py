@@ -214,7 +214,9 @@ def create_app(
         with structlog.contextvars.bound_contextvars(
             receiver=receiver.name, group_key=payload.groupKey
         ):
-            log.info(
+            # debug, not info: at info the log is one line per event (event.delivered and
+            # event.failed carry receiver, group_key and dedup_key), which keeps it cheap.
+            log.debug(
                 "webhook.received",
                 alerts=len(payload.alerts),
                 status=payload.status,

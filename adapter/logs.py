@@ -11,6 +11,7 @@ import logging
 import sys
 from typing import Any
 
+import orjson
 import structlog
 
 LEVELS = ("debug", "info", "warning", "error")
@@ -28,12 +29,25 @@ def configure(level: str = "info", fmt: str = "json") -> None:
         if fmt == "console"
         else structlog.processors.JSONRenderer()
     )
-    structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
-        wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(sys.stderr),
-        cache_logger_on_first_use=True,
-    )
+    if fmt == "console":
+        structlog.configure(
+            processors=[*shared, structlog.processors.format_exc_info, renderer],
+            wrapper_class=structlog.make_filtering_bound_logger(numeric),
+            logger_factory=structlog.WriteLoggerFactory(sys.stderr),
+            cache_logger_on_first_use=True,
+        )
+    else:
+        # structlog's fast path: orjson straight to bytes. A line per event must stay cheap.
+        structlog.configure(
+            processors=[
+                *shared,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(serializer=orjson.dumps),
+            ],
+            wrapper_class=structlog.make_filtering_bound_logger(numeric),
+            logger_factory=structlog.BytesLoggerFactory(sys.stderr.buffer),
+            cache_logger_on_first_use=True,
+        )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(

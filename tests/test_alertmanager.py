@@ -8,6 +8,7 @@ the stand-in's incidents, the state a user would see, not the calls made.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import subprocess
 import sys
 import time
@@ -65,6 +66,7 @@ class Adapter:
                     "adapter",
                     f"--config.file={self.config}",
                     f"--web.listen-address=127.0.0.1:{self.port}",
+                    "--log.level=debug",  # webhook.received, which the re-send test counts
                 ],
                 stdout=log,
                 stderr=log,
@@ -247,4 +249,7 @@ def test_wrong_token_is_refused_and_alertmanager_logs_it(tmp_path: Path) -> None
         finally:
             adapter.stop()
     assert api.incidents == {}
-    assert '"code": 401' in adapter.log.read_text()
+    lines = [
+        json.loads(line) for line in adapter.log.read_text().splitlines() if line.startswith("{")
+    ]
+    assert any(line.get("event") == "webhook.refused" and line.get("code") == 401 for line in lines)

@@ -143,7 +143,7 @@ def test_sigterm_finishes_in_flight_webhooks_and_exits_0(tmp_path: Path) -> None
     with Server(api.app()) as upstream:
         doc = pd_config(url=upstream.url + "/v2/enqueue", rate_limit="off")
         doc["delivery"] = {"timeout": "8s", "attempt_timeout": "5s"}
-        adapter = AdapterProcess(tmp_path, doc).start()
+        adapter = AdapterProcess(tmp_path, doc, "--log.level=debug").start()
         answers: list[int] = []
         headers = {"Authorization": f"Bearer {TOKEN}"}
         inflight = threading.Thread(
