@@ -22,14 +22,16 @@ import asyncio
 import email.utils
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
-import httpx
 
 from adapter import __version__
 from adapter.http_config import HTTPOptions
 from adapter.integrations.base import UpstreamRequest
+
+if TYPE_CHECKING:  # imported when an HttpxTransport is made: production never loads httpx
+    import httpx
 
 USER_AGENT = f"incident-adapter/{__version__}"
 # Enough of an upstream's answer to say why it refused, or to find an id in a listing.
@@ -125,6 +127,9 @@ class HttpxTransport:
     """
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        import httpx
+
+        self._httpx = httpx
         self._client = httpx.AsyncClient(
             transport=transport,
             headers={"User-Agent": USER_AGENT},
@@ -147,9 +152,9 @@ class HttpxTransport:
                     content=request.body,
                     timeout=timeout,
                 )
-        except httpx.TimeoutException:
+        except self._httpx.TimeoutException:
             raise TimeoutError from None
-        except httpx.TransportError as exc:
+        except self._httpx.TransportError as exc:
             raise TransportError(type(exc).__name__) from None
         return UpstreamResponse(
             response.status_code,

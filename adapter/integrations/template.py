@@ -20,13 +20,12 @@ Filters: `tojson` (safe embedding in JSON) and `urlquote` (quotes every reserved
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote, urlsplit
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import Field, field_validator, model_validator
 
 from adapter.integrations.base import (
@@ -41,22 +40,35 @@ from adapter.payload import Alert, WebhookPayload
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import Model, ReceiverSettings
 
-ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+if TYPE_CHECKING:
+    import jinja2
+
+
+@functools.cache
+def _environment() -> jinja2.Environment:
+    """The sandbox, built on first use: adapters without template receivers never load Jinja2."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env.filters["tojson"] = _tojson
+    env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    return env
 
 
 def _tojson(value: Any) -> str:
+    import jinja2
+
     if isinstance(value, jinja2.Undefined):
         str(value)  # a StrictUndefined raises its own "... is undefined" here
     return json.dumps(value, ensure_ascii=False)
 
 
-ENV.filters["tojson"] = _tojson
-ENV.filters["urlquote"] = lambda value: quote(str(value), safe="")
-
-
 def _compile(source: str) -> jinja2.Template:
+    import jinja2
+
     try:
-        return ENV.from_string(source)
+        return _environment().from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"template error on line {exc.lineno}: {exc.message}") from None
 
@@ -161,6 +173,12 @@ def _sample_event(action: Literal["trigger", "resolve"]) -> AlertEvent:
     return AlertEvent(alert, action, "0123456789abcdef", "warning", group)
 
 
+def _template_error() -> type[Exception]:
+    import jinja2
+
+    return jinja2.TemplateError
+
+
 def _is_json(headers: Mapping[str, str]) -> bool:
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     return not content_type or "json" in content_type.lower()
@@ -194,7 +212,7 @@ class Template(Integration[TemplateSettings]):
             rendered = {name: h.render(context) for name, h in headers.items()}
             field = f"{event.action}.body"
             content = body.render(context)
-        except (jinja2.TemplateError, TypeError, ValueError) as exc:  # undefined, sandbox, ...
+        except (_template_error(), TypeError, ValueError) as exc:  # undefined, sandbox, ...
             raise RenderError(f"{field}: {exc}") from None
         if urlsplit(url).netloc != self._host or any(c in url for c in "\r\n"):
             raise RenderError(f"{event.action}.path: the rendered URL leaves {self._host}")
