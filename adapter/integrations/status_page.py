@@ -258,6 +258,8 @@ class StatusPage(Integration[StatusPageSettings]):
         doc_url="https://community.atlassian.com/t5/Statuspage-articles/"
         "Upcoming-rate-limiting-changes-to-Statuspage-REST-API/ba-p/1455362",
     )
+    # Statuspage: about one request a second per API key; each webhook's chain is 2-3 requests.
+    default_rate_limit = (60, 60.0)
 
     def __init__(
         self, settings: StatusPageSettings, clock: Callable[[], datetime] | None = None
