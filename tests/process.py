@@ -19,8 +19,14 @@ from tests.standin import free_port
 
 class AdapterProcess:
     def __init__(
-        self, workdir: Path, config: dict[str, Any], *flags: str, scheme: str = "http"
+        self,
+        workdir: Path,
+        config: dict[str, Any],
+        *flags: str,
+        scheme: str = "http",
+        config_from_env: bool = False,
     ) -> None:
+        self.config_from_env = config_from_env  # INCIDENT_ADAPTER_CONFIG_FILE, not the flag
         self.port = free_port()
         self.config = workdir / f"adapter-{self.port}.yml"
         self.config.write_text(yaml.safe_dump(config))
@@ -30,19 +36,24 @@ class AdapterProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_kwargs: dict[str, Any] | None = None) -> AdapterProcess:
+        env = os.environ.copy()
+        config_flag = [f"--config.file={self.config}"]
+        if self.config_from_env:
+            env["INCIDENT_ADAPTER_CONFIG_FILE"] = str(self.config)
+            config_flag = []
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
                     "adapter",
-                    f"--config.file={self.config}",
+                    *config_flag,
                     f"--web.listen-address=127.0.0.1:{self.port}",
                     *self.flags,
                 ],
                 stdout=log,
                 stderr=log,
-                env=os.environ.copy(),
+                env=env,
             )
         deadline = time.monotonic() + 20
         while True:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROUTING_KEY, TOKEN, pd_config
+from tests.process import AdapterProcess
 from tests.standin import EventsAPI, Server, free_port
 from tests.system import require
 
@@ -45,39 +45,16 @@ def ready(url: str) -> bool:
         return False
 
 
-class Adapter:
+class Adapter(AdapterProcess):
+    """The adapter as the Alertmanager tests need it: a token file, fast delivery settings."""
+
     def __init__(self, workdir: Path, upstream_url: str) -> None:
-        self.port = free_port()
         (workdir / "tokens").write_text(TOKEN + "\n")
         doc = pd_config(url=upstream_url)
         doc["auth"] = {"bearer_tokens_file": str(workdir / "tokens")}
         doc["delivery"] = {"timeout": "5s", "attempt_timeout": "1s", "max_attempts": 2}
-        self.config = workdir / "adapter.yml"
-        self.config.write_text(yaml.safe_dump(doc))
-        self.log = workdir / "adapter.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "adapter",
-                    f"--config.file={self.config}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--log.level=debug",  # webhook.received, which the re-send test counts
-                ],
-                stdout=log,
-                stderr=log,
-            )
-        wait_for(lambda: ready(f"http://127.0.0.1:{self.port}/-/ready"), 20, "the adapter")
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-            self.proc = None
+        # debug: webhook.received, which the re-send test counts
+        super().__init__(workdir, doc, "--log.level=debug")
 
 
 class Alertmanager:

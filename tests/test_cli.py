@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,8 @@ import yaml
 
 from adapter.cli import main
 from tests.conftest import FIXTURES, ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
-from tests.standin import EventsAPI, Server, free_port
+from tests.process import AdapterProcess
+from tests.standin import EventsAPI, Server
 
 
 def run(
@@ -76,47 +76,26 @@ def test_render_prints_requests_with_secrets_redacted(tmp_path: Path) -> None:
 
 
 def test_serve_end_to_end_with_aiohttp_against_the_stand_in(tmp_path: Path) -> None:
-    """The real process: flags from the environment, bearer token, aiohttp to a real server."""
+    """The real process: config file from the environment, bearer token, aiohttp to a real server."""
     api = EventsAPI()
     with Server(api.app()) as upstream:
         doc = pd_config(url=upstream.url + "/v2/enqueue")
         (tmp_path / "tokens").write_text(TOKEN + "\n")
         doc["auth"] = {"bearer_tokens_file": str(tmp_path / "tokens")}
-        config = tmp_path / "c.yml"
-        config.write_text(yaml.safe_dump(doc))
-        port = free_port()
-        env = {**os.environ, "INCIDENT_ADAPTER_CONFIG_FILE": str(config)}
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "adapter", f"--web.listen-address=127.0.0.1:{port}"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            base = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    if httpx.get(base + "/-/ready").status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert time.monotonic() < deadline, "adapter did not become ready"
-                time.sleep(0.05)
+        adapter = AdapterProcess(tmp_path, doc, config_from_env=True)
+        with adapter:
             headers = {"Authorization": f"Bearer {TOKEN}"}
             payload = json.loads((FIXTURES / "am025_firing_two.json").read_text())
-            response = httpx.post(base + "/alerts/pd", json=payload, headers=headers)
+            response = httpx.post(adapter.url + "/alerts/pd", json=payload, headers=headers)
             assert response.status_code == 200, response.text
             assert api.open_keys() == {a["fingerprint"] for a in payload["alerts"]}
-            assert httpx.post(base + "/alerts/pd", json=payload).status_code == 401
-        finally:
-            proc.terminate()
-            _, stderr = proc.communicate(timeout=20)
+            assert httpx.post(adapter.url + "/alerts/pd", json=payload).status_code == 401
+            assert adapter.proc is not None
+            proc = adapter.proc
         assert proc.returncode == 0
-        lines = [json.loads(line) for line in stderr.splitlines() if line.startswith("{")]
-        assert any(line["event"] == "event.delivered" for line in lines)
-        assert ROUTING_KEY not in stderr and TOKEN not in stderr
+        assert any(line["event"] == "event.delivered" for line in adapter.events())
+        logs = adapter.log.read_text()
+        assert ROUTING_KEY not in logs and TOKEN not in logs
 
 
 @pytest.mark.parametrize(

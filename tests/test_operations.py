@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
@@ -19,7 +16,7 @@ from adapter.app import create_app
 from adapter.config import load_config
 from adapter.transport import HttpxTransport
 from tests.conftest import ROUTING_KEY, TOKEN, make_payload, pd_config
-from tests.standin import free_port
+from tests.process import AdapterProcess
 
 
 def client_for(path: Path, registry: CollectorRegistry) -> TestClient:
@@ -106,49 +103,21 @@ def test_landing_page_shows_receivers_and_their_last_answers(tmp_path: Path) -> 
 
 
 def test_sighup_reloads_a_running_process(tmp_path: Path) -> None:
-    config = tmp_path / "c.yml"
-    doc = {"receivers": [{"name": "one", "type": "log"}]}
-    config.write_text(yaml.safe_dump(doc))
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "adapter",
-            f"--config.file={config}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if httpx.get(base + "/-/ready").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    doc: dict[str, Any] = {"receivers": [{"name": "one", "type": "log"}]}
+    adapter = AdapterProcess(tmp_path, doc)
+    with adapter:
         doc["receivers"].append({"name": "two", "type": "log"})
-        config.write_text(yaml.safe_dump(doc))
-        proc.send_signal(signal.SIGHUP)
+        adapter.config.write_text(yaml.safe_dump(doc))
+        assert adapter.proc is not None
+        adapter.proc.send_signal(signal.SIGHUP)
         deadline = time.monotonic() + 10
-        while (
-            httpx.post(base + "/alerts/two", json=make_payload(receiver="two")).status_code != 200
-        ):
+        payload = make_payload(receiver="two")
+        while httpx.post(adapter.url + "/alerts/two", json=payload).status_code != 200:
             assert time.monotonic() < deadline, "SIGHUP did not reload"
             time.sleep(0.05)
-    finally:
-        proc.terminate()
-        _, stderr = proc.communicate(timeout=20)
+        proc = adapter.proc
     assert proc.returncode == 0
-    events = [json.loads(line)["event"] for line in stderr.splitlines() if line.startswith("{")]
-    assert "config.reloaded" in events
+    assert "config.reloaded" in [e.get("event") for e in adapter.events()]
 
 
 def test_replacing_the_token_file_rotates_tokens_without_a_reload(tmp_path: Path) -> None:
