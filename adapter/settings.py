@@ -26,7 +26,7 @@ from pydantic import (
 from adapter.durations import Duration
 from adapter.keys import DedupRule
 from adapter.matchers import Matcher, parse_matchers
-from adapter.secrets import SecretFile
+from adapter.secrets import Secret, SecretFile
 from adapter.severity import LEVELS, SeverityOverride, SeverityRule
 
 
@@ -58,6 +58,20 @@ def _level(value: str) -> str:
 
 
 Level = Annotated[str, AfterValidator(_level)]
+
+
+def one_secret(name: str, inline: Secret | None, from_file: Secret | None) -> Secret:
+    """The secret given as `name` or as `name_file`: exactly one of them must be set."""
+    value = inline if inline is not None else from_file
+    if value is None or (inline is not None and from_file is not None):
+        raise ValueError(f"set exactly one of {name} or {name}_file")
+    return value
+
+
+def check_http_url(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"url {url!r} must be an absolute http(s) URL")
 
 
 class DeliverySettings(Model):

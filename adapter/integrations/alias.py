@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field, model_validator
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
 from adapter.matchers import all_match
 from adapter.secrets import Secret, SecretFile
-from adapter.settings import Matchers, Model, ReceiverSettings
+from adapter.settings import Matchers, Model, ReceiverSettings, check_http_url, one_secret
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 MESSAGE_LIMIT, DESCRIPTION_LIMIT, SOURCE_LIMIT = 130, 15000, 100
@@ -69,17 +69,13 @@ class AliasSettings(ReceiverSettings):
 
     @model_validator(mode="after")
     def _one_key(self) -> AliasSettings:
-        if (self.api_key is None) == (self.api_key_file is None):
-            raise ValueError("set exactly one of api_key or api_key_file")
-        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).netloc:
-            raise ValueError(f"url {self.url!r} must be an absolute http(s) URL")
+        one_secret("api_key", self.api_key, self.api_key_file)
+        check_http_url(self.url)
         return self
 
     @property
     def key(self) -> Secret:
-        key = self.api_key or self.api_key_file
-        assert key is not None
-        return key
+        return one_secret("api_key", self.api_key, self.api_key_file)
 
     def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]

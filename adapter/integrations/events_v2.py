@@ -14,7 +14,7 @@ from pydantic import model_validator
 
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
 from adapter.secrets import Secret, SecretFile
-from adapter.settings import ReceiverSettings
+from adapter.settings import ReceiverSettings, check_http_url, one_secret
 
 SUMMARY_LIMIT = 1024
 
@@ -28,17 +28,13 @@ class EventsV2Settings(ReceiverSettings):
 
     @model_validator(mode="after")
     def _one_key(self) -> EventsV2Settings:
-        if (self.routing_key is None) == (self.routing_key_file is None):
-            raise ValueError("set exactly one of routing_key or routing_key_file")
-        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).netloc:
-            raise ValueError(f"url {self.url!r} must be an absolute http(s) URL")
+        one_secret("routing_key", self.routing_key, self.routing_key_file)
+        check_http_url(self.url)
         return self
 
     @property
     def key(self) -> Secret:
-        key = self.routing_key or self.routing_key_file
-        assert key is not None  # the validator above guarantees one
-        return key
+        return one_secret("routing_key", self.routing_key, self.routing_key_file)
 
     def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]

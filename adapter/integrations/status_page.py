@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import orjson
 from pydantic import Field, model_validator
@@ -48,7 +48,7 @@ from adapter.integrations.base import (
     UpstreamRequest,
 )
 from adapter.secrets import Secret, SecretFile
-from adapter.settings import Model, ReceiverSettings
+from adapter.settings import Model, ReceiverSettings, check_http_url, one_secret
 
 Status = Literal["degraded_performance", "partial_outage", "major_outage"]
 RANK = ("operational", "degraded_performance", "partial_outage", "major_outage")
@@ -160,10 +160,8 @@ class StatusPageSettings(ReceiverSettings):
 
     @model_validator(mode="after")
     def _coherent(self) -> StatusPageSettings:
-        if (self.api_key is None) == (self.api_key_file is None):
-            raise ValueError("set exactly one of api_key or api_key_file")
-        if urlsplit(self.url).scheme not in ("http", "https") or not urlsplit(self.url).netloc:
-            raise ValueError(f"url {self.url!r} must be an absolute http(s) URL")
+        one_secret("api_key", self.api_key, self.api_key_file)
+        check_http_url(self.url)
         names = {"paths": PATHS, "fields": FIELDS}
         for where, allowed in names.items():
             for name in getattr(self, where):
@@ -207,9 +205,7 @@ class StatusPageSettings(ReceiverSettings):
 
     @property
     def key(self) -> Secret:
-        key = self.api_key or self.api_key_file
-        assert key is not None  # the validator above guarantees one
-        return key
+        return one_secret("api_key", self.api_key, self.api_key_file)
 
     def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]
