@@ -35,13 +35,6 @@ def parse_duration(text: str) -> float:
     return sum(int(n) * _UNITS[u] for n, u in zip(match.groups(), _ORDER, strict=True) if n)
 
 
-def format_duration(seconds: float) -> str:
-    ms = round(seconds * 1000)
-    if ms % 1000:
-        return f"{ms}ms"
-    return f"{ms // 1000}s"
-
-
 def _validate(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, str):
         raise ValueError(
