@@ -17,6 +17,20 @@ import yaml
 from tests.standin import free_port
 
 
+def run_adapter(
+    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m adapter ARGS` to completion: check-config, render, a start that must fail."""
+    return subprocess.run(
+        [sys.executable, "-m", "adapter", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **(env or {})},
+        input=stdin.decode() if stdin else None,
+    )
+
+
 class AdapterProcess:
     def __init__(
         self,

@@ -1,9 +1,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -13,20 +10,8 @@ import yaml
 from adapter.cli import main
 from tests.conftest import FIXTURES, ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
 from tests.process import AdapterProcess
+from tests.process import run_adapter as run
 from tests.standin import EventsAPI, Server
-
-
-def run(
-    *args: str, env: dict[str, str] | None = None, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "adapter", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        input=stdin.decode() if stdin else None,
-    )
 
 
 def test_version() -> None:

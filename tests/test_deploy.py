@@ -27,6 +27,7 @@ import pytest
 import yaml
 
 from adapter.server import GRACEFUL_SECONDS
+from tests.process import run_adapter
 from tests.system import require
 
 ROOT = Path(__file__).parent.parent
@@ -342,12 +343,7 @@ def test_config_in_the_configmap_passes_check_config(tmp_path: Path) -> None:
         (secrets / key).write_text(value)
     config = tmp_path / "config.yml"
     config.write_text(text.replace(SECRETS_DIR, str(secrets)))
-    result = subprocess.run(
-        [sys.executable, "-m", "adapter", "check-config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_adapter("check-config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +14,7 @@ import pytest
 
 from tests.certs import make_cert
 from tests.conftest import make_alert, make_payload
-from tests.process import AdapterProcess
+from tests.process import AdapterProcess, run_adapter
 
 LOG_RECEIVER = {
     "receivers": [{"name": "dry", "type": "log"}],
@@ -133,17 +131,6 @@ def test_a_broken_web_config_is_refused_before_serving(tmp_path: Path) -> None:
     web = tmp_path / "web.yml"
     web.write_text("tls_server_config:\n  cert_file: /nope.crt\n  key_file: /nope.key\n")
     adapter = AdapterProcess(tmp_path, LOG_RECEIVER, f"--web.config.file={web}")
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "adapter",
-            f"--config.file={adapter.config}",
-            f"--web.config.file={web}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    result = run_adapter(f"--config.file={adapter.config}", f"--web.config.file={web}")
     assert result.returncode == 2
     assert "tls_server_config.cert_file: no file at /nope.crt" in result.stderr

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.process import run_adapter
 
 EXAMPLES = Path(__file__).parent.parent / "examples"
 SECRETS_DIR = "/etc/incident-adapter/secrets/"
@@ -28,17 +28,9 @@ def localised(example: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yml")), ids=lambda p: p.name)
 def test_example_checks_and_renders(example: Path, tmp_path: Path) -> None:
     config = localised(example, tmp_path)
-    run = [sys.executable, "-m", "adapter"]
-    check = subprocess.run(
-        [*run, "check-config", str(config)], capture_output=True, text=True, timeout=60
-    )
+    check = run_adapter("check-config", str(config))
     assert check.returncode == 0, check.stderr
-    render = subprocess.run(
-        [*run, "render", f"--config.file={config}", str(EXAMPLES / "payload.json")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    render = run_adapter("render", f"--config.file={config}", str(EXAMPLES / "payload.json"))
     assert render.returncode == 0, render.stderr
     out = json.loads(render.stdout)
     assert out["requests"], "the example payload should produce requests"

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ast
 import re
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.process import run_adapter
 from tests.test_examples import SECRETS_DIR
 
 ROOT = Path(__file__).parent.parent
@@ -44,10 +43,5 @@ def test_the_annotated_config_passes_check_config(tmp_path: Path) -> None:
             (tmp_path / name).write_text(f"example-{name}\n")
     config = tmp_path / "config.yml"
     config.write_text(block.replace(SECRETS_DIR, f"{tmp_path}/"))
-    result = subprocess.run(
-        [sys.executable, "-m", "adapter", "check-config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_adapter("check-config", str(config))
     assert result.returncode == 0, result.stderr

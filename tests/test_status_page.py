@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +22,7 @@ from adapter.integrations.status_page import StatusPage
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, fixture, make_alert, make_payload
+from tests.process import run_adapter
 from tests.standin import Server
 from tests.standin_statuspage import SimpleAPI, StatuspageAPI
 
@@ -495,11 +494,8 @@ def test_render_prints_the_first_step_with_the_key_redacted(tmp_path: Path) -> N
     doc["receivers"][0]["api_key_file"] = str(tmp_path / "key")
     (tmp_path / "c.yml").write_text(yaml.safe_dump(doc))
     (tmp_path / "p.json").write_text(json.dumps(fixture("am025_mixed.json")))
-    result = subprocess.run(
-        [sys.executable, "-m", "adapter", "render", f"--config.file={tmp_path / 'c.yml'}",
-         "--receiver=pd", str(tmp_path / "p.json")],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    config, payload = tmp_path / "c.yml", tmp_path / "p.json"
+    result = run_adapter("render", f"--config.file={config}", "--receiver=pd", str(payload))
     assert result.returncode == 0, result.stderr
     assert API_KEY not in result.stdout + result.stderr
     [request] = json.loads(result.stdout)["requests"]  # one chain for component api

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from starlette.testclient import TestClient
 
 from adapter.config import ConfigError
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
+from tests.process import run_adapter
 
 API_TOKEN = "tmpl-api-token-SECRET-42"
 
@@ -175,20 +174,7 @@ def test_render_shows_the_exact_request_with_secrets_redacted(tmp_path: Path) ->
     payload.write_text(
         json.dumps(make_payload(make_alert(instance="a"), make_alert("resolved", instance="b/c")))
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "adapter",
-            "render",
-            f"--config.file={config}",
-            "--receiver=pd",
-            str(payload),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_adapter("render", f"--config.file={config}", "--receiver=pd", str(payload))
     assert result.returncode == 0, result.stderr
     assert API_TOKEN not in result.stdout
     trigger, resolve = json.loads(result.stdout)["requests"]
@@ -207,18 +193,5 @@ def test_render_exits_non_zero_on_a_rendering_error(tmp_path: Path) -> None:
     )
     payload = tmp_path / "p.json"
     payload.write_text(json.dumps(make_payload()))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "adapter",
-            "render",
-            f"--config.file={config}",
-            "--receiver=pd",
-            str(payload),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_adapter("render", f"--config.file={config}", "--receiver=pd", str(payload))
     assert result.returncode == 1 and "trigger.body" in result.stderr
