@@ -58,10 +58,11 @@ class EventsV2(Integration[EventsV2Settings]):
     def __init__(self, settings: EventsV2Settings) -> None:
         super().__init__(settings)
         self._headers = {"Content-Type": "application/json"}
+        self._key = settings.key.reveal()  # once: render runs for every alert
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         body: dict[str, Any] = {
-            self.settings.routing_key_field: self.settings.key.reveal(),
+            self.settings.routing_key_field: self._key,
             "event_action": event.action,
             "dedup_key": event.dedup_key,
         }
