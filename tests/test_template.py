@@ -159,12 +159,32 @@ def test_alert_content_is_data_not_template_or_url(make_client: Callable[..., Te
     assert json.loads(request.content)["title"] == "{{ 7*7 }}"  # not evaluated
 
 
-def test_a_missing_value_fails_that_alert_only(make_client: Callable[..., TestClient]) -> None:
-    needs_team = {**TRIGGER, "body": '{"team": {{ alert.labels.team | tojson }}}'}
-    client = make_client(IncidentsAPI(), template_config(trigger=needs_team))
+def test_a_label_or_annotation_the_alert_lacks_renders_empty(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """As in Alertmanager's templates: a missing key is empty, never a dropped alert."""
+    seen: list[dict[str, Any]] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(202)
+
+    body = (
+        '{"team": {{ alert.labels.team | tojson }}, "d": "{{ alert.annotations.description }}",'
+        ' "or": {{ alert.labels.team | default("none") | tojson }},'
+        ' "if": "{% if alert.annotations.runbook_url %}yes{% else %}no{% endif %}"}'
+    )
+    client = make_client(api, template_config(trigger={**TRIGGER, "body": body}))
     response = client.post("/alerts/pd", json=make_payload(make_alert(instance="a")))
-    assert response.status_code == 424
-    assert "trigger.body" in response.json()["alerts"][0]["detail"]
+    assert response.status_code == 200, response.json()
+    assert seen == [{"team": "", "d": "", "or": "none", "if": "no"}]
+
+
+def test_a_name_that_does_not_exist_is_a_config_error(tmp_path: Path) -> None:
+    """A typo (`alertt`, `annotatons`) fails the config check, not an alert at 3 a.m."""
+    typo = {**TRIGGER, "body": '{"t": {{ alert.annotatons.summary | tojson }}}'}
+    with pytest.raises(ConfigError, match="annotatons"):
+        config_from(template_config(trigger=typo), tmp_path)
 
 
 def test_render_shows_the_exact_request_with_secrets_redacted(tmp_path: Path) -> None:
@@ -188,7 +208,13 @@ def test_render_exits_non_zero_on_a_rendering_error(tmp_path: Path) -> None:
     config = tmp_path / "c.yml"
     config.write_text(
         yaml.safe_dump(
-            template_config(trigger={**TRIGGER, "body": '{"t": {{ alert.labels.team | tojson }}}'})
+            # Valid JSON for the sample alert at load, not for an alert without `team`.
+            template_config(
+                trigger={
+                    **TRIGGER,
+                    "body": '{% if alert.labels.team %}{"t": 1}{% else %}no{% endif %}',
+                }
+            )
         )
     )
     payload = tmp_path / "p.json"

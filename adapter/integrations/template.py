@@ -14,17 +14,16 @@ Context of every template:
     dedup_key     the alert's key;   severity: the mapped severity
     receiver, group_key, common_labels, external_url
     secrets       the receiver's named secrets (printed as <secret> by `render`)
-Filters: `tojson` (safe embedding in JSON) and `urlquote` (quotes every reserved character,
-`/` included, for a path segment); Jinja2's own filters otherwise.
+A label or annotation the alert lacks renders as empty (adapter/templating.py); a name
+that does not exist at all is a config error. Filters: `tojson`, `urlquote`, Jinja2's own.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, urlsplit
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
@@ -39,38 +38,8 @@ from adapter.integrations.base import (
 from adapter.payload import Alert, WebhookPayload
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import Model, ReceiverSettings
-
-if TYPE_CHECKING:
-    import jinja2
-
-
-@functools.cache
-def _environment() -> jinja2.Environment:
-    """The sandbox, built on first use: adapters without template receivers never load Jinja2."""
-    import jinja2
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-    env.filters["tojson"] = _tojson
-    env.filters["urlquote"] = lambda value: quote(str(value), safe="")
-    return env
-
-
-def _tojson(value: Any) -> str:
-    import jinja2
-
-    if isinstance(value, jinja2.Undefined):
-        str(value)  # a StrictUndefined raises its own "... is undefined" here
-    return json.dumps(value, ensure_ascii=False)
-
-
-def _compile(source: str) -> jinja2.Template:
-    import jinja2
-
-    try:
-        return _environment().from_string(source)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ValueError(f"template error on line {exc.lineno}: {exc.message}") from None
+from adapter.templating import Fields, fields, template_error
+from adapter.templating import compile_template as _compile
 
 
 class RequestTemplate(Model):
@@ -144,7 +113,7 @@ class TemplateSettings(ReceiverSettings):
         return list(self.named_secrets().values())
 
 
-class _AnyKey(dict[str, str]):
+class _AnyKey(Fields):
     """Labels of the sample alert: every label a template asks for exists."""
 
     def __missing__(self, key: str) -> str:
@@ -171,12 +140,6 @@ def _sample_event(action: Literal["trigger", "resolve"]) -> AlertEvent:
         alerts=[alert],
     )
     return AlertEvent(alert, action, "0123456789abcdef", "warning", group)
-
-
-def _template_error() -> type[Exception]:
-    import jinja2
-
-    return jinja2.TemplateError
 
 
 def _is_json(headers: Mapping[str, str]) -> bool:
@@ -212,7 +175,7 @@ class Template(Integration[TemplateSettings]):
             rendered = {name: h.render(context) for name, h in headers.items()}
             field = f"{event.action}.body"
             content = body.render(context)
-        except (_template_error(), TypeError, ValueError) as exc:  # undefined, sandbox, ...
+        except (template_error(), TypeError, ValueError) as exc:  # undefined, sandbox, ...
             raise RenderError(f"{field}: {exc}") from None
         if urlsplit(url).netloc != self._host or any(c in url for c in "\r\n"):
             raise RenderError(f"{event.action}.path: the rendered URL leaves {self._host}")
@@ -233,8 +196,8 @@ class Template(Integration[TemplateSettings]):
         return {
             "alert": {
                 "status": alert.status,
-                "labels": alert.labels,
-                "annotations": alert.annotations,
+                "labels": fields(alert.labels),
+                "annotations": fields(alert.annotations),
                 "startsAt": alert.startsAt,
                 "endsAt": alert.endsAt,
                 "generatorURL": alert.generatorURL,
@@ -245,7 +208,7 @@ class Template(Integration[TemplateSettings]):
             "severity": event.severity,
             "receiver": self.settings.name,
             "group_key": event.group.groupKey,
-            "common_labels": event.group.commonLabels,
+            "common_labels": fields(event.group.commonLabels),
             "external_url": event.group.externalURL,
             "secrets": self._secrets,
         }

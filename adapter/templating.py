@@ -1,0 +1,87 @@
+"""Jinja2 in its immutable sandbox: the one place templates are compiled and rendered.
+
+Every template in the config (the `template` dialect's requests, template dedup keys)
+goes through here, with the same rules:
+
+- compiled when the config loads: a syntax error is a config error naming the line;
+- a name that does not exist at all (`alertt`, `annotatons`) is a StrictUndefined: a typo
+  fails the config check, never a 3 a.m. alert;
+- a label or annotation the alert lacks (`alert.annotations.description`) renders as
+  empty, as in Alertmanager's own templates (`{{ .Annotations.description }}`), and is
+  still Undefined to `default(...)`, `is defined` and `if`: a missing key never fails an
+  alert, whatever alert comes.
+
+Filters: `tojson` (safe embedding in JSON; a missing label is "") and `urlquote` (quotes
+every reserved character, `/` included, for a path segment); Jinja2's own otherwise.
+Jinja2 is imported on first use: an adapter without templates never loads it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    import jinja2
+
+
+@functools.cache
+def environment() -> jinja2.Environment:
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+    env.filters["tojson"] = _tojson
+    env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    return env
+
+
+@functools.cache
+def _missing_class() -> type[jinja2.Undefined]:
+    import jinja2
+
+    class Missing(jinja2.ChainableUndefined):
+        """A key the alert lacks: renders as "", chains (`.upper()`), counts as undefined."""
+
+        __slots__ = ()
+
+    return Missing
+
+
+class Fields(dict[str, str]):
+    """Labels or annotations as templates see them: a missing key is empty, not an error."""
+
+    def __missing__(self, key: str) -> Any:
+        return _missing_class()(name=key)
+
+
+def fields(values: Mapping[str, str]) -> Fields:
+    return values if isinstance(values, Fields) else Fields(values)
+
+
+def _tojson(value: Any) -> str:
+    import jinja2
+
+    if isinstance(value, jinja2.Undefined):
+        value = str(value)  # a StrictUndefined raises "... is undefined"; a missing key is ""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def compile_template(source: str) -> jinja2.Template:
+    """The compiled template; ValueError names the line of a syntax error."""
+    import jinja2
+
+    try:
+        return environment().from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"template error on line {exc.lineno}: {exc.message}") from None
+
+
+def template_error() -> type[Exception]:
+    """What rendering raises for an undefined name or a sandbox refusal."""
+    import jinja2
+
+    return jinja2.TemplateError
