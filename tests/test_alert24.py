@@ -15,7 +15,10 @@ from adapter.config import ConfigError, load_config
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
-from tests.standin_alert24 import IncidentsAPI
+from tests.process import AdapterProcess
+from tests.standin import EventsAPI, Server
+from tests.standin_alert24 import BASE, IncidentsAPI
+from tests.test_alertmanager import Alertmanager, wait_for
 
 API_KEY = "ak_live_ALERT24-KEY-0123456789-SECRET"
 ALIAS = "{{ labels.alertname }}:{{ labels.instance }}"
@@ -228,3 +231,86 @@ def test_a_wrong_key_is_refused_for_good_and_never_printed(
     response = make_client(api, alert24_config()).post("/alerts/pd", json=make_payload())
     assert response.status_code == 424
     assert API_KEY not in response.text and api.incidents == []
+
+
+# -- end to end: a real Alertmanager 0.25 -> the adapter process -> the two stand-ins ------------
+
+
+def reopened(events: list[dict[str, Any]]) -> list[str]:
+    """Keys triggered again after their resolve: incidents a user would see opened twice."""
+    resolved: set[str] = set()
+    again = []
+    for event in events:
+        key = event["dedup_key"]
+        if event["event_action"] == "resolve":
+            resolved.add(key)
+        elif key in resolved:
+            again.append(key)
+    return again
+
+
+@pytest.mark.alertmanager
+def test_alertmanager_fires_resends_and_resolves_through_both_alert24_apis(tmp_path: Path) -> None:
+    """Two alerts fire, AM re-sends, one resolves while the other fires, then the rest:
+    every incident opened once, re-sends were updates, and nothing is left open."""
+    incidents, events = IncidentsAPI(API_KEY), EventsAPI("integration_key")
+    with (
+        Server(incidents.app()) as incidents_server,
+        Server(events.app("/api/v1/incidents")) as events_server,
+    ):
+        (tmp_path / "tokens").write_text(TOKEN + "\n")
+        doc = alert24_config(name="alert24-incidents", url=incidents_server.url + BASE)
+        doc["receivers"] += alert24_events_config(
+            name="alert24-events", url=events_server.url + BASE
+        )["receivers"]
+        doc["auth"] = {"bearer_tokens_file": str(tmp_path / "tokens")}
+        # memo off: each AM re-send reaches the APIs, so updates (not second incidents) show
+        doc["delivery"] = {"timeout": "5s", "attempt_timeout": "1s", "memo_ttl": "0s"}
+        adapter = AdapterProcess(tmp_path, doc, "--log.level=debug")
+        token_file = tmp_path / "am-token"
+        token_file.write_text(TOKEN)
+        hook = f"http://127.0.0.1:{adapter.port}/alerts/"
+        am = Alertmanager(tmp_path, hook + "alert24-incidents", token_file)
+        am_config = yaml.safe_load(am.config.read_text())
+        hooks = am_config["receivers"][0]["webhook_configs"]
+        hooks.append({**hooks[0], "url": hook + "alert24-events"})
+        am.config.write_text(yaml.safe_dump(am_config))
+        adapter.start()
+        try:
+            with am:
+                one = {"alertname": "HighErrorRate", "instance": "api-01", "severity": "critical"}
+                two = {"alertname": "HighErrorRate", "instance": "api-02", "severity": "warning"}
+                am.alert(**one, service="checkout")
+                am.alert(**two)
+                aliases = {"HighErrorRate:api-01", "HighErrorRate:api-02"}
+                wait_for(lambda: incidents.open_aliases() == aliases, what="two incidents")
+                wait_for(lambda: len(events.open_keys()) == 2, what="two events incidents")
+                wait_for(
+                    lambda: all(i.updates >= 1 for i in incidents.incidents),
+                    20,
+                    "a re-send of the group to update both incidents",
+                )
+                assert len(incidents.incidents) == 2
+                assert all(i.triggers >= 2 for i in events.incidents.values())
+                by_alias = {i.alias: i for i in incidents.incidents}
+                assert by_alias["HighErrorRate:api-01"].severity == "critical"
+                assert by_alias["HighErrorRate:api-02"].severity == "high"
+                assert by_alias["HighErrorRate:api-01"].title == "HighErrorRate on api-01"
+                sources = {i.payload["source"] for i in events.incidents.values()}
+                assert sources == {"checkout", "prometheus"}
+
+                am.alert(resolve=True, **one, service="checkout")
+                wait_for(
+                    lambda: incidents.open_aliases() == {"HighErrorRate:api-02"}, what="a resolve"
+                )
+                wait_for(lambda: len(events.open_keys()) == 1, what="an events resolve")
+
+                am.alert(resolve=True, **two)
+                wait_for(lambda: not incidents.open_aliases(), what="the last resolve")
+                wait_for(lambda: not events.open_keys(), what="the last events resolve")
+        finally:
+            adapter.stop()
+            logs = adapter.log.read_text()
+            assert API_KEY not in logs and TOKEN not in logs
+    assert [incidents.opened(alias) for alias in sorted(aliases)] == [1, 1]
+    assert len(events.incidents) == 2 and reopened(events.events) == []
