@@ -187,7 +187,10 @@ def _render(argv: Sequence[str]) -> int:
             {
                 "alerts": [e.alert.fingerprint for e in delivery.events],
                 "dedup_key": delivery.events[0].dedup_key,
-                "action": delivery.events[0].action,
+                # alerts sharing a key are one incident, open while any of them fires
+                "action": "trigger"
+                if any(e.action == "trigger" for e in delivery.events)
+                else "resolve",
                 **shown,
                 **({"then_if_nothing_is_open": chain} if chain else {}),
             }

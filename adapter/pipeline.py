@@ -50,7 +50,7 @@ class Receiver:
             name=settings.name,
             kind=getattr(settings, "type", "?"),
             integration=integration,
-            dedup=settings.dedup_key.rule(),
+            dedup=settings.dedup_key.rule(settings.name),
             severity=settings.severity.rule(),
             filters=settings.filters(),
             delivery=settings.delivery.over(defaults),

@@ -24,10 +24,11 @@ from pydantic import (
 )
 
 from adapter.durations import Duration
-from adapter.keys import DedupRule
+from adapter.keys import TEMPLATE_NAMES, DedupRule
 from adapter.matchers import Matcher, parse_matchers
 from adapter.secrets import Secret, SecretFile
 from adapter.severity import LEVELS, SeverityOverride, SeverityRule
+from adapter.templating import Fields, compile_template, names_read, template_error
 
 
 class Model(BaseModel):
@@ -109,10 +110,58 @@ class DeliveryOverrides(Model):
         return merged
 
 
+# Names a key template must not read, and why: they change between the sends of one alert.
+_UNSTABLE = {
+    "annotations": "annotations change between sends",
+    "startsAt": "startsAt can change between sends (a flapping alert restarts)",
+    "endsAt": "endsAt changes between sends (it is set when the alert resolves)",
+    "status": "status is firing at trigger and resolved at resolve",
+    "alert": "it holds annotations and startsAt, which change between sends (labels: write "
+    "labels.NAME)",
+}
+
+
+class _SampleLabels(Fields):
+    """Labels of the load-time sample: every label a template names exists."""
+
+    def __missing__(self, key: str) -> str:
+        return f"sample-{key}"
+
+
+def _check_key_template(source: str) -> None:
+    compile_template(source)  # a syntax error names its line
+    allowed = ", ".join(TEMPLATE_NAMES)
+    for name in sorted(names_read(source)):
+        if name in _UNSTABLE:
+            raise ValueError(
+                f"a dedup key must not read {name!r}: {_UNSTABLE[name]}, so trigger and resolve "
+                f"could get different keys and the incident would never resolve; use {allowed} "
+                "(e.g. '{{ labels.alertname }}:{{ labels.instance }}')"
+            )
+        if name not in TEMPLATE_NAMES:
+            raise ValueError(f"{name!r} is undefined in a dedup key template; use {allowed}")
+    template = compile_template(source)
+    for labels in (_SampleLabels(alertname="Sample"), Fields()):
+        context = {"labels": labels, "fingerprint": "0", "group_key": "{}:{}", "receiver": "r"}
+        try:
+            template.render(context)
+        except (template_error(), TypeError, ValueError, ArithmeticError) as exc:
+            raise ValueError(f"does not render against a sample alert: {exc}") from None
+
+
 class DedupKeySettings(Model):
-    strategy: Literal["fingerprint", "labels", "group"] = "fingerprint"
+    strategy: Literal["fingerprint", "labels", "group", "template"] = "fingerprint"
     labels: list[str] = Field(default_factory=list)
+    # strategy template: Jinja2 over labels, fingerprint, group_key and receiver only
+    template: str = ""
     prefix: str = ""
+
+    @field_validator("template")
+    @classmethod
+    def _stable_template(cls, value: str) -> str:
+        if value:
+            _check_key_template(value)
+        return value
 
     @model_validator(mode="after")
     def _labels_for_labels(self) -> DedupKeySettings:
@@ -120,10 +169,21 @@ class DedupKeySettings(Model):
             raise ValueError("strategy 'labels' needs labels: [...], e.g. [alertname, instance]")
         if self.strategy != "labels" and self.labels:
             raise ValueError(f"labels are only used with strategy 'labels', not {self.strategy!r}")
+        if self.strategy == "template" and not self.template:
+            raise ValueError(
+                "strategy 'template' needs template: '...', e.g. "
+                "'{{ labels.alertname }}:{{ labels.instance }}'"
+            )
+        if self.strategy != "template" and self.template:
+            raise ValueError(
+                f"template is only used with strategy 'template', not {self.strategy!r}"
+            )
         return self
 
-    def rule(self) -> DedupRule:
-        return DedupRule(self.strategy, tuple(self.labels), self.prefix)
+    def rule(self, receiver: str = "") -> DedupRule:
+        # Compiled here, once per load; Jinja2 is imported only when a template is configured.
+        template = compile_template(self.template) if self.strategy == "template" else None
+        return DedupRule(self.strategy, tuple(self.labels), self.prefix, template, receiver)
 
 
 class SeverityOverrideSettings(Model):

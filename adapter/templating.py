@@ -80,6 +80,13 @@ def compile_template(source: str) -> jinja2.Template:
         raise ValueError(f"template error on line {exc.lineno}: {exc.message}") from None
 
 
+def names_read(source: str) -> set[str]:
+    """The top-level names a template reads (its free variables), e.g. {"labels"}."""
+    from jinja2 import meta
+
+    return set(meta.find_undeclared_variables(environment().parse(source)))
+
+
 def template_error() -> type[Exception]:
     """What rendering raises for an undefined name or a sandbox refusal."""
     import jinja2

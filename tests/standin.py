@@ -152,8 +152,8 @@ class EventsAPI:
             202,
         )
 
-    def app(self) -> Starlette:
-        return Starlette(routes=[Route("/v2/enqueue", self.enqueue, methods=["POST"])])
+    def app(self, path: str = "/v2/enqueue") -> Starlette:
+        return Starlette(routes=[Route(path, self.enqueue, methods=["POST"])])
 
 
 def free_port() -> int:

@@ -94,3 +94,18 @@ def test_real_payloads_render(tmp_path: Path, fixture_name: str) -> None:
     payload = json.loads((FIXTURES / fixture_name).read_text())
     keys = {r["dedup_key"] for r in json.loads(result.stdout)["requests"]}
     assert keys == {a["fingerprint"] for a in payload["alerts"]}
+
+
+def test_render_shows_a_shared_keys_action_as_the_incidents(tmp_path: Path) -> None:
+    """A resolved and a firing alert sharing one key: one request, a trigger, shown as one."""
+    config = tmp_path / "c.yml"
+    key = {"strategy": "template", "template": "{{ group_key }}-{{ labels.alertname }}"}
+    config.write_text(yaml.safe_dump(pd_config(dedup_key=key)))
+    payload = json.dumps(
+        make_payload(make_alert("resolved", instance="a"), make_alert(instance="b"))
+    ).encode()
+    result = run("render", f"--config.file={config}", "-", stdin=payload)
+    assert result.returncode == 0, result.stderr
+    ((request,),) = [json.loads(result.stdout)["requests"]]
+    assert request["dedup_key"] == '{}:{alertname="HighErrorRate"}-HighErrorRate'
+    assert request["action"] == request["body"]["event_action"] == "trigger"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,25 @@ def test_example_checks_and_renders(example: Path, tmp_path: Path) -> None:
     out = json.loads(render.stdout)
     assert out["requests"], "the example payload should produce requests"
     assert "example-" not in render.stdout  # every secret shows as <secret>
+
+
+DOCS = Path(__file__).parent.parent / "docs"
+RENDERED = re.compile(r"<!-- render: (examples/[\w.-]+\.yml) -->\n```json\n(.*?)\n```", re.S)
+PASTED = [
+    (doc, example, text)
+    for doc in sorted(DOCS.glob("*.md"))
+    for example, text in RENDERED.findall(doc.read_text())
+]
+
+
+@pytest.mark.parametrize(
+    ("doc", "example", "pasted"), PASTED, ids=[f"{d.name}:{e}" for d, e, _ in PASTED]
+)
+def test_render_output_pasted_in_the_docs_is_what_render_prints(
+    doc: Path, example: str, pasted: str, tmp_path: Path
+) -> None:
+    """A doc's `<!-- render: examples/X.yml -->` block is the real output on examples/payload.json."""
+    config = localised(EXAMPLES.parent / example, tmp_path)
+    render = run_adapter("render", f"--config.file={config}", str(EXAMPLES / "payload.json"))
+    assert render.returncode == 0, render.stderr
+    assert json.loads(pasted) == json.loads(render.stdout), f"{doc.name}: re-paste {example}"

@@ -1,12 +1,17 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
+import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from adapter.config import ConfigError, load_config
 from adapter.keys import DedupRule, dedup_key_for, fingerprint
 from adapter.payload import Alert
+from adapter.settings import DedupKeySettings
 
 GROUP = '{}:{alertname="HighErrorRate"}'
 
@@ -85,7 +90,18 @@ def test_the_limit_counts_utf8_bytes() -> None:
 label_names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,15}", fullmatch=True)
 label_sets = st.dictionaries(label_names, st.text(max_size=40), min_size=1, max_size=8)
 texts = st.dictionaries(st.text(min_size=1, max_size=10), st.text(max_size=50), max_size=4)
+# Templates a migration would write; each reads only the stable names.
+templates = st.sampled_from(
+    [
+        "{{ labels.alertname }}:{{ labels.instance }}",
+        "{{ group_key }}-{{ labels.alertname }}",
+        "{{ labels.values() | sort | join(',') }}",
+        "{{ fingerprint }}{{ receiver }}",
+        "{{ labels.missing }}",
+    ]
+)
 rules = st.one_of(
+    templates.map(lambda t: DedupKeySettings(strategy="template", template=t).rule("r")),
     st.just(DedupRule()),
     st.lists(label_names, min_size=1, max_size=4).map(
         lambda names: DedupRule("labels", tuple(names))
@@ -125,7 +141,7 @@ def test_trigger_and_resolve_of_one_alert_share_a_key(
     )
     for limit in (255, 512):
         key = dedup_key_for(firing, rule, GROUP, limit)
-        assert key == dedup_key_for(resolved, rule, GROUP, limit)
+        assert key and key == dedup_key_for(resolved, rule, GROUP, limit)
         assert len(key.encode()) <= limit
 
 
@@ -137,3 +153,81 @@ def test_different_label_sets_get_different_fingerprint_keys(
         assert dedup_key_for(alert(a), DedupRule(), GROUP, 255) != dedup_key_for(
             alert(b), DedupRule(), GROUP, 255
         )
+
+
+# -- strategy template: keys a migration from a hand-written adapter can keep ----------------
+
+AM_GROUP_KEY = '{}:{alertname="HighErrorRate", instance="api-01.prod"}'
+MIGRATED = {"alertname": "HighErrorRate", "instance": "api-01.prod", "severity": "critical"}
+
+
+def template_rule(template: str, prefix: str = "", receiver: str = "alert24") -> DedupRule:
+    return DedupKeySettings(strategy="template", template=template, prefix=prefix).rule(receiver)
+
+
+def test_template_key_keeps_the_alert24_examples_alertname_colon_instance() -> None:
+    rule = template_rule("{{ labels.alertname }}:{{ labels.instance }}")
+    key = dedup_key_for(alert(MIGRATED, fingerprint="00000000000000aa"), rule, AM_GROUP_KEY, 512)
+    assert key == "HighErrorRate:api-01.prod"
+
+
+def test_template_key_keeps_the_node_examples_group_key_dash_alertname() -> None:
+    """The Node/express adapter keyed incidents `${groupKey}-${alertname}` (a real AM groupKey)."""
+    rule = template_rule("{{ group_key }}-{{ labels.alertname }}")
+    key = dedup_key_for(alert(MIGRATED), rule, AM_GROUP_KEY, 255)
+    assert key == '{}:{alertname="HighErrorRate", instance="api-01.prod"}-HighErrorRate'
+
+
+def test_template_key_sees_fingerprint_and_receiver_and_a_missing_label_as_empty() -> None:
+    rule = template_rule("{{ receiver }}/{{ fingerprint }}/{{ labels.cluster }}")
+    key = dedup_key_for(alert({"alertname": "X"}, fingerprint="00000000000000aa"), rule, GROUP, 255)
+    assert key == "alert24/00000000000000aa/"
+
+
+def test_template_key_that_renders_empty_falls_back_to_the_fingerprint() -> None:
+    """Two alerts without the named label must not share one "" key (one incident for all)."""
+    rule = template_rule("{{ labels.instance }}", prefix="p/")
+    first = dedup_key_for(alert({"alertname": "A"}), rule, GROUP, 255)
+    second = dedup_key_for(alert({"alertname": "B"}), rule, GROUP, 255)
+    assert first == "p/" + fingerprint({"alertname": "A"})
+    assert second == "p/" + fingerprint({"alertname": "B"})
+
+
+def test_template_key_is_prefixed_then_hashed_past_the_limit() -> None:
+    rule = template_rule("{{ labels.alertname }}", prefix="prod/")
+    assert dedup_key_for(alert({"alertname": "X"}), rule, GROUP, 255) == "prod/X"
+    hashed = dedup_key_for(alert({"alertname": "Y" * 300}), rule, GROUP, 255)
+    assert hashed == hashlib.sha256(("prod/" + "Y" * 300).encode()).hexdigest()
+
+
+@pytest.mark.parametrize(
+    ("template", "why"),
+    [
+        ("{{ annotations.summary }}", "must not read 'annotations': annotations change"),
+        ("{{ startsAt }}", "must not read 'startsAt'"),
+        ("{{ endsAt }}", "must not read 'endsAt'"),
+        ("{{ alert.labels.instance }}", "must not read 'alert'"),
+        ("{{ labelz.instance }}", "'labelz' is undefined"),
+        ("{{ labels.instance", "template error on line 1"),
+        ("{{ labels.alertname / 0 }}", "does not render against a sample alert"),
+    ],
+)
+def test_template_key_reading_anything_unstable_is_a_config_error(
+    template: str, why: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "config.yml"
+    receiver = {"name": "x", "type": "log", "dedup_key": {"strategy": "template"}}
+    receiver["dedup_key"]["template"] = template  # type: ignore[index]
+    path.write_text(yaml.safe_dump({"receivers": [receiver]}))
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    (problem,) = raised.value.problems
+    assert problem.startswith("receivers[0].dedup_key.template: ")
+    assert why in problem
+
+
+def test_strategy_template_needs_a_template_and_a_template_needs_the_strategy() -> None:
+    with pytest.raises(ValueError, match="needs template"):
+        DedupKeySettings(strategy="template")
+    with pytest.raises(ValueError, match="only used with strategy 'template'"):
+        DedupKeySettings(template="{{ labels.alertname }}")

@@ -8,6 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import make_alert, make_payload, pd_config
+from tests.test_alert24 import alert24_config, alert24_events_config
 from tests.test_alias import alias_config
 from tests.test_status_page import status_page_config
 from tests.test_template import template_config
@@ -18,6 +19,8 @@ from tests.upstream_answers import TABLE, Answer, handler_for
 DIALECTS = {
     "events-v2": (pd_config(), 1),
     "alias": (alias_config(), 1),
+    "alert24": (alert24_config(), 1),
+    "events-v2 alert24": (alert24_events_config(), 1),
     "template": (template_config(), 1),
     "status-page": (status_page_config(), 3),
 }

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import Field
 
+from adapter.integrations.alert24 import Alert24, Alert24Settings
 from adapter.integrations.alias import Alias, AliasSettings
 from adapter.integrations.base import Integration
 from adapter.integrations.events_v2 import EventsV2, EventsV2Settings
@@ -17,13 +18,19 @@ from adapter.integrations.template import Template, TemplateSettings
 DIALECTS: dict[str, tuple[type[Any], type[Integration[Any]]]] = {
     "events-v2": (EventsV2Settings, EventsV2),
     "alias": (AliasSettings, Alias),
+    "alert24": (Alert24Settings, Alert24),
     "template": (TemplateSettings, Template),
     "status-page": (StatusPageSettings, StatusPage),
     "log": (LogSettings, Log),
 }
 
 AnyReceiverSettings = Annotated[
-    EventsV2Settings | AliasSettings | TemplateSettings | StatusPageSettings | LogSettings,
+    EventsV2Settings
+    | AliasSettings
+    | Alert24Settings
+    | TemplateSettings
+    | StatusPageSettings
+    | LogSettings,
     Field(discriminator="type"),
 ]
 

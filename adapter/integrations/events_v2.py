@@ -2,10 +2,14 @@
 
 https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
 https://developer.pagerduty.com/docs/events-api-v2/resolve-events/
+
+`flavor` picks a vendor's defaults (`PRESETS`: url, key field, where `payload.source`
+comes from, which links); each of them can be set in the receiver's config instead.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -17,14 +21,73 @@ from adapter.secrets import Secret, SecretFile
 from adapter.settings import ReceiverSettings, check_http_url, one_secret
 
 SUMMARY_LIMIT = 1024
+Link = Literal["source", "runbook"]  # the alert's generatorURL; its runbook_url annotation
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A vendor's defaults: the fields a receiver leaves out come from here."""
+
+    url: str
+    routing_key_field: str
+    source_labels: tuple[str, ...]  # payload.source: the first of these labels present,
+    source: str  # else this ("": Alertmanager's externalURL host, else "alertmanager")
+    links: tuple[Link, ...]
+    retry: RetryPolicy
+    rate_limit: tuple[int, float] | None  # documented budget (requests, per seconds)
+
+
+PRESETS = {
+    # "429: ... retry"; "500/502/503/504: retry" (the trigger-events doc above, section
+    # "Response codes & retry logic"); about 120 events a minute per routing key.
+    "pagerduty": Preset(
+        url="https://events.pagerduty.com/v2/enqueue",
+        routing_key_field="routing_key",
+        source_labels=("instance", "job"),
+        source="",
+        links=("source", "runbook"),
+        retry=RetryPolicy(
+            frozenset({408, 429}),
+            doc_url="https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic",
+        ),
+        rate_limit=(120, 60.0),
+    ),
+    # Alert24's events API takes PagerDuty's event shape with `integration_key`. Its docs
+    # name app.alert24.io (API reference) and app.alert24.net (the Prometheus guide's
+    # example); we default to .io, the API reference's host. No retry codes or rate limit
+    # are documented: the contract's default (408, 429, 5xx) and no budget.
+    "alert24": Preset(
+        url="https://app.alert24.io/api/v1/incidents",
+        routing_key_field="integration_key",
+        source_labels=("service",),
+        source="prometheus",
+        links=("runbook",),
+        retry=RetryPolicy(
+            frozenset({408, 429}), doc_url="https://alert24.net/docs/incident-ingest-prometheus"
+        ),
+        rate_limit=None,
+    ),
+}
 
 
 class EventsV2Settings(ReceiverSettings):
     type: Literal["events-v2"]
-    url: str = "https://events.pagerduty.com/v2/enqueue"
+    flavor: Literal["pagerduty", "alert24"] = "pagerduty"
+    # Unset: the flavor's (PRESETS), filled in before validation.
+    url: str = ""
     routing_key: Secret | None = None
     routing_key_file: SecretFile | None = None
-    routing_key_field: str = "routing_key"
+    routing_key_field: str = ""
+    source_labels: list[str] | None = None
+    source: str | None = None
+    links: list[Link] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _flavor_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (preset := PRESETS.get(data.get("flavor", "pagerduty"))):
+            data = {"url": preset.url, "routing_key_field": preset.routing_key_field, **data}
+        return data
 
     @model_validator(mode="after")
     def _one_key(self) -> EventsV2Settings:
@@ -39,6 +102,9 @@ class EventsV2Settings(ReceiverSettings):
     def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]
 
+    def preset(self) -> Preset:
+        return PRESETS[self.flavor]
+
 
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -46,19 +112,20 @@ def _cut(text: str, limit: int) -> str:
 
 class EventsV2(Integration[EventsV2Settings]):
     dedup_key_limit = 255
-    # PagerDuty: about 120 events a minute per routing key (the Events API v2 rate limits doc).
-    default_rate_limit = (120, 60.0)
-    # "429: too many requests ... retry"; "500/502/503/504: retry" (see the trigger-events
-    # doc above, section "Response codes & retry logic"). Other 4xx mean the event is invalid.
-    retry_policy = RetryPolicy(
-        frozenset({408, 429}),
-        doc_url="https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic",
-    )
+    default_rate_limit = PRESETS["pagerduty"].rate_limit
+    # Other 4xx mean the event is invalid.
+    retry_policy = PRESETS["pagerduty"].retry
 
     def __init__(self, settings: EventsV2Settings) -> None:
         super().__init__(settings)
+        preset = settings.preset()
+        self.default_rate_limit, self.retry_policy = preset.rate_limit, preset.retry
         self._headers = {"Content-Type": "application/json"}
         self._key = settings.key.reveal()  # once: render runs for every alert
+        given = settings.source_labels
+        self._source_labels = tuple(given) if given is not None else preset.source_labels
+        self._source = settings.source if settings.source is not None else preset.source
+        self._links = tuple(settings.links) if settings.links is not None else preset.links
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         body: dict[str, Any] = {
@@ -70,12 +137,12 @@ class EventsV2(Integration[EventsV2Settings]):
             body.update(self._trigger_fields(event))
         return UpstreamRequest("POST", self.settings.url, self._headers, orjson.dumps(body))
 
-    @staticmethod
-    def _trigger_fields(event: AlertEvent) -> dict[str, Any]:
+    def _trigger_fields(self, event: AlertEvent) -> dict[str, Any]:
         alert, group = event.alert, event.group
         labels, annotations = alert.labels, alert.annotations
         summary = annotations.get("summary") or labels.get("alertname") or "alert"
-        source = labels.get("instance") or labels.get("job") or urlsplit(group.externalURL).netloc
+        source = next((labels[n] for n in self._source_labels if labels.get(n)), "")
+        source = source or self._source or urlsplit(group.externalURL).netloc
         payload: dict[str, Any] = {
             "summary": _cut(summary, SUMMARY_LIMIT),
             "source": source or "alertmanager",
@@ -85,9 +152,9 @@ class EventsV2(Integration[EventsV2Settings]):
         if alert.startsAt:
             payload["timestamp"] = alert.startsAt
         links = []
-        if alert.generatorURL:
+        if alert.generatorURL and "source" in self._links:
             links.append({"href": alert.generatorURL, "text": "Source"})
-        if runbook := annotations.get("runbook_url"):
+        if (runbook := annotations.get("runbook_url")) and "runbook" in self._links:
             links.append({"href": runbook, "text": "Runbook"})
         fields: dict[str, Any] = {"payload": payload, "client": "Alertmanager"}
         if links:
