@@ -116,14 +116,18 @@ API_02 = {"alertname": "CheckoutLatency", "instance": "api-02", "service": "api"
 INTERNAL = {"alertname": "DiskFull", "instance": "db-01", "service": "db", "severity": "critical"}
 
 
+def fire_two_and_an_internal_one(am: RoutedAlertmanager) -> None:
+    am.fire(**API_01, severity="critical", customer_facing="true")
+    am.fire(**API_02, severity="warning", customer_facing="true")
+    am.fire(**INTERNAL)  # not customer-facing: routed elsewhere, never on the page
+
+
 @pytest.mark.parametrize("stack", ["alert24-status"], indirect=True)
 def test_alert24_service_down_then_degraded_then_operational_only_when_both_resolve(
     stack: tuple[Alert24StatusAPI, AdapterProcess, RoutedAlertmanager],
 ) -> None:
     api, adapter, am = stack
-    am.fire(**API_01, severity="critical", customer_facing="true")
-    am.fire(**API_02, severity="warning", customer_facing="true")
-    am.fire(**INTERNAL)  # not customer-facing: routed elsewhere, never on the page
+    fire_two_and_an_internal_one(am)
     wait_for(lambda: api.components["svc-api"] == "down", what="the service down")
 
     before = webhooks(adapter)
@@ -148,9 +152,7 @@ def test_pagecalm_one_draft_per_alert_through_resends_and_resolves(
     stack: tuple[PageCalmAPI, AdapterProcess, RoutedAlertmanager],
 ) -> None:
     api, adapter, am = stack
-    am.fire(**API_01, severity="critical", customer_facing="true")
-    am.fire(**API_02, severity="warning", customer_facing="true")
-    am.fire(**INTERNAL)
+    fire_two_and_an_internal_one(am)
     wait_for(lambda: len(api.incidents) == 2, what="two drafts")
     titles = sorted(i.title for i in api.drafts())
     assert titles == ["Checkout errors on api-01", "Checkout errors on api-02"]
