@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,8 +18,11 @@ from adapter.integrations.status_page import StatusPage
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import config_from, fixture, make_alert, make_payload
+from tests.process import run_adapter
 from tests.standin_pagecalm import Alert24StatusAPI, PageCalmAPI
 from tests.standin_statuspage import Incident, SimpleAPI
+from tests.system import require
+from tests.test_examples import EXAMPLES, localised
 from tests.test_status_page import API_KEY, COMPONENTS, PAGE, status_page_config
 
 MakeClient = Callable[..., TestClient]
@@ -300,3 +305,51 @@ def test_simple_finds_incidents_whose_marker_an_earlier_release_put_in_raw_input
     api.incidents["old1"].raw_input = legacy
     post(client, {**old, "status": "resolved", "endsAt": "2026-11-23T16:07:55Z"})
     assert not api.incidents["old1"].open and len(api.incidents) == 1
+
+
+# -- the docs show what the code does -------------------------------------------------------
+
+DOCS = Path(__file__).parent.parent / "docs"
+
+
+def blocks(doc: str, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", (DOCS / doc).read_text(), re.S)
+
+
+@pytest.mark.parametrize(
+    ("doc", "example", "payload"),
+    [
+        ("pagecalm.md", "pagecalm.yml", "payload.json"),
+        ("alert24-status-page.md", "alert24-status-page.yml", "alert24-status-page.payload.json"),
+    ],
+)
+def test_the_docs_show_the_example_and_its_real_render_output(
+    doc: str, example: str, payload: str, tmp_path: Path
+) -> None:
+    assert (EXAMPLES / example).read_text().rstrip() == blocks(doc, "yaml")[0].rstrip()
+    config = localised(EXAMPLES / example, tmp_path)
+    result = run_adapter("render", f"--config.file={config}", str(EXAMPLES / payload))
+    assert result.returncode == 0, result.stderr
+    shown, real = json.loads(blocks(doc, "json")[0]), json.loads(result.stdout)
+    for out in (shown, real):  # "firing for" counts to the moment render ran
+        for request in out["requests"]:
+            if isinstance(request["body"].get("raw_input"), str):
+                request["body"]["raw_input"] = re.sub(
+                    r"firing for \w+", "firing for ...", request["body"]["raw_input"]
+                )
+    assert shown == real
+
+
+@pytest.mark.parametrize("doc", ["pagecalm.md", "alert24-status-page.md"])
+def test_the_docs_alertmanager_config_passes_amtool(doc: str, tmp_path: Path) -> None:
+    amtool = require("amtool", "prometheus-alertmanager")
+    [am_config] = [b for b in blocks(doc, "yaml") if b.startswith("route:")]
+    (tmp_path / "alertmanager.yml").write_text(am_config)
+    result = subprocess.run(
+        [amtool, "check-config", str(tmp_path / "alertmanager.yml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert 'customer_facing="true"' in am_config
