@@ -18,9 +18,18 @@ share one flow; `flavor` picks a preset of paths and field names (`Shape`) that 
   set the component to the worst status of its firing alerts in this webhook and of the
   other keys' open incidents on it (as recorded when each was created; another group's
   alerts must not turn it operational), else back to operational. Each incident carries a
-  marker {dedup_key, component, status} (Statuspage: `metadata`; simple: in `raw_input`)
-  by which it is found again: no state here. Any step failing fails the chain's events;
+  marker {dedup_key, component, status} in its own field (`fields.marker`; Statuspage and
+  simple: `metadata.incident_adapter`), never in `raw_input`, the writer's input, by which
+  it is found again: no state here. Any step failing fails the chain's events;
   Alertmanager's re-send replays it, and the listing makes the replay idempotent.
+- No listing (`paths.unresolved: ""`; PageCalm, Alert24 service status): nothing can be
+  found again. A firing alert gets one create (`create_once`: only the delivery memo keeps
+  a re-send from creating another, within memo_ttl, in this process); a resolve has nothing
+  to send and is filtered. Or, with no incidents at all, one component request per
+  component with the worst status of its firing alerts in this webhook (group by the
+  component label so one group holds them all). Not both: which incidents still hold a
+  component cannot be known.
+- `raw_input`: an object, or (`raw_input_format: text`) the same facts as an on-call note.
 - `publish: false` (default) creates a draft for a human to publish. Statuspage v1 has no
   drafts (an incident is public once created), so that flavor requires `publish: true`.
   The component status is set either way: it is a fact, the incident text is the message.
