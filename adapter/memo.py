@@ -19,7 +19,7 @@ def digest(request: UpstreamRequest) -> bytes:
     h = hashlib.blake2b(digest_size=16)
     h.update(request.method.encode())
     h.update(request.url.encode())
-    h.update(request.body)
+    h.update(request.body if request.memo_identity is None else request.memo_identity)
     return h.digest()
 
 

@@ -6,7 +6,7 @@ top-level values must be objects, `GET incidents/unresolved` a bare array. No dr
 incident is public once created (`notified` records `deliver_notifications`).
 
 `SimpleAPI`: `POST /api/v1/incidents {title, status_page_id, severity,
-affected_component_ids, raw_input, draft}` (a draft unless told otherwise), listed by
+affected_component_ids, raw_input, metadata, draft}` (a draft unless told otherwise), listed by
 `GET /api/v1/incidents?status_page_id=..&status=open` as {"incidents": [...]}, resolved with
 `PATCH /api/v1/incidents/{id} {"status": "resolved"}`; `Authorization: Bearer <key>`.
 
@@ -49,8 +49,8 @@ class Incident:
     component_ids: list[str]
     draft: bool = False
     notified: bool = True
-    metadata: dict[str, Any] = field(default_factory=dict)  # Statuspage
-    raw_input: dict[str, Any] = field(default_factory=dict)  # simple
+    metadata: dict[str, Any] = field(default_factory=dict)  # Statuspage, simple
+    raw_input: Any = field(default_factory=dict)  # simple: an object; PageCalm: a text
 
     @property
     def open(self) -> bool:
@@ -130,7 +130,7 @@ class _StatusPageFake:
             answer = self(proxied)
             return Response(answer.content, answer.status_code, dict(answer.headers))
 
-        methods = ["GET", "POST", "PATCH"]
+        methods = ["GET", "POST", "PATCH", "PUT"]
         return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
 
 
@@ -231,6 +231,7 @@ class SimpleAPI(_StatusPageFake):
             "severity": incident.impact,
             "affected_component_ids": incident.component_ids,
             "raw_input": incident.raw_input,
+            "metadata": incident.metadata,
             "draft": incident.draft,
             "status": incident.status,
         }
@@ -274,6 +275,8 @@ class SimpleAPI(_StatusPageFake):
             errors.append(f"raw_input must hold {sorted(RAW_INPUT_KEYS)}")
         if not isinstance(body.get("draft", True), bool):
             errors.append("draft is not a boolean")
+        if not isinstance(body.get("metadata", {}), dict):
+            errors.append("metadata must be an object")
         if errors:
             return 422, {"errors": errors}
         incident = Incident(
@@ -284,6 +287,7 @@ class SimpleAPI(_StatusPageFake):
             list(ids),
             draft=body.get("draft", True),
             raw_input=raw,
+            metadata=body.get("metadata", {}),
         )
         self.incidents[incident.id] = incident
         return 201, self.as_json(incident)

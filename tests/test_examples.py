@@ -26,12 +26,19 @@ def localised(example: Path, tmp_path: Path) -> Path:
     return path
 
 
+def payload_for(example: Path) -> Path:
+    """The shared example payload, or the example's own (`NAME.payload.json`) where its
+    receiver needs labels the shared one lacks (e.g. customer_facing)."""
+    own = example.with_suffix(".payload.json")
+    return own if own.exists() else EXAMPLES / "payload.json"
+
+
 @pytest.mark.parametrize("example", sorted(EXAMPLES.glob("*.yml")), ids=lambda p: p.name)
 def test_example_checks_and_renders(example: Path, tmp_path: Path) -> None:
     config = localised(example, tmp_path)
     check = run_adapter("check-config", str(config))
     assert check.returncode == 0, check.stderr
-    render = run_adapter("render", f"--config.file={config}", str(EXAMPLES / "payload.json"))
+    render = run_adapter("render", f"--config.file={config}", str(payload_for(example)))
     assert render.returncode == 0, render.stderr
     out = json.loads(render.stdout)
     assert out["requests"], "the example payload should produce requests"

@@ -34,6 +34,12 @@ FLAVORS = ("statuspage", "simple")
 BASES: dict[str, dict[str, Any]] = {
     "statuspage": {"url": f"https://api.statuspage.test/v1/pages/{PAGE}", "publish": True},
     "simple": {"url": "https://status.test/api/v1", "page_id": PAGE},
+    "pagecalm": {"url": "https://pagecalm.test", "page_id": PAGE},
+    "alert24-status": {  # Alert24 services; only customer-facing alerts go to the page
+        "url": "https://app.alert24.test/api/v1",
+        "components": {"api": "svc-api", "db": "svc-db"},
+        "matchers": ['customer_facing="true"'],
+    },
 }
 
 
@@ -70,8 +76,7 @@ def post(client: TestClient, *alerts: dict[str, Any], **extra: Any) -> httpx.Res
 
 def marker(api: StatuspageAPI | SimpleAPI, incident_id: str) -> dict[str, Any]:
     incident = api.incidents[incident_id]
-    found = incident.metadata if isinstance(api, StatuspageAPI) else incident.raw_input
-    return dict(found["incident_adapter"])
+    return dict(incident.metadata["incident_adapter"])  # simple: its own field, too
 
 
 def raw_input(api: StatuspageAPI | SimpleAPI, incident_id: str) -> dict[str, Any]:
@@ -395,7 +400,8 @@ def test_paths_and_fields_fit_a_third_api(tmp_path: Path) -> None:
     ]
     body = chain[1][2]
     assert body["summary"] == {"text": "Error rate above 5%"} and "severity" not in body
-    assert body["raw_input"]["incident_adapter"]["status"] == "degraded_performance"
+    assert body["metadata"]["incident_adapter"]["status"] == "degraded_performance"
+    assert "incident_adapter" not in body["raw_input"]  # the writer's input holds facts only
 
 
 def test_raw_input_says_how_long_it_has_been_firing(tmp_path: Path) -> None:
@@ -428,14 +434,14 @@ def test_raw_input_says_how_long_it_has_been_firing(tmp_path: Path) -> None:
         (
             "statuspage",
             {"status": {"critical": "down"}},
-            "receivers[0].status.critical: Input should be",
+            "receivers[0]: status.critical: 'down' is not a value of flavor 'statuspage'",
         ),
         (
             "statuspage",
             {"status": {"disaster": "major_outage"}},
             "receivers[0].status.disaster: unknown key",
         ),
-        ("statuspage", {"impact": {"error": "huge"}}, "receivers[0].impact.error: Input should be"),
+        ("statuspage", {"impact": {"error": "huge"}}, "impact.error: 'huge' is not a value of"),
         ("statuspage", {"publish": False}, "publish: 'statuspage' has no draft incidents"),
         (
             "statuspage",

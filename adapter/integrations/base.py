@@ -46,6 +46,9 @@ class UpstreamRequest:
     # one step needs what the previous one returned (find an incident's id, then resolve
     # it). None: this request is the last.
     then: Callable[[bytes], UpstreamRequest | None] | None = field(default=None, compare=False)
+    # What the delivery memo compares instead of the body (None: the body): for a create that
+    # must happen once per dedup key whatever its text says (an API with no lookup).
+    memo_identity: bytes | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

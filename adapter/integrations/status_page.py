@@ -18,9 +18,18 @@ share one flow; `flavor` picks a preset of paths and field names (`Shape`) that 
   set the component to the worst status of its firing alerts in this webhook and of the
   other keys' open incidents on it (as recorded when each was created; another group's
   alerts must not turn it operational), else back to operational. Each incident carries a
-  marker {dedup_key, component, status} (Statuspage: `metadata`; simple: in `raw_input`)
-  by which it is found again: no state here. Any step failing fails the chain's events;
+  marker {dedup_key, component, status} in its own field (`fields.marker`; Statuspage and
+  simple: `metadata.incident_adapter`), never in `raw_input`, the writer's input, by which
+  it is found again: no state here. Any step failing fails the chain's events;
   Alertmanager's re-send replays it, and the listing makes the replay idempotent.
+- No listing (`paths.unresolved: ""`; PageCalm, Alert24 service status): nothing can be
+  found again. A firing alert gets one create (`create_once`: only the delivery memo keeps
+  a re-send from creating another, within memo_ttl, in this process); a resolve has nothing
+  to send and is filtered. Or, with no incidents at all, one component request per
+  component with the worst status of its firing alerts in this webhook (group by the
+  component label so one group holds them all). Not both: which incidents still hold a
+  component cannot be known.
+- `raw_input`: an object, or (`raw_input_format: text`) the same facts as an on-call note.
 - `publish: false` (default) creates a draft for a human to publish. Statuspage v1 has no
   drafts (an incident is public once created), so that flavor requires `publish: true`.
   The component status is set either way: it is a fact, the incident text is the message.
@@ -32,7 +41,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 from urllib.parse import quote
@@ -47,104 +56,26 @@ from adapter.integrations.base import (
     RetryPolicy,
     UpstreamRequest,
 )
+from adapter.integrations.status_page_presets import FIELDS, PATHS, PRESETS, Preset, Shape
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import Model, ReceiverSettings, check_http_url, one_secret
 
-Status = Literal["degraded_performance", "partial_outage", "major_outage"]
-RANK = ("operational", "degraded_performance", "partial_outage", "major_outage")
-Impact = Literal["none", "minor", "major", "critical"]
 TITLE_LIMIT = 255  # Statuspage: "a maximum limit of 255 characters"
 
 
-@dataclass(frozen=True)
-class Shape:
-    """Where an API wants things: paths relative to `url`, dotted field paths ("" = none)."""
+class SeverityMap(Model):
+    """Adapter severity -> a value of the flavor's vocabulary; unset: the flavor's default."""
 
-    auth_scheme: str
-    unresolved: str  # GET the open incidents; may hold {page_id}
-    create: str  # POST an incident
-    incident: str  # PATCH an incident (to resolve it); holds {id}
-    component: str  # PATCH a component's status; holds {component_id}; "" = no such call
-    wrap: str  # the object an incident's fields go in ("" = top level)
-    component_wrap: str
-    incidents: str  # where a listing holds its array ("" = the answer is the array)
-    id: str
-    title: str
-    impact: str
-    component_ids: str
-    component_statuses: str  # {component_id: status}, on create
-    raw_input: str
-    marker: str  # {dedup_key, component, status}: how the adapter finds its incidents again
-    status: str  # of an incident ("resolved" closes it) and of a component
-    page_id: str
-    draft: str  # true unless `publish`; "" = the API has no drafts
-
-
-PATHS = ("unresolved", "create", "incident", "component")
-PRESETS: dict[str, dict[str, str]] = {
-    "statuspage": {  # https://developer.statuspage.io/
-        "auth_scheme": "OAuth",
-        "unresolved": "incidents/unresolved",
-        "create": "incidents",
-        "incident": "incidents/{id}",
-        "component": "components/{component_id}",
-        "wrap": "incident",
-        "component_wrap": "component",
-        "incidents": "",
-        "id": "id",
-        "title": "name",
-        "impact": "impact_override",
-        "component_ids": "component_ids",
-        "component_statuses": "components",
-        "raw_input": "metadata.raw_input",  # metadata: top-level values must be objects
-        "marker": "metadata.incident_adapter",
-        "status": "status",
-        "page_id": "",  # in the url
-        "draft": "",
-    },
-    "simple": {
-        "auth_scheme": "Bearer",
-        "unresolved": "incidents?status_page_id={page_id}&status=open",
-        "create": "incidents",
-        "incident": "incidents/{id}",
-        "component": "components/{component_id}",
-        "wrap": "",
-        "component_wrap": "",
-        "incidents": "incidents",
-        "id": "id",
-        "title": "title",
-        "impact": "severity",
-        "component_ids": "affected_component_ids",
-        "component_statuses": "",
-        "raw_input": "raw_input",
-        "marker": "raw_input.incident_adapter",
-        "status": "status",
-        "page_id": "status_page_id",
-        "draft": "draft",
-    },
-}
-
-FIELDS = tuple(n for n in PRESETS["simple"] if n not in (*PATHS, "auth_scheme"))
-
-
-class StatusMap(Model):
-    critical: Status = "major_outage"
-    error: Status = "partial_outage"
-    warning: Status = "degraded_performance"
-    info: Status = "degraded_performance"
-
-
-class ImpactMap(Model):
-    critical: Impact = "critical"
-    error: Impact = "major"
-    warning: Impact = "minor"
-    info: Impact = "none"
+    critical: str | None = None
+    error: str | None = None
+    warning: str | None = None
+    info: str | None = None
 
 
 class StatusPageSettings(ReceiverSettings):
     type: Literal["status-page"]
     url: str  # the base the paths are relative to, e.g. https://api.statuspage.io/v1/pages/ID
-    flavor: Literal["statuspage", "simple"] = "statuspage"
+    flavor: Literal["statuspage", "simple", "pagecalm", "alert24-status"] = "statuspage"
     page_id: str = ""  # for APIs that take it in the body or a path ({page_id})
     api_key: Secret | None = None
     api_key_file: SecretFile | None = None
@@ -152,9 +83,11 @@ class StatusPageSettings(ReceiverSettings):
     auth_scheme: str | None = None  # "<auth_scheme> <key>"; default: the flavor's
     component_label: str = "service"
     components: dict[str, str] = Field(min_length=1)  # label value -> component id
-    status: StatusMap = Field(default_factory=StatusMap)
-    impact: ImpactMap = Field(default_factory=ImpactMap)
+    status: SeverityMap = Field(default_factory=SeverityMap)  # component status by severity
+    impact: SeverityMap = Field(default_factory=SeverityMap)  # incident impact by severity
     publish: bool = False
+    raw_input_format: Literal["text", "object"] | None = None  # default: the flavor's
+    create_fields: dict[str, Any] = Field(default_factory=dict)  # constant extras; null: drop
     paths: dict[str, str] = Field(default_factory=dict)  # overrides of the flavor's Shape
     fields: dict[str, str] = Field(default_factory=dict)
 
@@ -167,7 +100,7 @@ class StatusPageSettings(ReceiverSettings):
             for name in getattr(self, where):
                 if name not in allowed:
                     raise ValueError(f"{where}.{name}: unknown; use one of {', '.join(allowed)}")
-        shape, rule = self.shape(), self.dedup_key
+        shape, rule, preset = self.shape(), self.dedup_key, self.preset
         if rule.strategy == "group" or (
             rule.strategy == "labels" and self.component_label not in rule.labels
         ):
@@ -180,28 +113,92 @@ class StatusPageSettings(ReceiverSettings):
                 "storm_guard: not for status-page; for one incident per component use "
                 f"dedup_key: {{strategy: labels, labels: [{self.component_label}]}}"
             )
-        if not self.publish and not shape.draft:
+        self._check_vocabulary("status", self.status, preset.statuses[1:])
+        if shape.impact:
+            self._check_vocabulary("impact", self.impact, preset.impacts)
+        if shape.create:
+            self._check_create(shape)
+        if shape.page_id and not self.page_id:
+            raise ValueError(f"page_id: required, sent as {shape.page_id!r}")
+        for name in PATHS[:-1]:
+            path = getattr(shape, name)
+            if path.startswith("/") or "://" in path:
+                raise ValueError(f"paths.{name}: {path!r} must be relative to url")
+        if shape.component_method not in ("PATCH", "PUT", "POST"):
+            raise ValueError("paths.component_method: use PATCH, PUT or POST")
+        if shape.component and "{component_id}" not in shape.component:
+            raise ValueError("paths.component: must hold {component_id} (or be empty)")
+        if not shape.status:
+            raise ValueError("fields.status: must not be empty")
+        if shape.unresolved:
+            self._check_listing(shape)
+        elif not shape.create and not shape.component:
+            raise ValueError("paths: nothing to send; set paths.create or paths.component")
+        elif shape.create and shape.component:
+            raise ValueError(
+                "paths.component: without a listing (paths.unresolved) the adapter cannot "
+                "tell which incidents still hold a component; use one of create or component"
+            )
+        return self
+
+    def _check_vocabulary(self, name: str, given: SeverityMap, allowed: tuple[str, ...]) -> None:
+        for level, value in given.model_dump(exclude_none=True).items():
+            if value not in allowed:
+                raise ValueError(
+                    f"{name}.{level}: {value!r} is not a value of flavor {self.flavor!r}; "
+                    f"use one of {', '.join(allowed)}"
+                )
+
+    def _check_create(self, shape: Shape) -> None:
+        preset = self.preset
+        if not shape.title:
+            raise ValueError("fields.title: must not be empty when incidents are created")
+        if self.publish and preset.always_draft:
+            raise ValueError(
+                f"publish: {self.flavor!r} makes every incident a draft for a person to "
+                "publish; the API has no way to publish it, so leave publish: false"
+            )
+        if not self.publish and not shape.draft and not preset.always_draft:
             raise ValueError(
                 f"publish: {self.flavor!r} has no draft incidents (Statuspage v1 shows an "
                 "incident once created); set publish: true, or fields.draft for an API with drafts"
             )
-        if shape.page_id and not self.page_id:
-            raise ValueError(f"page_id: required, sent as {shape.page_id!r}")
-        for name in PATHS:
-            path = getattr(shape, name)
-            if path.startswith("/") or "://" in path:
-                raise ValueError(f"paths.{name}: {path!r} must be relative to url")
+        taken = {getattr(shape, n) for n in FIELDS} - {""}
+        for name, value in self.create_fields.items():
+            if name in taken:
+                raise ValueError(f"create_fields.{name}: the adapter sets it; see fields")
+            allowed = preset.choices.get(name)
+            if allowed is not None and value is not None and value not in allowed:
+                choices = ", ".join(str(a).lower() if isinstance(a, bool) else a for a in allowed)
+                raise ValueError(f"create_fields.{name}: {value!r}; use one of {choices}")
+
+    @staticmethod
+    def _check_listing(shape: Shape) -> None:
         if "{id}" not in shape.incident:
             raise ValueError("paths.incident: must hold {id}")
-        if shape.component and "{component_id}" not in shape.component:
-            raise ValueError("paths.component: must hold {component_id} (or be empty)")
-        if not (shape.title and shape.marker and shape.status and shape.id):
-            raise ValueError("fields: title, marker, status and id must not be empty")
-        return self
+        if not (shape.marker and shape.id):
+            raise ValueError(
+                "fields.marker and fields.id: required with a listing (paths.unresolved), "
+                "e.g. marker: metadata.incident_adapter"
+            )
+
+    @property
+    def preset(self) -> Preset:
+        return PRESETS[self.flavor]
 
     def shape(self) -> Shape:
         scheme = {} if self.auth_scheme is None else {"auth_scheme": self.auth_scheme}
-        return Shape(**{**PRESETS[self.flavor], **self.fields, **self.paths, **scheme})
+        return Shape(**{**self.preset.shape, **self.fields, **self.paths, **scheme})
+
+    def status_map(self) -> dict[str, str]:
+        return {**self.preset.status_map, **self.status.model_dump(exclude_none=True)}
+
+    def impact_map(self) -> dict[str, str]:
+        return {**self.preset.impact_map, **self.impact.model_dump(exclude_none=True)}
+
+    def extra_create_fields(self) -> dict[str, Any]:
+        merged = {**self.preset.create_fields, **self.create_fields}
+        return {name: value for name, value in merged.items() if value is not None}
 
     @property
     def key(self) -> Secret:
@@ -262,6 +259,12 @@ class StatusPage(Integration[StatusPageSettings]):
     ) -> None:
         super().__init__(settings)
         self.shape = settings.shape()
+        self.ranked = settings.preset.statuses
+        self.statuses = settings.status_map()
+        self.impacts = settings.impact_map()
+        self.raw_input_format = settings.raw_input_format or settings.preset.raw_input_format
+        self.extra = settings.extra_create_fields()
+        self.markers = tuple(m for m in (self.shape.marker, settings.preset.marker_fallback) if m)
         key = f"{self.shape.auth_scheme} {settings.key.reveal()}".strip()
         self._headers = {"Content-Type": "application/json", settings.auth_header: key}
         self._base = settings.url.rstrip("/") + "/"
@@ -272,18 +275,27 @@ class StatusPage(Integration[StatusPageSettings]):
         return None if value is None else self.settings.components.get(value)
 
     def wants(self, event: AlertEvent) -> bool:
-        return self.component(event) is not None
+        if self.component(event) is None:
+            return False
+        # Without a listing, a resolve can only set the component; with no component call
+        # either, there is nothing to send: the incident stays for a person to close.
+        return bool(event.action == "trigger" or self.shape.unresolved or self.shape.component)
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         component = self.component(event)
         if component is None:
             raise RenderError(f"label {self.settings.component_label!r} names no component")
+        if not self.shape.unresolved:
+            if self.shape.create and event.action == "trigger":
+                return self.create_once(event, component)
+            return self._set_component(component, [event])
         return self.chain(component, [event])
 
     def render_all(
         self, events: Sequence[AlertEvent]
     ) -> list[tuple[UpstreamRequest | RenderError, tuple[AlertEvent, ...]]]:
-        """One chain per component, carrying all of that component's events."""
+        """One chain per component, carrying all of that component's events; without a
+        listing, one create per firing alert, or one status per component."""
         by_component: dict[str | None, list[AlertEvent]] = {}
         for event in events:
             by_component.setdefault(self.component(event), []).append(event)
@@ -291,8 +303,12 @@ class StatusPage(Integration[StatusPageSettings]):
         for component, members in by_component.items():
             if component is None:
                 out.append((RenderError("the alert's label names no component"), tuple(members)))
-            else:
+            elif self.shape.unresolved:
                 out.append((self.chain(component, members), tuple(members)))
+            elif self.shape.create:
+                out += [(self.create_once(e, component), (e,)) for e in members]
+            else:
+                out.append((self._set_component(component, members), tuple(members)))
         return out
 
     def chain(self, component: str, events: Sequence[AlertEvent]) -> UpstreamRequest:
@@ -300,6 +316,13 @@ class StatusPage(Integration[StatusPageSettings]):
             return _sequence(self.steps(component, events, self.open_incidents(answer)))
 
         return UpstreamRequest("GET", self._url("unresolved"), self._headers, b"", then=then)
+
+    def marker_of(self, incident: Any) -> dict[str, Any] | None:
+        for path in self.markers:
+            found = _get(incident, path)
+            if isinstance(found, dict) and isinstance(found.get("dedup_key"), str):
+                return found
+        return None
 
     def open_incidents(self, answer: bytes) -> dict[str, dict[str, Any]]:
         """This adapter's open incidents in a listing, by dedup key. An answer that is not a
@@ -311,51 +334,62 @@ class StatusPage(Integration[StatusPageSettings]):
         items = _get(data, self.shape.incidents)
         out = {}
         for incident in items if isinstance(items, list) else ():
-            key = _get(incident, self.shape.marker + ".dedup_key")
-            if isinstance(key, str) and _get(incident, self.shape.status) != "resolved":
-                out[key] = incident
+            marker = self.marker_of(incident)
+            if marker is not None and _get(incident, self.shape.status) != "resolved":
+                out[marker["dedup_key"]] = incident
         return out
 
     def steps(
         self, component: str, events: Sequence[AlertEvent], open_: dict[str, dict[str, Any]]
     ) -> list[UpstreamRequest]:
         """What to send after the listing, given the open incidents in it."""
-        status_map = self.settings.status.model_dump()
-        firing = [e for e in events if e.action == "trigger"]
         mine = {e.dedup_key for e in events}
-        statuses = [status_map[e.severity] for e in firing]
-        for key, incident in open_.items():  # other keys' open incidents hold it down too
-            marker = _get(incident, self.shape.marker)
+        held = []  # other keys' open incidents hold the component down too
+        for key, incident in open_.items():
+            marker = self.marker_of(incident) or {}
             if key not in mine and marker.get("component") == component:
                 recorded = marker.get("status")
-                statuses.append(recorded if recorded in RANK[1:] else RANK[1])
-        worst = max(statuses, key=RANK.index, default="operational")
+                held.append(recorded if recorded in self.ranked[1:] else self.ranked[1])
+        firing = [e for e in events if e.action == "trigger"]
         out = [self.create(e, component) for e in firing if e.dedup_key not in open_]
         for event in events:
             if event.action == "resolve" and event.dedup_key in open_:
                 incident_id = str(_get(open_[event.dedup_key], self.shape.id))
                 out.append(self._send("PATCH", "incident", {"id": incident_id}, "resolved"))
         if self.shape.component:
-            out.append(self._send("PATCH", "component", {"component_id": component}, worst))
+            out.append(self._set_component(component, events, held))
         return out
+
+    def worst(self, events: Sequence[AlertEvent], held: Sequence[str] = ()) -> str:
+        statuses = [self.statuses[e.severity] for e in events if e.action == "trigger"]
+        return max([*statuses, *held], key=self.ranked.index, default=self.ranked[0])
 
     def create(self, event: AlertEvent, component: str) -> UpstreamRequest:
         shape, settings = self.shape, self.settings
-        status = settings.status.model_dump()[event.severity]
+        status = self.statuses[event.severity]
         alert = event.alert
         title = alert.annotations.get("summary") or alert.labels.get("alertname") or "alert"
         body: dict[str, Any] = {}
+        for name, value in self.extra.items():
+            _put(body, name, value)
         _put(body, shape.title, title if len(title) <= TITLE_LIMIT else title[:254] + "…")
         _put(body, shape.page_id, settings.page_id)
-        _put(body, shape.impact, settings.impact.model_dump()[event.severity])
+        _put(body, shape.impact, self.impacts.get(event.severity))
         _put(body, shape.component_ids, [component])
         _put(body, shape.component_statuses, {component: status})
-        _put(body, shape.raw_input, self.raw_input(event))
+        raw = self.raw_input(event)
+        _put(body, shape.raw_input, raw_input_text(raw) if self.raw_input_format == "text" else raw)
         marker = {"dedup_key": event.dedup_key, "component": component, "status": status}
         _put(body, shape.marker, marker)
         _put(body, shape.draft, not settings.publish)
         wrapped = {shape.wrap: body} if shape.wrap else body
         return UpstreamRequest("POST", self._url("create"), self._headers, _json(wrapped))
+
+    def create_once(self, event: AlertEvent, component: str) -> UpstreamRequest:
+        """A create for an API with no listing. The delivery memo is all that stops a
+        re-send from creating another incident, so it must see every re-send of the key as
+        the same request, whatever changed in its text (annotations, "firing for")."""
+        return replace(self.create(event, component), memo_identity=b"create")
 
     def raw_input(self, event: AlertEvent) -> dict[str, Any]:
         """What a person or a writing assistant turns into a customer-facing update."""
@@ -378,7 +412,16 @@ class StatusPage(Integration[StatusPageSettings]):
             out["source"] = alert.generatorURL
         if runbook := alert.annotations.get("runbook_url"):
             out["runbook_url"] = runbook
+        others = {k: v for k, v in alert.annotations.items() if k not in TEXT_ANNOTATIONS and v}
+        if others:
+            out["annotations"] = others
         return out
+
+    def _set_component(
+        self, component: str, events: Sequence[AlertEvent], held: Sequence[str] = ()
+    ) -> UpstreamRequest:
+        ids = {"component_id": component}
+        return self._send(self.shape.component_method, "component", ids, self.worst(events, held))
 
     def _send(self, method: str, which: str, ids: dict[str, str], status: str) -> UpstreamRequest:
         wrap = self.shape.wrap if which == "incident" else self.shape.component_wrap
@@ -393,6 +436,42 @@ class StatusPage(Integration[StatusPageSettings]):
         for name, value in (ids or {}).items():
             text = text.replace("{" + name + "}", quote(value, safe=""))
         return self._base + text
+
+
+TEXT_ANNOTATIONS = ("summary", "description", "runbook_url")
+# Where an alert is, as an on-call person names it: most specific last.
+WHERE_LABELS = ("service", "cluster", "namespace", "job", "instance", "pod", "container")
+
+
+def raw_input_text(raw: dict[str, Any]) -> str:
+    """The facts of `raw_input` as an on-call person would write them for the page's writer:
+    what fired, where, how bad, since when, what it means, and where to look."""
+    labels: dict[str, str] = raw["labels"]
+    where = ", ".join(f"{name} {labels[name]}" for name in WHERE_LABELS if labels.get(name))
+    lines = [f"{raw['alertname'] or 'An alert'} is firing" + (f" on {where}" if where else "")]
+    lines[0] += f"; severity {raw['severity']}."
+    if raw["summary"]:
+        lines.append(f"Summary: {raw['summary']}")
+    if raw["description"]:
+        lines.append(f"Details: {raw['description']}")
+    since = f"Started {_readable(raw['starts_at'])}"
+    lines.append(since + (f", firing for {raw['firing_for']}." if raw["firing_for"] else "."))
+    for name, value in raw.get("annotations", {}).items():
+        lines.append(f"{name}: {value}")
+    if runbook := raw.get("runbook_url"):
+        lines.append(f"Runbook: {runbook}")
+    if graph := raw.get("source"):
+        lines.append(f"Graph: {graph}")
+    lines.append("Labels: " + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())))
+    return "\n".join(lines)
+
+
+def _readable(starts_at: str) -> str:
+    try:
+        started = datetime.fromisoformat(starts_at).astimezone(UTC)
+    except (ValueError, TypeError):
+        return starts_at
+    return started.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _json(body: dict[str, Any]) -> bytes:
