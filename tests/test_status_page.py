@@ -453,6 +453,11 @@ def test_raw_input_says_how_long_it_has_been_firing(tmp_path: Path) -> None:
             {"dedup_key": {"strategy": "labels", "labels": ["alertname"]}},
             "include 'service'",
         ),
+        (
+            "statuspage",
+            {"dedup_key": {"strategy": "template", "template": "{{ labels.alertname }}"}},
+            "or a template that reads labels.service",
+        ),
         ("statuspage", {"fields": {"titel": "name"}}, "fields.titel: unknown; use one of"),
         ("statuspage", {"storm_guard": {"threshold": 5}}, "storm_guard: not for status-page"),
         (
@@ -508,3 +513,10 @@ def test_render_prints_the_first_step_with_the_key_redacted(tmp_path: Path) -> N
     assert request["method"] == "GET" and request["url"].endswith("/incidents/unresolved")
     assert request["headers"]["Authorization"] == "OAuth <secret>"
     assert len(request["alerts"]) == 2
+
+
+def test_a_template_key_that_names_the_component_label_is_accepted(tmp_path: Path) -> None:
+    """`{{ labels.service }}/{{ labels.alertname }}` keeps each key inside one component."""
+    key = {"strategy": "template", "template": "{{ labels.service }}/{{ labels.alertname }}"}
+    config = config_from(status_page_config(dedup_key=key), tmp_path)
+    assert config.receivers[0].dedup_key.strategy == "template"

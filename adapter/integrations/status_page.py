@@ -57,8 +57,11 @@ from adapter.integrations.base import (
     UpstreamRequest,
 )
 from adapter.integrations.status_page_presets import FIELDS, PATHS, PRESETS, Preset, Shape
+from adapter.keys import dedup_key_for
+from adapter.payload import Alert
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import Model, ReceiverSettings, check_http_url, one_secret
+from adapter.templating import Fields
 
 TITLE_LIMIT = 255  # Statuspage: "a maximum limit of 255 characters"
 
@@ -101,12 +104,15 @@ class StatusPageSettings(ReceiverSettings):
                 if name not in allowed:
                     raise ValueError(f"{where}.{name}: unknown; use one of {', '.join(allowed)}")
         shape, rule, preset = self.shape(), self.dedup_key, self.preset
-        if rule.strategy == "group" or (
-            rule.strategy == "labels" and self.component_label not in rule.labels
+        if (
+            rule.strategy == "group"
+            or (rule.strategy == "labels" and self.component_label not in rule.labels)
+            or (rule.strategy == "template" and not _template_tells_components(self))
         ):
             raise ValueError(
-                f"dedup_key: a key must not span components; use strategy fingerprint, or "
-                f"labels that include {self.component_label!r}"
+                f"dedup_key: a key must not span components; use strategy fingerprint, "
+                f"labels that include {self.component_label!r}, or a template that reads "
+                f"labels.{self.component_label}"
             )
         if self.storm_guard is not None:  # its group-wide aggregate has no one component
             raise ValueError(
@@ -206,6 +212,23 @@ class StatusPageSettings(ReceiverSettings):
 
     def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]
+
+
+def _template_tells_components(settings: StatusPageSettings) -> bool:
+    """Whether a template key differs for two alerts that differ only in the component label."""
+    rule = settings.dedup_key.rule(settings.name)
+    keys = set()
+    for value in ("component-a", "component-b"):
+        # Every other label a template names exists and is the same for both alerts.
+        labels = _SampleLabels({settings.component_label: value})
+        alert = Alert.model_construct(status="firing", labels=labels, fingerprint="0" * 16)
+        keys.add(dedup_key_for(alert, rule, "{}:{}", 255))
+    return len(keys) == 2
+
+
+class _SampleLabels(Fields):
+    def __missing__(self, key: str) -> str:
+        return f"sample-{key}"
 
 
 def _get(obj: Any, path: str) -> Any:
