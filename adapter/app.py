@@ -54,6 +54,7 @@ def create_app(
             Route("/-/healthy", endpoints.healthy, methods=["GET", "HEAD"]),
             Route("/-/ready", endpoints.ready, methods=["GET", "HEAD"]),
             Route("/-/reload", endpoints.reload, methods=["POST"]),
+            Route("/-/test/{receiver}", endpoints.test_incident, methods=["POST"]),
             Route("/metrics", endpoints.metrics, methods=["GET"]),
         ],
         lifespan=lifespan,

@@ -32,14 +32,14 @@ def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JS
     return JSONResponse({"error": reason}, status_code=status, headers=headers)
 
 
-def _is_json(content_type: str | None) -> bool:
+def is_json(content_type: str | None) -> bool:
     if not content_type:
         return False
     media = content_type.split(";", 1)[0].strip().lower()
     return media == "application/json" or media.endswith("+json")
 
 
-async def _read_body(request: Request, limit: int) -> bytes | None:
+async def read_body(request: Request, limit: int) -> bytes | None:
     """The body, or None as soon as it is known to be over the limit."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
@@ -85,14 +85,14 @@ class Webhook:
             )
         if path_name is not None and receiver is None:
             return refuse(404, f"no receiver named {path_name[:100]!r}")
-        if not _is_json(request.headers.get("content-type")):
+        if not is_json(request.headers.get("content-type")):
             return refuse(415, "send the payload as Content-Type: application/json")
         limits = loaded.config.limits
         budget = (receiver.delivery if receiver else loaded.config.delivery).timeout
         try:
             # A client trickling its body holds only its own request, and not for long.
             async with asyncio.timeout_at(started + budget):
-                body = await _read_body(request, limits.max_body_bytes)
+                body = await read_body(request, limits.max_body_bytes)
         except ClientDisconnect:
             return refuse(400, "the client went away before the body was complete")
         except TimeoutError:
@@ -143,7 +143,10 @@ class Webhook:
                 counted.events[(outcome.action, outcome.result)].inc()
             status = report.http_status
             counted.webhook(status)
-            state.activity.setdefault(receiver.name, Activity()).note(status, time.time())
+            activity = state.activity.get(receiver.name)
+            if activity is None:
+                activity = state.activity[receiver.name] = Activity()
+            activity.note(status, time.time(), report.outcomes)
             if status != 200:
                 log.warning(
                     "webhook.answered",
