@@ -81,6 +81,10 @@ def _delivery_json(when: float, outcome: AlertOutcome) -> dict[str, Any]:
     }
 
 
+def _clock(when: float) -> str:
+    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def _iso(when: float | None) -> str | None:
     if when is None:
         return None
@@ -92,6 +96,7 @@ body{font-family:sans-serif;margin:2em;max-width:80em;line-height:1.4}
 td,th{padding:.2em 1em;text-align:left;vertical-align:top}
 table.deliveries{border-collapse:collapse;font-size:95%}
 table.deliveries td,table.deliveries th{border-bottom:1px solid #ddd}
+td.when{white-space:nowrap}
 td.key{font-family:monospace;word-break:break-all;max-width:24em}
 .delivered,.skipped,.ok{color:#060}.failed,.rejected,.bad{color:#a00;font-weight:bold}
 .filtered{color:#666}
@@ -136,7 +141,8 @@ def deliveries_table(seen: Activity) -> str:
         ago = f"{age} s ago" if age < 120 else f"{age // 60} min ago"
         status = "" if o.status is None else str(o.status)
         rows.append(
-            f"<tr><td>{_iso(when)} <small>({ago})</small></td><td>{html.escape(o.alertname)}</td>"
+            f'<tr><td class="when">{_clock(when)} <small>({ago})</small></td>'
+            f"<td>{html.escape(o.alertname)}</td>"
             f'<td class="key">{html.escape(o.dedup_key)}</td><td>{html.escape(o.action)}</td>'
             f'<td class="{html.escape(o.result)}">{html.escape(o.result)}</td>'
             f"<td>{status}</td><td>{html.escape(o.detail)}</td></tr>"
