@@ -53,12 +53,14 @@ class Activity:
             self.last_success = now
         else:
             self.last_failure, self.last_failure_code = now, status
-        self.record(now, outcomes)
+        recent = self.recent
+        for outcome in outcomes:  # a tuple each: formatting waits until someone looks
+            recent.append((now, outcome))
 
     def record(self, now: float, outcomes: Iterable[AlertOutcome]) -> None:
-        append = self.recent.append
+        recent = self.recent
         for outcome in outcomes:
-            append((now, outcome))
+            recent.append((now, outcome))
 
     def as_json(self) -> dict[str, object]:
         return {
