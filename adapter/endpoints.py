@@ -159,10 +159,12 @@ async def test_incident(request: Request) -> Response:
     if not allowed:
         log.warning("test.refused", code=401, reason="missing or wrong credential")
         if html_page:
+            # A Basic challenge would make the browser ask for a password the form then
+            # ignores; the form's field takes a token, so the challenge names Bearer.
             return HTMLResponse(
                 landing.refused_page("Missing or wrong credential: nothing was sent."),
                 status_code=401,
-                headers={"WWW-Authenticate": loaded.auth.challenge},
+                headers={"WWW-Authenticate": 'Bearer realm="incident-adapter"'},
             )
         return _unauthorized(state)
     name = request.path_params["receiver"]

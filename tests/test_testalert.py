@@ -199,6 +199,17 @@ def test_page_action_needs_the_credential_and_is_never_a_get(make_client: MakeCl
     assert too_long.status_code == 400 and "between 0 and 5s" in too_long.text
 
 
+def test_page_form_takes_user_colon_password_for_basic_auth(make_client: MakeClient) -> None:
+    doc = pd_config()
+    doc["auth"] = {"basic_auth": {"username": "am", "password": "hunter2-SECRET"}}
+    client = make_client(doc=doc)
+    wrong = client.post("/-/test/pd", data={"token": "am:hunter3"})
+    assert wrong.status_code == 401
+    assert wrong.headers["WWW-Authenticate"] == 'Bearer realm="incident-adapter"'  # no dialog
+    right = client.post("/-/test/pd", data={"token": "am:hunter2-SECRET"})
+    assert right.status_code == 200 and "hunter2-SECRET" not in right.text
+
+
 def test_page_action_shows_a_refusal_without_the_secret(make_client: MakeClient) -> None:
     def echo(request: httpx.Request) -> httpx.Response:
         return httpx.Response(400, text=f"bad key in {request.content.decode()}")
