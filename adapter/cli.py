@@ -4,7 +4,13 @@
                      [--web.config.file=PATH] [--log.level=...] [--log.format=json|console]
     incident-adapter check-config PATH...
     incident-adapter render --config.file=PATH [--receiver=NAME] PAYLOAD.json|-
+    incident-adapter test --config.file=PATH [--receiver=NAME] [--resolve-after=30s]
+                          [--severity=info] [--label=NAME=VALUE]...
     incident-adapter --version
+
+`test` sends one test incident (alertname IncidentAdapterTest) through the receiver's real
+path, prints the API's answer, waits, resolves it and prints that answer: exit 0 when both
+were accepted, 1 when not, 2 on a usage error (as check-config). docs/testing-a-receiver.md.
 
 Each flag may also come from the environment: INCIDENT_ADAPTER_CONFIG_FILE,
 INCIDENT_ADAPTER_WEB_LISTEN_ADDRESS, INCIDENT_ADAPTER_WEB_CONFIG_FILE,
@@ -39,7 +45,8 @@ def _server_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="incident-adapter",
         description="Alertmanager webhooks in, one incident event per alert out.",
-        epilog="Subcommands: check-config PATH..., render --config.file=PATH PAYLOAD.json",
+        epilog="Subcommands: check-config PATH..., render --config.file=PATH PAYLOAD.json, "
+        "test --config.file=PATH --receiver=NAME",
     )
     parser.add_argument(
         "--config.file",
@@ -205,6 +212,81 @@ def _render(argv: Sequence[str]) -> int:
     return 1 if failed else 0
 
 
+def _test(argv: Sequence[str]) -> int:
+    import asyncio
+
+    from adapter.durations import parse_duration
+    from adapter.pipeline import receivers_from
+    from adapter.secrets import scrub
+    from adapter.severity import LEVELS as SEVERITIES
+    from adapter.testalert import DEFAULT_SEVERITY, Probe, run
+
+    parser = argparse.ArgumentParser(
+        prog="incident-adapter test",
+        description="Send a test incident through a receiver, then resolve it.",
+    )
+    parser.add_argument("--config.file", dest="config_file", default=_env("CONFIG_FILE", None))
+    parser.add_argument("--receiver", help="the receiver to test (needed when there are several)")
+    parser.add_argument(
+        "--resolve-after",
+        default="30s",
+        help="how long the test incident stays open, e.g. 30s, 2m; 0 resolves at once",
+    )
+    parser.add_argument("--severity", choices=SEVERITIES, default=DEFAULT_SEVERITY)
+    parser.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an extra label on the test alert, e.g. one the receiver's matchers need",
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        choices=LEVELS,
+        default="error",
+        help="the adapter's own log on stderr (default error: the answers are printed anyway)",
+    )
+    args = parser.parse_args(argv)
+    from adapter import logs
+
+    logs.configure(args.log_level, "console")
+    try:
+        resolve_after = parse_duration(args.resolve_after)
+        labels = dict(_label(text) for text in args.label)
+    except ValueError as exc:
+        print(f"incident-adapter test: {exc}", file=sys.stderr)
+        return 2
+    try:
+        config = load_config(args.config_file)
+    except ConfigError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
+    receivers = receivers_from(config.receivers, config.delivery)
+    name = args.receiver or (next(iter(receivers)) if len(receivers) == 1 else None)
+    if name is None or name not in receivers:
+        what = f"no receiver named {name!r}" if name else "several receivers"
+        print(
+            f"incident-adapter test: {what}; pass --receiver (one of {', '.join(receivers)})",
+            file=sys.stderr,
+        )
+        return 2
+    secrets = config.secret_values()
+
+    def say(text: str) -> None:
+        print(scrub(text, secrets), flush=True)
+
+    probe = Probe.for_receiver(receivers[name], args.severity, labels)
+    return asyncio.run(run(probe, resolve_after, say))
+
+
+def _label(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise ValueError(f"--label {text!r} must be NAME=VALUE, e.g. service=api")
+    return name.strip(), value
+
+
 def serve(argv: Sequence[str]) -> int:
     args = _server_parser().parse_args(argv)
     from adapter import logs
@@ -251,4 +333,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_config(argv[1:])
     if argv and argv[0] == "render":
         return _render(argv[1:])
+    if argv and argv[0] == "test":
+        return _test(argv[1:])
     return serve(argv)

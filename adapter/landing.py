@@ -1,12 +1,28 @@
-"""The page at `/`: what runs here and how each receiver is doing. No secrets: only names,
-dialects, times and status codes."""
+"""The page at `/`: what runs here and how each receiver is doing, readable without scripts.
+No secrets: only names, dialects, times, keys, status codes and the (scrubbed) reasons the
+upstream gave.
+
+Per receiver: the last webhook answers, the last RECENT deliveries this replica made (a
+bounded deque, in memory), and a form that sends a test incident (POST /-/test/{receiver},
+adapter/testalert.py).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import html
 import importlib.metadata
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+if TYPE_CHECKING:
+    from adapter.report import AlertOutcome
+    from adapter.testalert import Answer
+
+RECENT = 50  # deliveries kept per receiver
 
 
 def readme() -> str | None:
@@ -19,26 +35,56 @@ def readme() -> str | None:
     return body if isinstance(body, str) and body.strip() else None
 
 
+def _recent() -> deque[tuple[float, AlertOutcome]]:
+    return deque(maxlen=RECENT)
+
+
 @dataclass
 class Activity:
-    """The last webhook answers of one receiver (wall-clock times)."""
+    """The last webhook answers of one receiver and its last deliveries (wall-clock times)."""
 
     last_success: float | None = None
     last_failure: float | None = None
     last_failure_code: int | None = None
+    recent: deque[tuple[float, AlertOutcome]] = field(default_factory=_recent)
 
-    def note(self, status: int, now: float) -> None:
+    def note(self, status: int, now: float, outcomes: Iterable[AlertOutcome] = ()) -> None:
         if status == 200:
             self.last_success = now
         else:
             self.last_failure, self.last_failure_code = now, status
+        recent = self.recent
+        for outcome in outcomes:  # a tuple each: formatting waits until someone looks
+            recent.append((now, outcome))
+
+    def record(self, now: float, outcomes: Iterable[AlertOutcome]) -> None:
+        recent = self.recent
+        for outcome in outcomes:
+            recent.append((now, outcome))
 
     def as_json(self) -> dict[str, object]:
         return {
             "last_success": _iso(self.last_success),
             "last_failure": _iso(self.last_failure),
             "last_failure_code": self.last_failure_code,
+            "recent": [_delivery_json(when, o) for when, o in reversed(self.recent)],
         }
+
+
+def _delivery_json(when: float, outcome: AlertOutcome) -> dict[str, Any]:
+    return {
+        "time": _iso(when),
+        "alertname": outcome.alertname,
+        "dedup_key": outcome.dedup_key,
+        "action": outcome.action,
+        "outcome": outcome.result,
+        "upstream_status": outcome.status,
+        "reason": outcome.detail,
+    }
+
+
+def _clock(when: float) -> str:
+    return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _iso(when: float | None) -> str | None:
@@ -47,27 +93,151 @@ def _iso(when: float | None) -> str | None:
     return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="seconds")
 
 
-def page(version: str, receivers: dict[str, str], activity: dict[str, Activity]) -> str:
+_STYLE = """
+body{font-family:sans-serif;margin:2em;max-width:80em;line-height:1.4}
+td,th{padding:.2em 1em;text-align:left;vertical-align:top}
+table.deliveries{border-collapse:collapse;font-size:95%}
+table.deliveries td,table.deliveries th{border-bottom:1px solid #ddd}
+td.when{white-space:nowrap}
+td.key{font-family:monospace;word-break:break-all;max-width:24em}
+.delivered,.skipped,.ok{color:#060}.failed,.rejected,.bad{color:#a00;font-weight:bold}
+.filtered{color:#666}
+form{margin:.5em 0 1em;padding:.5em 1em;background:#f4f4f4;display:inline-block}
+section{margin-top:2em}
+"""
+
+
+def _head(title: str) -> str:
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>\n"
+    )
+
+
+def _test_form(name: str, auth_enabled: bool) -> str:
+    action = "/-/test/" + quote(name, safe="")
+    required = " required" if auth_enabled else ""
+    hint = (
+        "the inbound bearer token; for basic auth, user:password"
+        if auth_enabled
+        else "none configured: this adapter listens on loopback without a credential"
+    )
+    return (
+        f'<form method="post" action="{html.escape(action)}">'
+        f'<label>Credential <input type="password" name="token" autocomplete="off"{required}>'
+        f"</label> <small>({html.escape(hint)})</small><br>"
+        '<label>Resolve <select name="resolve_after">'
+        '<option value="0">at once</option><option value="2">after 2 s</option>'
+        '<option value="5">after 5 s</option></select></label> '
+        f'<button type="submit">Send test incident</button></form>'
+    )
+
+
+def deliveries_table(seen: Activity) -> str:
+    if not seen.recent:
+        return "<p>No deliveries since this replica started.</p>"
     rows = []
+    now = dt.datetime.now(dt.UTC).timestamp()
+    for when, o in reversed(seen.recent):
+        age = max(0, int(now - when))
+        ago = f"{age} s ago" if age < 120 else f"{age // 60} min ago"
+        status = "" if o.status is None else str(o.status)
+        rows.append(
+            f'<tr><td class="when">{_clock(when)} <small>({ago})</small></td>'
+            f"<td>{html.escape(o.alertname)}</td>"
+            f'<td class="key">{html.escape(o.dedup_key)}</td><td>{html.escape(o.action)}</td>'
+            f'<td class="{html.escape(o.result)}">{html.escape(o.result)}</td>'
+            f"<td>{status}</td><td>{html.escape(o.detail)}</td></tr>"
+        )
+    return (
+        '<table class="deliveries"><tr><th>when (UTC)</th><th>alertname</th><th>dedup key</th>'
+        "<th>action</th><th>outcome</th><th>upstream</th><th>reason</th></tr>\n"
+        + "\n".join(rows)
+        + "\n</table>"
+    )
+
+
+def _section(name: str, kind: str, seen: Activity, auth_enabled: bool) -> str:
+    return (
+        f'<section id="receiver-{html.escape(name)}"><h2>{html.escape(name)} '
+        f"<small>({html.escape(kind)})</small></h2>\n"
+        f"{_test_form(name, auth_enabled)}\n"
+        f"<h3>Last deliveries (newest first, at most {RECENT}, this replica only)</h3>\n"
+        f"{deliveries_table(seen)}</section>\n"
+    )
+
+
+def page(
+    version: str,
+    receivers: dict[str, str],
+    activity: dict[str, Activity],
+    auth_enabled: bool = True,
+) -> str:
+    rows = []
+    sections = []
     for name, kind in sorted(receivers.items()):
-        seen = activity.get(name, Activity())
+        seen = activity.get(name) or Activity()
         failure = _iso(seen.last_failure) or "never"
         if seen.last_failure_code:
             failure += f" ({seen.last_failure_code})"
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{html.escape(kind)}</td>"
-            f"<td>{_iso(seen.last_success) or 'never'}</td><td>{html.escape(failure)}</td></tr>"
+            f"<td>{_iso(seen.last_success) or 'never'}</td><td>{html.escape(failure)}</td>"
+            f'<td><a href="#receiver-{html.escape(name)}">deliveries and test</a></td></tr>'
         )
-    return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>incident-adapter</title>
-<style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em 1em;text-align:left}}</style>
-</head><body>
+        sections.append(_section(name, kind, seen, auth_enabled))
+    return f"""{_head("incident-adapter")}
 <h1>incident-adapter {html.escape(version)}</h1>
 <p>Alertmanager webhooks in, one incident event per alert out.</p>
-<table><tr><th>receiver</th><th>dialect</th><th>last success</th><th>last failure</th></tr>
+<table><tr><th>receiver</th><th>dialect</th><th>last success</th><th>last failure</th><th></th></tr>
 {"".join(rows)}
 </table>
 <p><a href="/metrics">metrics</a> · <a href="/-/healthy">healthy</a> · <a href="/-/ready">ready</a>
 · <a href="/docs">docs</a></p>
+{"".join(sections)}
+</body></html>
+"""
+
+
+def result_page(
+    name: str,
+    kind: str,
+    answers: list[Answer],
+    seen: Activity,
+    auth_enabled: bool,
+    host: str,
+) -> str:
+    """The page after "Send test incident": what the API answered for each step."""
+    ok = bool(answers) and all(a.accepted for a in answers)
+    verdict = (
+        '<p class="ok">The incident API accepted the trigger and the resolve.</p>'
+        if ok
+        else '<p class="bad">The test did not go through: see the answers below.</p>'
+    )
+    rows = "\n".join(
+        f"<tr><td>{html.escape(a.action)}</td><td class='key'>{html.escape(a.dedup_key)}</td>"
+        f'<td class="{"ok" if a.accepted else "bad"}">{html.escape(a.text)}</td></tr>'
+        for a in answers
+    )
+    return f"""{_head(f"test incident: {name}")}
+<h1>Test incident for receiver {html.escape(name)} <small>({html.escape(kind)})</small></h1>
+{verdict}
+<table class="deliveries" id="answers">
+<tr><th>step</th><th>dedup key</th><th>the API's answer</th></tr>
+{rows}
+</table>
+<p>Sent from {html.escape(host)} as alertname <code>IncidentAdapterTest</code>, through this
+receiver's own key rule, severity, budget and retries.</p>
+<p><a href="/">Back to all receivers</a></p>
+{_section(name, kind, seen, auth_enabled)}
+</body></html>
+"""
+
+
+def refused_page(reason: str) -> str:
+    return f"""{_head("incident-adapter: refused")}
+<h1>Refused</h1>
+<p class="bad">{html.escape(reason)}</p>
+<p><a href="/">Back to all receivers</a></p>
 </body></html>
 """

@@ -33,6 +33,7 @@ class AlertOutcome:
     result: str  # delivered | skipped (delivered before: the memo) | filtered | failed | rejected
     status: int | None = None
     detail: str = ""
+    alertname: str = ""  # for the landing page's deliveries; not in the webhook's answer
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -100,11 +101,26 @@ def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
             seen = outcomes.get(id(event.alert))
             if seen is not None and _SEVERITY[seen.result] <= _SEVERITY[name]:
                 continue
-            outcomes[id(event.alert)] = AlertOutcome(
-                event.alert.fingerprint, event.dedup_key, event.action, name, result.status, detail
+            alert = event.alert
+            outcomes[id(alert)] = AlertOutcome(
+                alert.fingerprint,
+                event.dedup_key,
+                event.action,
+                name,
+                result.status,
+                detail,
+                alert.labels.get("alertname", ""),
             )
     listed = list(outcomes.values())
     for alert in plan.filtered:
         action = "trigger" if alert.status == "firing" else "resolve"
-        listed.append(AlertOutcome(alert.fingerprint, "", action, "filtered"))
+        listed.append(
+            AlertOutcome(
+                alert.fingerprint,
+                "",
+                action,
+                "filtered",
+                alertname=alert.labels.get("alertname", ""),
+            )
+        )
     return Report(receiver, listed, max(waits) if waits else None)
