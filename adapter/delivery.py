@@ -7,6 +7,10 @@ time), each retried with exponential backoff and jitter (stamina) on timeouts, c
 errors and the answers its dialect calls retryable, honouring Retry-After when it fits.
 One deadline bounds the whole webhook: what is not done by then is reported as retryable,
 so Alertmanager hears a prompt 503 instead of a late 200.
+
+Under a receiver's rate budget the most urgent go first (adapter/ratelimit.py PRIORITIES:
+critical, error, resolve, warning, info): the workers of a webhook take its deliveries in
+that order, and the budget serves waiters of every webhook in that order.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from adapter.integrations.base import UpstreamRequest, Verdict
 from adapter.memo import DeliveryMemo
 from adapter.metrics import Metrics, code_class
 from adapter.pipeline import Delivery, Receiver
-from adapter.ratelimit import OverBudget, TokenBucket
+from adapter.ratelimit import PRIORITIES, OverBudget
 from adapter.secrets import scrub
 from adapter.transport import Transport, TransportError
 
@@ -37,6 +41,16 @@ WAIT_INITIAL, WAIT_MAX, WAIT_JITTER = 0.1, 2.0, 0.1
 def backoff(failed_attempts: int) -> float:
     exponential = min(WAIT_MAX, WAIT_INITIAL * 2.0 ** (failed_attempts - 1))
     return exponential + random.uniform(0, WAIT_JITTER)  # noqa: S311 -- jitter, not a secret
+
+
+_RANK = {name: rank for rank, name in enumerate(PRIORITIES)}
+
+
+def priority_of(delivery: Delivery) -> int:
+    """The rank in PRIORITIES of the most urgent alert the delivery decides: a resolve
+    ranks as `resolve`, a trigger as its severity. (A group's resolve that carries every
+    alert of the webhook is as urgent as the most urgent of them: they all wait on it.)"""
+    return min(_RANK["resolve" if e.action == "resolve" else e.severity] for e in delivery.events)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,15 +95,20 @@ class Deliverer:
         if len(deliveries) == 1:
             # The common case: no task and no timer. Each wait and attempt of a delivery is
             # already bounded by the deadline (retry_or_wait, the attempt's own timeout).
-            results[0] = await self._deliver_one(receiver, deliveries[0], deadline)
+            first = deliveries[0]
+            results[0] = await self._deliver_one(receiver, first, priority_of(first), deadline)
             return results
         try:
             async with asyncio.timeout_at(deadline):
-                pending = iter(enumerate(deliveries))
+                # The workers share one iterator, most urgent first (stable: payload order
+                # within a rank), so a storm's one critical does not sit behind its warnings.
+                ranked = sorted((priority_of(d), i) for i, d in enumerate(deliveries))
+                pending = iter(ranked)
 
                 async def worker() -> None:
-                    for index, delivery in pending:
-                        results[index] = await self._deliver_one(receiver, delivery, deadline)
+                    for rank, index in pending:
+                        delivery = deliveries[index]
+                        results[index] = await self._deliver_one(receiver, delivery, rank, deadline)
 
                 workers = min(receiver.delivery.concurrency, len(deliveries))
                 async with asyncio.TaskGroup() as group:
@@ -103,7 +122,9 @@ class Deliverer:
             )
         return results
 
-    async def _deliver_one(self, receiver: Receiver, delivery: Delivery, deadline: float) -> Result:
+    async def _deliver_one(
+        self, receiver: Receiver, delivery: Delivery, priority: int, deadline: float
+    ) -> Result:
         """A delivery's request, and then each follow-up its dialect derives from the answer."""
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -124,7 +145,7 @@ class Deliverer:
         request: UpstreamRequest | None = delivery.request
         result = Result(Verdict.DELIVERED)
         while request is not None:
-            result, body = await self._send(receiver, request, deadline)
+            result, body = await self._send(receiver, request, priority, deadline)
             if result.verdict is not Verdict.DELIVERED or request.then is None:
                 break
             try:
@@ -140,7 +161,7 @@ class Deliverer:
         return result
 
     async def _send(
-        self, receiver: Receiver, request: UpstreamRequest, deadline: float
+        self, receiver: Receiver, request: UpstreamRequest, priority: int, deadline: float
     ) -> tuple[Result, bytes]:
         """One request, retried as its dialect says, within the deadline."""
         loop = asyncio.get_running_loop()
@@ -153,8 +174,8 @@ class Deliverer:
             attempts += 1
             if attempts > 1:
                 counted.retries.inc()
-            if receiver.budget is not None:
-                await self._wait_for_budget(receiver.budget, deadline)
+            if receiver.budget is not None and not receiver.budget.take(priority):
+                await self._wait_for_budget(receiver, priority, deadline)
             timeout = min(receiver.delivery.attempt_timeout, deadline - loop.time())
             try:
                 response = await self.transport.send(request, timeout, receiver.http)
@@ -208,16 +229,20 @@ class Deliverer:
             result = Result(Verdict.REJECT, exc.status, exc.detail, attempts=attempts)
         return result, answer
 
-    @staticmethod
-    async def _wait_for_budget(budget: TokenBucket, deadline: float) -> None:
-        """Wait for the receiver's rate budget, or fail at once if it comes too late."""
+    async def _wait_for_budget(self, receiver: Receiver, priority: int, deadline: float) -> None:
+        """Wait for the receiver's rate budget, or fail as soon as it would come too late."""
+        assert receiver.budget is not None
         remaining = deadline - asyncio.get_running_loop().time() - MIN_ATTEMPT
+        waiting = self.metrics.of(receiver.name).budget_waiting[PRIORITIES[priority]]
+        waiting.inc()
         try:
-            await budget.acquire(remaining)
+            await receiver.budget.acquire(remaining, priority)
         except OverBudget as exc:
             raise _Retryable(
                 "rate budget exhausted until after the deadline", retry_after=exc.wait
             ) from None
+        finally:
+            waiting.dec()
 
 
 def _log_result(

@@ -15,6 +15,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from adapter import __version__
+from adapter.ratelimit import PRIORITIES
 
 ACTIONS = ("trigger", "resolve")
 OUTCOMES = ("delivered", "skipped", "filtered", "failed", "rejected")
@@ -34,6 +35,7 @@ class ReceiverMetrics:
     retries: Any
     alerts_per_webhook: Any
     truncated: Any
+    budget_waiting: dict[str, Any]
 
     def webhook(self, code: int) -> None:
         self.webhooks[str(code)].inc()
@@ -96,6 +98,14 @@ class Metrics:
             namespace=ns,
             registry=registry,
         )
+        self.budget_waiting = Gauge(
+            "budget_waiting",
+            "Upstream requests waiting for the receiver's rate budget now, by priority "
+            "(critical, error, resolve, warning, info; served in that order).",
+            ["receiver", "priority"],
+            namespace=ns,
+            registry=registry,
+        )
         self.reload_ok = Gauge(
             "config_last_reload_successful",
             "Whether the last configuration load succeeded.",
@@ -128,6 +138,7 @@ class Metrics:
             retries=self.retries.labels(name),
             alerts_per_webhook=self.alerts_per_webhook.labels(name),
             truncated=self.truncated.labels(name),
+            budget_waiting={p: self.budget_waiting.labels(name, p) for p in PRIORITIES},
         )
 
     def of(self, receiver: str) -> ReceiverMetrics:

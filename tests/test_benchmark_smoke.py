@@ -39,8 +39,9 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     assert {row["key"] for row in report["table"]} == {r.key for r in run.ROWS}
     (figures,) = report["runs"]
     assert set(figures) == {"adapter", "adapter-info", "ref-aiohttp", "ref-httpx"}
+    assert set(figures["adapter"]) == {"S1", "S2", "S3", "S4", "S5"}
     for server in ("adapter", "ref-aiohttp", "ref-httpx"):
-        assert set(figures[server]) == {"S1", "S2", "S3", "S4"}, server
+        assert {"S1", "S2", "S3", "S4"} <= set(figures[server]) <= set(figures["adapter"]), server
         assert figures[server]["S1"]["webhooks_per_s"] > 0, server
         assert figures[server]["S1"]["failures"] == 0, server
         assert figures[server]["S3"]["all_delivered"], (server, figures[server]["S3"])
@@ -52,6 +53,10 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     s1 = figures["adapter"]["S1"]
     assert s1["upstream_events"] >= s1["webhooks"]
     assert "groups" in figures["adapter"]["S2"]
+    # The storm at the default budget: both criticals arrive; the storm waits, 503.
+    storm = figures["adapter"]["S5"]
+    assert storm["criticals_arrived"] and storm["storm_status"] == 503, storm
+    assert storm["within_budget"], storm
 
 
 def test_python_load_generator_speaks_the_harness_format(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 from collections.abc import Callable
 
@@ -49,6 +50,59 @@ def test_bucket_waits_in_real_time_when_the_wait_fits() -> None:
     assert 0.09 <= asyncio.run(take_three()) < 0.5  # two waits of 50 ms
 
 
+def test_bucket_serves_the_most_urgent_waiter_first_then_by_arrival() -> None:
+    bucket = TokenBucket(requests=50, per=1.0, burst=1)  # a token every 20 ms
+
+    async def run() -> list[str]:
+        await bucket.acquire(0.0)  # the burst is spent: everyone below waits
+        served: list[str] = []
+
+        async def want(name: str, priority: int) -> None:
+            await bucket.acquire(10.0, priority)
+            served.append(name)
+
+        wanted = [("w1", 3), ("w2", 3), ("i", 4), ("c", 0), ("w3", 3), ("r", 2)]
+        await asyncio.gather(*(want(name, priority) for name, priority in wanted))
+        return served
+
+    assert asyncio.run(run()) == ["c", "r", "w1", "w2", "w3", "i"]
+
+
+def test_a_critical_overtakes_waiting_warnings_and_bumps_the_one_that_no_longer_fits() -> None:
+    """The critical is not refused for the warnings' sake; the warning its arrival pushes past
+    its own deadline leaves at once with OverBudget instead of holding a slot it cannot use."""
+    now = [0.0]
+    bucket = TokenBucket(requests=10, per=1.0, burst=1, clock=lambda: now[0])  # 100 ms a token
+    critical, warning = 0, 3
+
+    async def run() -> None:
+        assert bucket.take(warning)
+        warnings = [asyncio.create_task(bucket.acquire(0.35, warning)) for _ in range(3)]
+        await asyncio.sleep(0)  # turns at 0.1, 0.2 and 0.3 s: all fit
+        assert len(bucket.queue) == 3
+        with pytest.raises(OverBudget) as info:
+            await bucket.acquire(0.35, warning)  # a fourth: its turn, 0.4 s, does not
+        assert info.value.wait == pytest.approx(0.4)
+        assert bucket.expected_wait(critical) == pytest.approx(0.1)  # no warning counts
+        page = asyncio.create_task(bucket.acquire(0.15, critical))
+        with pytest.raises(OverBudget):
+            await warnings[2]  # pushed to 0.4 s: bumped at once
+        assert [w.priority for w in bucket.queue] == [critical, warning, warning]
+        assert not page.done() and not warnings[0].done()
+        warnings[0].cancel()  # a webhook that gives up leaves the queue
+        await asyncio.gather(warnings[0], return_exceptions=True)
+        assert [w.priority for w in bucket.queue] == [critical, warning]
+        assert not bucket.take(warning)  # a token later: it goes to the critical, not to take()
+        now[0] = 0.1
+        assert not bucket.take(warning)
+        for task in (page, warnings[1]):
+            task.cancel()
+        await asyncio.gather(page, warnings[1], return_exceptions=True)
+        assert bucket.queue == []
+
+    asyncio.run(run())
+
+
 def test_memo_skips_only_an_identical_latest_delivery() -> None:
     memo = DeliveryMemo(max_entries=2)
     trigger = UpstreamRequest("POST", "u", {}, b'{"event_action": "trigger"}')
@@ -80,11 +134,43 @@ def test_over_budget_answers_503_with_retry_after_at_once(
     assert "rate budget" in next(a["detail"] for a in body["alerts"] if a["result"] == "failed")
 
 
+class Arrivals:
+    """A stand-in upstream that notes each request's arrival: (time, severity, source)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, str, str]] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        payload = json.loads(request.content).get("payload", {})
+        self.seen.append((time.monotonic(), payload.get("severity", ""), payload.get("source", "")))
+        return httpx.Response(202)
+
+    def sources(self) -> list[str]:
+        return [source for _, _, source in self.seen]
+
+
+def storm_of_warnings(size: int, critical_at: int) -> dict[str, object]:
+    """kube-prometheus groups by namespace: one group, many warnings, one critical among them."""
+    alerts = [
+        make_alert(
+            instance="the-critical" if i == critical_at else f"host-{i:04}",
+            severity="critical" if i == critical_at else "warning",
+            namespace="shop",
+        )
+        for i in range(size)
+    ]
+    return make_payload(
+        *alerts, groupKey='{}:{namespace="shop"}', groupLabels={"namespace": "shop"}
+    )
+
+
 def test_storm_2000_alerts_exactly_once_within_budget(
     make_client: Callable[..., TestClient], record_property: Callable[[str, object], None]
 ) -> None:
-    """2,000 alerts, a budget of 100 requests per 500 ms (100/min, sped up 120x), and
-    Alertmanager's behaviour: re-post the whole group after every 503."""
+    """2,000 alerts, one of them critical, a budget of 100 requests per 500 ms (100/min, sped
+    up 120x), and Alertmanager's behaviour: re-post the whole group after every 503. The
+    critical goes first; the warnings that wait still get through, each once, as the budget
+    allows."""
     sent: list[tuple[float, bytes]] = []
 
     async def upstream(request: httpx.Request) -> httpx.Response:
@@ -95,7 +181,7 @@ def test_storm_2000_alerts_exactly_once_within_budget(
     doc = pd_config(rate_limit={"requests": requests, "per": "500ms", "burst": burst})
     doc["delivery"] = {"timeout": "1s", "attempt_timeout": "500ms", "concurrency": 32}
     client = make_client(upstream, doc)
-    payload = make_payload(*[make_alert(instance=f"host-{i:04}") for i in range(2000)])
+    payload = storm_of_warnings(2000, critical_at=1500)
     posts, skipped = 0, 0
     started = time.monotonic()
     while True:
@@ -109,6 +195,7 @@ def test_storm_2000_alerts_exactly_once_within_budget(
     elapsed = time.monotonic() - started
     keys = [body for _, body in sent]
     assert len(keys) == 2000 and len(set(keys)) == 2000  # every alert exactly once
+    assert next(i for i, key in enumerate(keys) if b'"the-critical"' in key) < 32
     times = [t for t, _ in sent]
     for i in range(len(times)):  # any window of length w holds at most burst + rate * w
         j = i
@@ -129,6 +216,70 @@ def test_storm_2000_alerts_exactly_once_within_budget(
     print(
         f"storm: {len(sent)} requests sent, {skipped} skipped by the memo, {posts} posts, {elapsed:.1f} s"
     )
+
+
+def waiting_for_budget(client: TestClient, priority: str) -> float:
+    text = client.get("/metrics").text
+    sample = f'incident_adapter_budget_waiting{{priority="{priority}",receiver="pd"}} '
+    return float(next(line for line in text.splitlines() if line.startswith(sample)).split()[1])
+
+
+def test_a_storms_critical_goes_out_first_at_the_default_budget(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """2,000 warnings and one critical in one webhook, events-v2's default budget (120 a
+    minute, burst 120): the critical is among the first requests, not behind 1,234 warnings;
+    what the budget cannot carry before the deadline is answered 503 with Retry-After."""
+    upstream = Arrivals()
+    client = make_client(upstream)  # pd_config: no rate_limit, so the dialect's default
+    response = client.post("/alerts/pd", json=storm_of_warnings(2000, critical_at=1234))
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    sources = upstream.sources()
+    assert sources.index("the-critical") < 32  # the first the workers took (concurrency 32)
+    assert 120 <= len(sources) <= 120 + 2 * 2 + 1  # the burst, then 2 a second for 2 s
+    outcomes = {a["fingerprint"]: a for a in response.json()["alerts"]}
+    assert sum(a["result"] == "delivered" for a in outcomes.values()) == len(sources)
+    assert all("rate budget" in a["detail"] for a in outcomes.values() if a["result"] == "failed")
+    assert waiting_for_budget(client, "warning") == 0  # nothing left waiting
+
+
+def test_another_groups_critical_overtakes_the_storms_waiting_warnings(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """A critical of another group, arriving while the storm's warnings wait for budget, is
+    the next request the upstream sees, before the storm's webhook answers; the waiting is
+    visible by priority in incident_adapter_budget_waiting."""
+    upstream = Arrivals()
+    client = make_client(upstream)
+    storm_answer: list[tuple[float, httpx.Response]] = []
+
+    def post_storm() -> None:
+        response = client.post("/alerts/pd", json=storm_of_warnings(2000, critical_at=-1))
+        storm_answer.append((time.monotonic(), response))
+
+    storm = threading.Thread(target=post_storm)
+    storm.start()
+    warnings_waited = 0.0
+    while len(upstream.seen) < 120 or not warnings_waited:  # the burst is spent, warnings wait
+        assert storm.is_alive(), "the storm's webhook answered before its warnings waited"
+        warnings_waited = waiting_for_budget(client, "warning")
+        time.sleep(0.01)
+    before = len(upstream.seen)
+    page = make_payload(
+        make_alert(alertname="DatabaseDown", instance="db-page", severity="critical"),
+        groupKey='{}:{alertname="DatabaseDown"}',
+        groupLabels={"alertname": "DatabaseDown"},
+    )
+    response = client.post("/alerts/pd", json=page)
+    storm.join()
+    assert response.status_code == 200
+    ((answered, storm_response),) = storm_answer
+    assert storm_response.status_code == 503 and "Retry-After" in storm_response.headers
+    after = upstream.sources()[before:]
+    assert after.index("db-page") <= 1  # next in line (one warning may have been handed its token)
+    assert upstream.seen[before + after.index("db-page")][0] < answered
+    assert waiting_for_budget(client, "warning") == waiting_for_budget(client, "critical") == 0
 
 
 def test_storm_guard_aggregates_past_the_threshold_and_resolves_symmetrically(

@@ -4,7 +4,10 @@
 
 It prints `listening on PORT` once bound. A path that starts with `/latency/<ms>/` is answered
 after that many milliseconds (a fixed, per-request delay, without blocking other requests),
-any other path at once. `GET /-/stats` answers `{"requests": N}`: POSTs answered so far.
+any other path at once. `GET /-/stats` answers `{"requests": N, "watched": {...}}`: POSTs
+answered so far, and for POSTs under `/watch/`, the arrival time (time.monotonic(), which is
+the machine's CLOCK_MONOTONIC: comparable with the harness's) of the first body carrying each
+`WATCH-<name>` token (the storm scenario finds its critical alerts by it).
 
 Why this and not the stateful stand-in (tests/standin.py, Starlette on uvicorn): it must never
 be the bottleneck, and it shares a core with the load generator. One `asyncio.Protocol` with
@@ -19,7 +22,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 import sys
+import time
+from typing import ClassVar
 
 BODY = b'{"status":"success","message":"Event processed"}'
 ACCEPTED = (
@@ -31,8 +37,12 @@ ACCEPTED = (
 BAD = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
+WATCH = re.compile(rb"WATCH-[0-9A-Za-z-]+")
+
+
 class Stats:
     requests = 0
+    watched: ClassVar[dict[str, float]] = {}
 
 
 def _ok(body: bytes) -> bytes:
@@ -75,14 +85,20 @@ class Upstream(asyncio.Protocol):
             total = end + 4 + length
             if len(buffer) < total:
                 return
-            del buffer[:total]
             close = b"\r\nconnection: close" in head
             method, _, rest = head.partition(b" ")
             target = rest.partition(b" ")[0]
+            body = bytes(buffer[end + 4 : total]) if target.startswith(b"/watch/") else b""
+            del buffer[:total]
             if method == b"get":
-                self._send(_ok(json.dumps({"requests": Stats.requests}).encode()), close)
+                stats = {"requests": Stats.requests, "watched": Stats.watched}
+                self._send(_ok(json.dumps(stats).encode()), close)
                 continue
             Stats.requests += 1
+            if body:
+                now = time.monotonic()
+                for token in WATCH.findall(body):
+                    Stats.watched.setdefault(token.decode(), now)
             delay = 0.0
             if target.startswith(b"/latency/"):
                 delay = int(target.split(b"/", 3)[2]) / 1000
