@@ -12,11 +12,30 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import model_validator
 
+from adapter.budgets import Budget, Text, fit
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import ReceiverSettings, check_http_url, one_secret
 
-SUMMARY_LIMIT = 1024
+# PagerDuty's limits (docs/limits.md): "Events API payloads are limited to 512 KB" (the overview,
+# "Size Limits"; read as 512,000 bytes, the smaller reading); summary 1,024 and dedup_key 255
+# characters (the trigger-events doc above). `source` has no documented limit: 1,024 is ours.
+BUDGET = Budget(
+    vendor="PagerDuty Events API v2",
+    doc_url="https://developer.pagerduty.com/docs/events-api-v2/overview/#size-limits",
+    body_bytes=512_000,
+    limits=(Text("payload.summary", 1024), Text("payload.source", 1024)),
+    cut_first=(
+        "payload.custom_details.annotations",
+        "payload.custom_details.labels",
+        "payload.custom_details",
+    ),
+    keep=frozenset(
+        {"event_action", "dedup_key", "payload.severity", "payload.timestamp", "client"}
+    ),
+    mark="payload.custom_details.truncated",
+    key_chars=255,
+)
 
 
 class EventsV2Settings(ReceiverSettings):
@@ -40,12 +59,8 @@ class EventsV2Settings(ReceiverSettings):
         return [self.key.reveal()]
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class EventsV2(Integration[EventsV2Settings]):
-    dedup_key_limit = 255
+    dedup_key_limit = BUDGET.key_chars
     # PagerDuty: about 120 events a minute per routing key (the Events API v2 rate limits doc).
     default_rate_limit = (120, 60.0)
     # "429: too many requests ... retry"; "500/502/503/504: retry" (see the trigger-events
@@ -59,6 +74,7 @@ class EventsV2(Integration[EventsV2Settings]):
         super().__init__(settings)
         self._headers = {"Content-Type": "application/json"}
         self._key = settings.key.reveal()  # once: render runs for every alert
+        self._protected = (self._key,)
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         body: dict[str, Any] = {
@@ -66,9 +82,11 @@ class EventsV2(Integration[EventsV2Settings]):
             "event_action": event.action,
             "dedup_key": event.dedup_key,
         }
-        if event.action == "trigger":
-            body.update(self._trigger_fields(event))
-        return UpstreamRequest("POST", self.settings.url, self._headers, orjson.dumps(body))
+        if event.action != "trigger":
+            return UpstreamRequest("POST", self.settings.url, self._headers, orjson.dumps(body))
+        body.update(self._trigger_fields(event))
+        content = fit(body, BUDGET, (*self._protected, event.dedup_key))
+        return UpstreamRequest("POST", self.settings.url, self._headers, content)
 
     @staticmethod
     def _trigger_fields(event: AlertEvent) -> dict[str, Any]:
@@ -77,7 +95,7 @@ class EventsV2(Integration[EventsV2Settings]):
         summary = annotations.get("summary") or labels.get("alertname") or "alert"
         source = labels.get("instance") or labels.get("job") or urlsplit(group.externalURL).netloc
         payload: dict[str, Any] = {
-            "summary": _cut(summary, SUMMARY_LIMIT),
+            "summary": summary,
             "source": source or "alertmanager",
             "severity": event.severity,
             "custom_details": {"labels": labels, "annotations": annotations},

@@ -40,6 +40,7 @@ from urllib.parse import quote
 import orjson
 from pydantic import Field, model_validator
 
+from adapter.budgets import Budget, Text, fit
 from adapter.integrations.base import (
     AlertEvent,
     Integration,
@@ -54,6 +55,10 @@ Status = Literal["degraded_performance", "partial_outage", "major_outage"]
 RANK = ("operational", "degraded_performance", "partial_outage", "major_outage")
 Impact = Literal["none", "minor", "major", "critical"]
 TITLE_LIMIT = 255  # Statuspage: "a maximum limit of 255 characters"
+BODY_LIMIT = 25000  # Statuspage: the incident's `body`, "a maximum limit of 25000 characters"
+# Neither `metadata` nor the request as a whole has a documented limit: 64 KiB is ours, so a
+# huge annotation in raw_input cannot make a create fail (docs/limits.md).
+CREATE_BYTES = 65_536
 
 
 @dataclass(frozen=True)
@@ -266,6 +271,8 @@ class StatusPage(Integration[StatusPageSettings]):
         self._headers = {"Content-Type": "application/json", settings.auth_header: key}
         self._base = settings.url.rstrip("/") + "/"
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.budget = budget_for(self.shape)
+        self._protected = (settings.key.reveal(),)
 
     def component(self, event: AlertEvent) -> str | None:
         value = event.alert.labels.get(self.settings.component_label)
@@ -345,7 +352,7 @@ class StatusPage(Integration[StatusPageSettings]):
         alert = event.alert
         title = alert.annotations.get("summary") or alert.labels.get("alertname") or "alert"
         body: dict[str, Any] = {}
-        _put(body, shape.title, title if len(title) <= TITLE_LIMIT else title[:254] + "…")
+        _put(body, shape.title, title)
         _put(body, shape.page_id, settings.page_id)
         _put(body, shape.impact, settings.impact.model_dump()[event.severity])
         _put(body, shape.component_ids, [component])
@@ -355,7 +362,8 @@ class StatusPage(Integration[StatusPageSettings]):
         _put(body, shape.marker, marker)
         _put(body, shape.draft, not settings.publish)
         wrapped = {shape.wrap: body} if shape.wrap else body
-        return UpstreamRequest("POST", self._url("create"), self._headers, _json(wrapped))
+        content = fit(wrapped, self.budget, (*self._protected, event.dedup_key))
+        return UpstreamRequest("POST", self._url("create"), self._headers, content)
 
     def raw_input(self, event: AlertEvent) -> dict[str, Any]:
         """What a person or a writing assistant turns into a customer-facing update."""
@@ -397,3 +405,22 @@ class StatusPage(Integration[StatusPageSettings]):
 
 def _json(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
+
+
+def budget_for(shape: Shape) -> Budget:
+    """A create's budget, at the paths this shape puts things (Statuspage:
+    https://developer.statuspage.io/#operation/postPagesPageIdIncidents)."""
+    wrap = shape.wrap + "." if shape.wrap else ""
+    raw = wrap + shape.raw_input
+    kept = (shape.marker, shape.page_id, shape.impact, shape.component_ids, shape.draft)
+    return Budget(
+        vendor="Statuspage",
+        doc_url="https://developer.statuspage.io/#operation/postPagesPageIdIncidents",
+        body_bytes=CREATE_BYTES,
+        limits=(Text(wrap + shape.title, TITLE_LIMIT), Text(wrap + "body", BODY_LIMIT)),
+        cut_first=(f"{raw}.description", f"{raw}.labels", raw) if shape.raw_input else (),
+        keep=frozenset(wrap + p for p in kept if p)
+        | frozenset({wrap + shape.component_statuses} if shape.component_statuses else ()),
+        mark=f"{raw}.truncated" if shape.raw_input else "",
+        key_chars=255,
+    )
