@@ -174,11 +174,13 @@ def _over(limit: Limit, value: Any) -> bool:
         )
     if not isinstance(value, dict):
         return False
-    # No character takes more than 6 in JSON (\u001f): a small map needs no serializing.
-    if 6 * sum(len(k) + len(v) + 1 for k, v in value.items() if isinstance(v, str)) + 2 <= (
-        limit.chars
-    ) and all(isinstance(v, str) for v in value.values()):
-        return False
+    # No character takes more than 6 in JSON (\u001f): a small map of strings needs no
+    # serializing.
+    values = value.values()
+    if all(type(v) is str for v in values):
+        chars = sum(map(len, value)) + sum(map(len, values)) + len(value)
+        if 6 * chars + 2 <= limit.chars:
+            return False
     raw = orjson.dumps(value)
     return len(raw) > limit.chars and units(raw.decode()) > limit.chars  # bytes >= units
 
