@@ -69,7 +69,7 @@ class AdapterProcess:
                 stderr=log,
                 env=env,
             )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60  # a ceiling for a busy machine, not an expectation
         while True:
             assert self.proc.poll() is None, self.log.read_text()
             try:

@@ -27,6 +27,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.vendor_limits import violations
+
 SEVERITIES = {"critical", "error", "warning", "info"}
 
 
@@ -133,11 +135,12 @@ class EventsAPI:
             else:
                 headers = {"Retry-After": fault.retry_after} if fault.retry_after else {}
                 return JSONResponse({"status": "error"}, fault.status, headers=headers)
+        raw = await request.body()
         try:
-            event = json.loads(await request.body())
+            event = json.loads(raw)
         except ValueError:
             return JSONResponse({"status": "invalid event", "errors": ["not JSON"]}, 400)
-        errors = self._check(event)
+        errors = self._check(event) + violations("events-v2", raw)
         if errors:
             self.refused.append(event)
             return JSONResponse(
@@ -237,6 +240,7 @@ class AlertsAPI:
                 problems.append("priority")
             if len(body.get("tags", [])) > 20 or any(len(t) > 50 for t in body.get("tags", [])):
                 problems.append("tags")
+            problems += violations("alias", request.content)  # Opsgenie's documented limits
             if problems:
                 return httpx.Response(422, json={"message": f"invalid: {problems}"})
             current = self.alerts.get(alias)

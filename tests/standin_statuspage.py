@@ -29,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tests.vendor_limits import violations
+
 COMPONENT_STATUSES = (
     "operational",
     "under_maintenance",
@@ -157,6 +159,8 @@ class StatuspageAPI(_StatusPageFake):
         if method == "GET" and path == "incidents/unresolved":
             return 200, [self.as_json(i) for i in self.incidents.values() if i.open]
         if method == "POST" and path == "incidents":
+            if problems := violations("status-page", request.content):
+                return 422, {"error": f"invalid: {problems}"}
             return self._create(body.get("incident") if isinstance(body, dict) else None)
         if method == "PATCH" and path.startswith("incidents/"):
             incident = self.incidents.get(path.removeprefix("incidents/"))

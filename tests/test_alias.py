@@ -67,6 +67,8 @@ def test_create_carries_the_documented_fields(tmp_path: Path) -> None:
     assert body["priority"] == "P1"
     assert body["source"] == "alertmanager.example:9093"
     assert body["tags"] == ["prometheus", "alertname:HighErrorRate", "severity:critical"]
+    truncated = body["details"].pop("truncated")  # the 200-character summary was cut
+    assert "message (200 characters)" in truncated
     assert body["details"] == alert["labels"]
     assert body["entity"] == "api-01"
 

@@ -236,12 +236,15 @@ def test_answer_within_the_deadline_when_the_upstream_hangs(make_client: MakeCli
     )
     elapsed = time.monotonic() - started
     assert response.status_code == 503
-    assert elapsed < 3.0  # the budget is 1.5 s; 3 s leaves room for a slow machine, not for a hang
+    # The budget is 1.5 s and the upstream hangs for 30: answered at the deadline, not after the
+    # hang (10 s leaves a busy machine all the room it needs and still tells the two apart).
+    assert elapsed < 10.0
     assert {a["result"] for a in response.json()["alerts"]} == {"failed"}
 
 
 def test_a_200_alert_group_is_delivered_concurrently(make_client: MakeClient) -> None:
-    """Sequential delivery at 50 ms an alert takes 10 s; bounded concurrency, a fraction."""
+    """Bounded concurrency: many requests in flight at once, never more than the bound.
+    Counted, not timed: a busy machine is slower, not less concurrent."""
     in_flight = 0
     peak = 0
 
@@ -254,15 +257,12 @@ def test_a_200_alert_group_is_delivered_concurrently(make_client: MakeClient) ->
         return httpx.Response(202)
 
     doc = pd_config(rate_limit="off")
-    doc["delivery"] = {"timeout": "8s", "concurrency": 32}
+    doc["delivery"] = {"timeout": "60s", "concurrency": 32}  # sequential would take 10 s
     client = make_client(slow, doc)
     payload = make_payload(*[make_alert(instance=f"host-{i}") for i in range(200)])
-    started = time.monotonic()
     response = client.post("/alerts/pd", json=payload)
-    elapsed = time.monotonic() - started
     assert response.status_code == 200 and response.json()["delivered"] == 200
-    assert elapsed < 10 / 3
-    assert 1 < peak <= 32
+    assert 8 <= peak <= 32
 
 
 def test_no_configured_secret_appears_in_logs_responses_or_metrics(

@@ -323,10 +323,11 @@ def test_a_webhook_through_the_read_only_container_opens_and_closes_an_incident(
             assert api.incidents[key].status == "resolved" and not api.open_keys()
             assert api.events[0]["routing_key"] == ROUTING_KEY  # read from the mounted secret
 
-            # A graceful stop (SIGTERM, as the kubelet sends) exits 0 well within the grace period.
+            # A graceful stop (SIGTERM, as the kubelet sends) exits 0 within the grace period:
+            # past it podman kills (exit 137), so the exit code is the contract, not a time.
             started = time.monotonic()
             podman("stop", "-t", "25", container.name, timeout=60)
-            assert time.monotonic() - started < 15
+            assert time.monotonic() - started < 25
             code = podman("inspect", "--format", "{{.State.ExitCode}}", container.name).stdout
             assert code.strip() == "0", container.logs()
             logs = container.logs()

@@ -2,6 +2,12 @@
 
 Marked `soak` so it can be picked out (`-m soak`) or left out (`-m "not soak"`) by hand;
 the default run, and so CI, includes it.
+
+It asserts the contract, not a speed, so it holds on a slow or busy machine: every webhook
+answered 200 or 503, and by its deadline; what a 503 left undelivered is rare (four
+attempts) and Alertmanager's to re-send; the upstream got an event for nearly every alert;
+memory stays flat. Latency percentiles per window are recorded as figures, not asserted:
+on a shared machine they measure the neighbours.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from tests.standin import EventsAPI, Server
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(240)]
 
 DURATION, RATE, WARMUP, WINDOW = 60.0, 40, 10.0, 10.0
+BUDGET = 5.0  # delivery.timeout below
 
 
 def rss_kib(pid: int) -> int:
@@ -37,7 +44,7 @@ def test_sustained_load_with_faults(
     api.fault_at_random(rate=0.10, seed=7, hang=1.0)
     with Server(api.app()) as upstream:
         doc = pd_config(url=upstream.url + "/v2/enqueue", rate_limit="off")
-        doc["delivery"] = {"timeout": "5s", "attempt_timeout": "300ms", "max_attempts": 4}
+        doc["delivery"] = {"timeout": f"{BUDGET:g}s", "attempt_timeout": "300ms", "max_attempts": 4}
         with AdapterProcess(tmp_path, doc, "--log.level=warning") as adapter:
             assert adapter.proc is not None
             outcome = asyncio.run(_load(adapter.url, adapter.proc.pid))
@@ -46,14 +53,16 @@ def test_sustained_load_with_faults(
     sent = len(results)
     assert set(statuses) <= {200, 503}, statuses  # nothing the faults do not explain
     assert statuses[503] <= sent * 0.01  # 4 attempts make a lost event rare, and it is retried
-    # latency: no window's p99 after warm-up above 3x the median window's (+ 50 ms of noise)
+    # the deadline holds: an answer by the 5 s budget (+ generous room for a busy scheduler),
+    # never a webhook left hanging until the client gives up
+    assert max(latency for _, latency, _ in results) < BUDGET + 5.0
+    alerts = sum(1 + n % 3 for n in range(sent))
+    assert len({e["dedup_key"] for e in api.events}) >= alerts * 0.99  # nothing lost on the way
     windows: dict[int, list[float]] = {}
     for started, latency, _ in results:
         if started >= WARMUP:
             windows.setdefault(int((started - WARMUP) // WINDOW), []).append(latency)
     p99 = {w: statistics.quantiles(v, n=100)[98] for w, v in sorted(windows.items()) if len(v) > 20}
-    typical = statistics.median(p99.values())
-    assert all(v <= 3 * typical + 0.05 for v in p99.values()), p99
     # memory: RSS growth after warm-up under 10%
     warm = next(kib for t, kib in rss if t >= WARMUP)
     peak = max(kib for t, kib in rss if t >= WARMUP)
@@ -81,7 +90,7 @@ async def _load(
     results: list[tuple[float, float, int]] = []
     rss: list[tuple[float, int]] = []
     async with httpx.AsyncClient(
-        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=15
+        headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60
     ) as client:
         begin = time.monotonic()
 

@@ -13,17 +13,38 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
-import orjson
 from pydantic import AfterValidator, Field, model_validator
 
+from adapter.budgets import Budget, Items, Text, Total, fit
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
 from adapter.matchers import all_match
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import Matchers, Model, ReceiverSettings, check_http_url, one_secret
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
-MESSAGE_LIMIT, DESCRIPTION_LIMIT, SOURCE_LIMIT = 130, 15000, 100
-TAG_LIMIT, TAGS_MAX, DETAIL_VALUE_LIMIT = 50, 20, 8000
+
+# Opsgenie's field limits, in characters (docs/limits.md): the create-alert doc above and
+# https://docs.opsgenie.com/docs/alerts-and-alert-fields. No limit on the body as a whole: the
+# fields' limits bound it. `details` counts its JSON text (names, values, quotes), the safe
+# reading of "8,000 characters in all".
+BUDGET = Budget(
+    vendor="Opsgenie",
+    doc_url="https://docs.opsgenie.com/docs/alert-api#create-alert",
+    limits=(
+        Text("message", 130),
+        Text("description", 15000, middle=True),  # keeps the runbook and source links at its end
+        Total("details", 8000),
+        Text("entity", 512),
+        Text("source", 100),
+        Items("tags", 20, 50),
+        Text("note", 25000),
+        Text("user", 100),
+        Items("actions", 10, 50),
+    ),
+    keep=frozenset({"alias", "priority"}),
+    mark="details.truncated",
+    key_chars=512,
+)
 
 
 def _priority(value: str) -> str:
@@ -81,12 +102,8 @@ class AliasSettings(ReceiverSettings):
         return [self.key.reveal()]
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class Alias(Integration[AliasSettings]):
-    dedup_key_limit = 512
+    dedup_key_limit = BUDGET.key_chars
     # "429: too many requests" and 5xx are transient; other 4xx mean a bad request or key.
     retry_policy = RetryPolicy(
         frozenset({408, 429}), doc_url="https://docs.opsgenie.com/docs/response#http-status-codes"
@@ -97,16 +114,16 @@ class Alias(Integration[AliasSettings]):
         key = f"{settings.auth_scheme} {settings.key.reveal()}".strip()
         self._headers = {"Content-Type": "application/json", settings.auth_header: key}
         self._base = settings.url.rstrip("/")
+        self._protected = (settings.key.reveal(),)
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         source = self.settings.source or urlsplit(event.group.externalURL).netloc or "alertmanager"
         if event.action == "resolve":
             url = f"{self._base}/{quote(event.dedup_key, safe='')}/close?identifierType=alias"
             body = {"source": source, "note": "Resolved in Alertmanager"}
-            return UpstreamRequest("POST", url, self._headers, orjson.dumps(body))
-        return UpstreamRequest(
-            "POST", self._base, self._headers, orjson.dumps(self.create_body(event, source))
-        )
+            return UpstreamRequest("POST", url, self._headers, fit(body, BUDGET))
+        content = fit(self.create_body(event, source), BUDGET, (*self._protected, event.dedup_key))
+        return UpstreamRequest("POST", self._base, self._headers, content)
 
     def create_body(self, event: AlertEvent, source: str) -> dict[str, Any]:
         alert = event.alert
@@ -120,13 +137,13 @@ class Alias(Integration[AliasSettings]):
         tags = [*self.settings.tags]
         tags += [f"{n}:{labels[n]}" for n in self.settings.tag_labels if labels.get(n)]
         return {
-            "message": _cut(message, MESSAGE_LIMIT),
+            "message": message,
             "alias": event.dedup_key,
-            "description": _cut(description, DESCRIPTION_LIMIT),
+            "description": description,
             "priority": self.priority_for(event),
-            "source": _cut(source, SOURCE_LIMIT),
-            "tags": list(dict.fromkeys(_cut(t, TAG_LIMIT) for t in tags))[:TAGS_MAX],
-            "details": {k: _cut(v, DETAIL_VALUE_LIMIT) for k, v in labels.items()},
+            "source": source,
+            "tags": list(dict.fromkeys(tags)),
+            "details": labels,
             "entity": labels.get("instance", ""),
         }
 

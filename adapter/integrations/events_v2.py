@@ -16,11 +16,11 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import model_validator
 
+from adapter.budgets import Budget, Text, fit
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import ReceiverSettings, check_http_url, one_secret
 
-SUMMARY_LIMIT = 1024
 Link = Literal["source", "runbook"]  # the alert's generatorURL; its runbook_url annotation
 
 
@@ -69,6 +69,26 @@ PRESETS = {
     ),
 }
 
+# PagerDuty's limits (docs/limits.md): "Events API payloads are limited to 512 KB" (the overview,
+# "Size Limits"; read as 512,000 bytes, the smaller reading); summary 1,024 and dedup_key 255
+# characters (the trigger-events doc above). `source` has no documented limit: 1,024 is ours.
+BUDGET = Budget(
+    vendor="PagerDuty Events API v2",
+    doc_url="https://developer.pagerduty.com/docs/events-api-v2/overview/#size-limits",
+    body_bytes=512_000,
+    limits=(Text("payload.summary", 1024), Text("payload.source", 1024)),
+    cut_first=(
+        "payload.custom_details.annotations",
+        "payload.custom_details.labels",
+        "payload.custom_details",
+    ),
+    keep=frozenset(
+        {"event_action", "dedup_key", "payload.severity", "payload.timestamp", "client"}
+    ),
+    mark="payload.custom_details.truncated",
+    key_chars=255,
+)
+
 
 class EventsV2Settings(ReceiverSettings):
     type: Literal["events-v2"]
@@ -106,12 +126,8 @@ class EventsV2Settings(ReceiverSettings):
         return PRESETS[self.flavor]
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 class EventsV2(Integration[EventsV2Settings]):
-    dedup_key_limit = 255
+    dedup_key_limit = BUDGET.key_chars
     default_rate_limit = PRESETS["pagerduty"].rate_limit
     # Other 4xx mean the event is invalid.
     retry_policy = PRESETS["pagerduty"].retry
@@ -126,6 +142,7 @@ class EventsV2(Integration[EventsV2Settings]):
         self._source_labels = tuple(given) if given is not None else preset.source_labels
         self._source = settings.source if settings.source is not None else preset.source
         self._links = tuple(settings.links) if settings.links is not None else preset.links
+        self._protected = (self._key,)
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         body: dict[str, Any] = {
@@ -133,9 +150,11 @@ class EventsV2(Integration[EventsV2Settings]):
             "event_action": event.action,
             "dedup_key": event.dedup_key,
         }
-        if event.action == "trigger":
-            body.update(self._trigger_fields(event))
-        return UpstreamRequest("POST", self.settings.url, self._headers, orjson.dumps(body))
+        if event.action != "trigger":
+            return UpstreamRequest("POST", self.settings.url, self._headers, orjson.dumps(body))
+        body.update(self._trigger_fields(event))
+        content = fit(body, BUDGET, (*self._protected, event.dedup_key))
+        return UpstreamRequest("POST", self.settings.url, self._headers, content)
 
     def _trigger_fields(self, event: AlertEvent) -> dict[str, Any]:
         alert, group = event.alert, event.group
@@ -144,7 +163,7 @@ class EventsV2(Integration[EventsV2Settings]):
         source = next((labels[n] for n in self._source_labels if labels.get(n)), "")
         source = source or self._source or urlsplit(group.externalURL).netloc
         payload: dict[str, Any] = {
-            "summary": _cut(summary, SUMMARY_LIMIT),
+            "summary": summary,
             "source": source or "alertmanager",
             "severity": event.severity,
             "custom_details": {"labels": labels, "annotations": annotations},

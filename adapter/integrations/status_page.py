@@ -49,6 +49,7 @@ from urllib.parse import quote
 import orjson
 from pydantic import Field, model_validator
 
+from adapter.budgets import Budget, Text, fit
 from adapter.integrations.base import (
     AlertEvent,
     Integration,
@@ -64,6 +65,10 @@ from adapter.settings import Model, ReceiverSettings, check_http_url, one_secret
 from adapter.templating import Fields
 
 TITLE_LIMIT = 255  # Statuspage: "a maximum limit of 255 characters"
+BODY_LIMIT = 25000  # Statuspage: the incident's `body`, "a maximum limit of 25000 characters"
+# Neither `metadata` nor the request as a whole has a documented limit: 64 KiB is ours, so a
+# huge annotation in raw_input cannot make a create fail (docs/limits.md).
+CREATE_BYTES = 65_536
 
 
 class SeverityMap(Model):
@@ -292,6 +297,8 @@ class StatusPage(Integration[StatusPageSettings]):
         self._headers = {"Content-Type": "application/json", settings.auth_header: key}
         self._base = settings.url.rstrip("/") + "/"
         self._clock = clock or (lambda: datetime.now(UTC))
+        self.budget = budget_for(self.shape)
+        self._protected = (settings.key.reveal(),)
 
     def component(self, event: AlertEvent) -> str | None:
         value = event.alert.labels.get(self.settings.component_label)
@@ -395,7 +402,7 @@ class StatusPage(Integration[StatusPageSettings]):
         body: dict[str, Any] = {}
         for name, value in self.extra.items():
             _put(body, name, value)
-        _put(body, shape.title, title if len(title) <= TITLE_LIMIT else title[:254] + "…")
+        _put(body, shape.title, title)
         _put(body, shape.page_id, settings.page_id)
         _put(body, shape.impact, self.impacts.get(event.severity))
         _put(body, shape.component_ids, [component])
@@ -406,7 +413,8 @@ class StatusPage(Integration[StatusPageSettings]):
         _put(body, shape.marker, marker)
         _put(body, shape.draft, not settings.publish)
         wrapped = {shape.wrap: body} if shape.wrap else body
-        return UpstreamRequest("POST", self._url("create"), self._headers, _json(wrapped))
+        content = fit(wrapped, self.budget, (*self._protected, event.dedup_key))
+        return UpstreamRequest("POST", self._url("create"), self._headers, content)
 
     def create_once(self, event: AlertEvent, component: str) -> UpstreamRequest:
         """A create for an API with no listing. The delivery memo is all that stops a
@@ -499,3 +507,22 @@ def _readable(starts_at: str) -> str:
 
 def _json(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
+
+
+def budget_for(shape: Shape) -> Budget:
+    """A create's budget, at the paths this shape puts things (Statuspage:
+    https://developer.statuspage.io/#operation/postPagesPageIdIncidents)."""
+    wrap = shape.wrap + "." if shape.wrap else ""
+    raw = wrap + shape.raw_input
+    kept = (shape.marker, shape.page_id, shape.impact, shape.component_ids, shape.draft)
+    return Budget(
+        vendor="Statuspage",
+        doc_url="https://developer.statuspage.io/#operation/postPagesPageIdIncidents",
+        body_bytes=CREATE_BYTES,
+        limits=(Text(wrap + shape.title, TITLE_LIMIT), Text(wrap + "body", BODY_LIMIT)),
+        cut_first=(f"{raw}.description", f"{raw}.labels", raw) if shape.raw_input else (),
+        keep=frozenset(wrap + p for p in kept if p)
+        | frozenset({wrap + shape.component_statuses} if shape.component_statuses else ()),
+        mark=f"{raw}.truncated" if shape.raw_input else "",
+        key_chars=255,
+    )

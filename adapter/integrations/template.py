@@ -16,6 +16,11 @@ Context of every template:
     secrets       the receiver's named secrets (printed as <secret> by `render`)
 A label or annotation the alert lacks renders as empty (adapter/templating.py); a name
 that does not exist at all is a config error. Filters: `tojson`, `urlquote`, Jinja2's own.
+
+An API of your own has limits only you know: `max_body_bytes` (default: none) fits a body
+over it the way every dialect fits its vendor's limits (adapter/budgets.py): the longest
+strings are cut first, never the dedup key or a secret, and `truncated_field` (a dotted
+path in the JSON body, default none) receives a note of what was cut.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from adapter.budgets import Budget, fit
 from adapter.integrations.base import (
     DEFAULT_RETRY,
     AlertEvent,
@@ -82,6 +88,8 @@ class TemplateSettings(ReceiverSettings):
     trigger: RequestTemplate
     resolve: RequestTemplate
     dedup_key_limit: int = Field(default=255, ge=16)
+    max_body_bytes: int | None = Field(default=None, ge=1024)  # the API's limit, if it has one
+    truncated_field: str = ""  # where in the JSON body the note of what was cut goes
     retry_statuses: list[int] = Field(default_factory=lambda: sorted(DEFAULT_RETRY.retry_statuses))
 
     @field_validator("url")
@@ -142,6 +150,12 @@ def _sample_event(action: Literal["trigger", "resolve"]) -> AlertEvent:
     return AlertEvent(alert, action, "0123456789abcdef", "warning", group)
 
 
+def _cut_text(content: str, limit: int) -> bytes:
+    """A body that is not JSON, cut at the end to `limit` bytes."""
+    out = content.encode()[: limit - 3].decode("utf-8", "ignore")
+    return (out + "…").encode()
+
+
 def _is_json(headers: Mapping[str, str]) -> bool:
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     return not content_type or "json" in content_type.lower()
@@ -163,6 +177,13 @@ class Template(Integration[TemplateSettings]):
             for action, t in (("trigger", settings.trigger), ("resolve", settings.resolve))
         }
         self._secrets = settings.named_secrets()
+        self._budget = Budget(
+            vendor=f"receiver {settings.name!r}",
+            doc_url="",
+            body_bytes=settings.max_body_bytes,
+            mark=settings.truncated_field,
+            key_chars=settings.dedup_key_limit,
+        )
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         path, headers, body, spec = self._compiled[event.action]
@@ -181,15 +202,22 @@ class Template(Integration[TemplateSettings]):
             raise RenderError(f"{event.action}.path: the rendered URL leaves {self._host}")
         if any(c in v for v in rendered.values() for c in "\r\n"):
             raise RenderError(f"{event.action}.headers: a rendered value holds a line break")
+        data = content.encode()
         if content and _is_json(rendered):
             try:
-                json.loads(content)
+                parsed = json.loads(content)
             except ValueError as exc:
                 raise RenderError(
                     f"{event.action}.body: does not render to valid JSON ({exc})"
                 ) from None
             rendered.setdefault("Content-Type", "application/json")
-        return UpstreamRequest(spec.method, url, rendered, content.encode())
+            limit = self._budget.body_bytes
+            if limit is not None and len(data) > limit:
+                secrets = (*self._secrets.values(), event.dedup_key)
+                data = fit(parsed, self._budget, secrets)
+        elif self._budget.body_bytes is not None and len(data) > self._budget.body_bytes:
+            data = _cut_text(content, self._budget.body_bytes)
+        return UpstreamRequest(spec.method, url, rendered, data)
 
     def _context(self, event: AlertEvent) -> dict[str, Any]:
         alert = event.alert

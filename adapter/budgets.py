@@ -1,0 +1,347 @@
+"""Vendor limits as data, and the one mechanism that fits a rendered request into them.
+
+A `Budget` holds one API's documented limits, with the doc's URL beside them (each dialect
+keeps its table next to its code, as it keeps its `RetryPolicy`). `fit(body, budget)` turns a
+rendered JSON body into bytes the API accepts:
+
+1. every limited field: a `Text` cut to its characters, `Items` to their count and length,
+   a `Total` (a map of strings: Opsgenie's `details`) to its characters in all, the longest
+   values first;
+2. the whole body within `body_bytes`: the parts named in `cut_first` give way in that order
+   (custom details, long annotations), the longest strings first, then, if need be, any string
+   the budget does not protect;
+3. what was cut is named, with its original size, in a note at `mark`, so a responder knows
+   the full text is at the alert's source.
+
+What routes and pages is protected: the `keep` paths (routing key, action, dedup key,
+severity, status-page marker) and any string equal to a `protected` value (the dedup key,
+the receiver's secrets) are never cut; keys.py hashes a long key to fit instead. A body that
+cannot fit even so raises `OverBudget`, a RenderError: the event fails alone, named (424).
+
+Counted as the vendors count: `body_bytes` in UTF-8 bytes of the JSON body; characters as
+UTF-16 code units (what Java and JavaScript count: an astral-plane emoji is two), never fewer
+than code points, so a limit counted either way holds. The common small alert pays one size
+check per limited field and one length check of the body it serializes anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from adapter.integrations.base import RenderError
+
+ELLIPSIS = "…"
+MARK_BYTES = 600  # the note of what was cut, serialized, at most
+_RESERVE = MARK_BYTES + 40  # room kept for it: `,"truncated":` and the note
+
+
+class OverBudget(RenderError):
+    """A body that cannot fit its budget without cutting what routes or pages."""
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """A string field of at most `chars` characters; `middle`: cut out of the middle, keeping
+    both ends (a stack trace's start, the links at the end of a description)."""
+
+    path: str
+    chars: int
+    middle: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Items:
+    """A list of strings: at most `count` items of at most `chars` characters each."""
+
+    path: str
+    count: int
+    chars: int
+
+
+@dataclass(frozen=True, slots=True)
+class Total:
+    """A map of strings of at most `chars` characters in all, counted as its JSON text."""
+
+    path: str
+    chars: int
+
+
+Limit = Text | Items | Total
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    vendor: str
+    doc_url: str
+    body_bytes: int | None = None
+    limits: tuple[Limit, ...] = ()
+    cut_first: tuple[str, ...] = ()  # least important first
+    keep: frozenset[str] = frozenset()  # paths (and what is under them) never cut
+    mark: str = ""  # dotted path of the note of what was cut; "" = none
+    key_chars: int = 255  # longest dedup key; keys.py hashes longer ones
+    _checks: tuple[tuple[Limit, tuple[str, ...]], ...] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:  # paths split once, not on every render
+        checks = tuple((limit, tuple(_split(limit.path))) for limit in self.limits)
+        object.__setattr__(self, "_checks", checks)
+
+    def over(self, body: Any) -> bool:
+        """Whether any limited field of `body` is over its limit (the cheap check)."""
+        for limit, parts in self._checks:
+            value = body
+            for part in parts:
+                value = value.get(part) if isinstance(value, dict) else None
+            if value is not None and _over(limit, value):
+                return True
+        return False
+
+
+def units(text: str) -> int:
+    """Characters as UTF-16 code units."""
+    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+
+
+def _head(text: str, chars: int) -> str:
+    out = text[:chars]
+    while (size := units(out)) > chars:
+        out = out[: len(out) - max(1, (size - chars) // 2)]  # a character is one or two units
+    return out
+
+
+def _tail(text: str, chars: int) -> str:
+    out = text[len(text) - chars :] if chars > 0 else ""
+    while (size := units(out)) > chars:
+        out = out[max(1, (size - chars) // 2) :]
+    return out
+
+
+def cut_chars(text: str, chars: int, middle: bool = False) -> str:
+    """`text` in at most `chars` characters (UTF-16 units), with … where it was cut."""
+    if len(text) * 2 <= chars or units(text) <= chars:
+        return text
+    if chars < 1:
+        return ""
+    room = chars - 1
+    back = room // 2 if middle else 0
+    return _head(text, room - back) + ELLIPSIS + _tail(text, back)
+
+
+def _json_len(text: str) -> int:
+    return len(orjson.dumps(text)) - 2
+
+
+def cut_bytes(text: str, limit: int) -> str:
+    """`text` in at most `limit` bytes of JSON (escapes counted), ending in … when cut."""
+    if _json_len(text) <= limit:
+        return text
+    room = limit - len(ELLIPSIS.encode())
+    if room <= 0:
+        return ""
+    out = text.encode()[:room].decode("utf-8", "ignore")
+    while (size := _json_len(out)) > room:
+        out = out[: len(out) - max(1, (size - room) // 6)]  # a character is 1 to 6 bytes in JSON
+    return out + ELLIPSIS
+
+
+def _split(path: str) -> list[str]:
+    return path.split(".") if path else []
+
+
+def _get(body: Any, path: str) -> Any:
+    for part in _split(path):
+        if not isinstance(body, dict):
+            return None
+        body = body.get(part)
+    return body
+
+
+def _over(limit: Limit, value: Any) -> bool:
+    if isinstance(limit, Text):
+        return (
+            isinstance(value, str) and len(value) * 2 > limit.chars and units(value) > limit.chars
+        )
+    if isinstance(limit, Items):
+        if not isinstance(value, list):
+            return False
+        return len(value) > limit.count or any(
+            isinstance(v, str) and units(v) > limit.chars for v in value
+        )
+    if not isinstance(value, dict):
+        return False
+    # No character takes more than 6 in JSON (\u001f): a small map of strings needs no
+    # serializing.
+    values = value.values()
+    if all(type(v) is str for v in values):
+        chars = sum(map(len, value)) + sum(map(len, values)) + len(value)
+        if 6 * chars + 2 <= limit.chars:
+            return False
+    raw = orjson.dumps(value)
+    return len(raw) > limit.chars and units(raw.decode()) > limit.chars  # bytes >= units
+
+
+def fit(body: Any, budget: Budget, protected: Collection[str] = ()) -> bytes:
+    """The body as JSON within `budget`; OverBudget if only cutting what routes would do."""
+    if not budget.over(body):
+        raw = orjson.dumps(body)
+        if budget.body_bytes is None or len(raw) <= budget.body_bytes:
+            return raw  # the common case: nothing to cut
+    return _Fitter(budget, protected).fit(orjson.loads(orjson.dumps(body)))  # a copy to cut
+
+
+class _Fitter:
+    def __init__(self, budget: Budget, protected: Collection[str]) -> None:
+        self.budget = budget
+        self.protected = set(protected)
+        self.cuts: dict[str, str] = {}  # path -> original size, first cut only
+
+    def fit(self, body: Any) -> bytes:
+        mark_parent = self.budget.mark.rpartition(".")[0]
+        for limit in self.budget.limits:
+            reserve = _RESERVE if limit.path == mark_parent and self.budget.mark else 0
+            self._limit(body, limit, reserve)
+        if self.budget.body_bytes is not None:
+            self._body(body, self.budget.body_bytes - (_RESERVE if self.budget.mark else 0))
+        if self.cuts and self.budget.mark and isinstance(body, dict):
+            self._mark(body)
+        raw = orjson.dumps(body)
+        most = self.budget.body_bytes
+        if most is not None and len(raw) > most:  # only what routes and pages is left
+            raise OverBudget(
+                f"a body of {len(raw):,} bytes is over {self.budget.vendor}'s {most:,} even "
+                "with every part that may be cut cut; what is left routes the event"
+            )
+        return raw
+
+    # -- field limits --------------------------------------------------------------------
+
+    def _limit(self, body: dict[str, Any], limit: Limit, reserve: int) -> None:
+        *parents, leaf = _split(limit.path)
+        parent = _get(body, ".".join(parents))
+        if not isinstance(parent, dict) or limit.path in self.budget.keep:
+            return
+        value = parent.get(leaf)
+        if isinstance(limit, Text) and isinstance(value, str):
+            cut = cut_chars(value, limit.chars, limit.middle)
+            if cut != value:
+                self._record(limit.path, f"{units(value):,} characters")
+                parent[leaf] = cut
+        elif isinstance(limit, Items) and isinstance(value, list):
+            items = [cut_chars(v, limit.chars) if isinstance(v, str) else v for v in value]
+            items = list(dict.fromkeys(items))[: limit.count]
+            if items != value:
+                self._record(limit.path, f"{len(value)} items")
+                parent[leaf] = items
+        elif isinstance(limit, Total) and isinstance(value, dict):
+            self._total(limit.path, value, limit.chars - reserve)
+
+    def _total(self, path: str, values: dict[str, Any], chars: int) -> None:
+        def size() -> int:
+            return units(orjson.dumps(values).decode())
+
+        for _ in range(64):  # each pass cuts at least a third of what is over
+            excess = size() - chars
+            if excess <= 0:
+                return
+            if not self._shave(list(self._leaves(values, path)), excess):
+                break
+        while values and size() > chars:  # the names alone are over: drop the last entries
+            name = next(reversed(values))
+            self._record(f"{path}.{name}", "dropped")
+            del values[name]
+
+    # -- the body's size -----------------------------------------------------------------
+
+    def _body(self, body: Any, limit: int) -> None:
+        for stage in (*self.budget.cut_first, ""):
+            for _ in range(8):
+                excess = len(orjson.dumps(body)) - limit
+                if excess <= 0:
+                    return
+                node = _get(body, stage)
+                leaves = list(self._leaves(node, stage)) if stage else list(self._leaves(body, ""))
+                if not self._shave(leaves, excess):
+                    break
+            node = _get(body, stage)
+            if stage and isinstance(node, dict) and len(orjson.dumps(body)) > limit:
+                self._drop(node, stage)  # its names alone are over
+
+    def _drop(self, node: dict[str, Any], path: str) -> None:
+        """Empty a part, but for what the budget keeps in it (a status page's marker)."""
+        for name in list(node):
+            sub = f"{path}.{name}"
+            if sub in self.budget.keep:
+                continue
+            if any(k.startswith(sub + ".") for k in self.budget.keep):
+                if isinstance(node[name], dict):
+                    self._drop(node[name], sub)
+                continue
+            self._record(sub, f"{len(orjson.dumps(node[name])):,} bytes, dropped")
+            del node[name]
+
+    # -- shared: cut the longest strings first -------------------------------------------
+
+    def _leaves(self, node: Any, path: str) -> Iterator[tuple[Any, Any, str]]:
+        """(container, key, path) of every string under `node` that may be cut."""
+        items: Iterator[tuple[Any, Any]]
+        if isinstance(node, dict):
+            items = iter(node.items())
+        elif isinstance(node, list):
+            items = iter(enumerate(node))
+        else:
+            return
+        for key, value in items:
+            sub = f"{path}.{key}" if path else str(key)
+            if sub in self.budget.keep or sub == self.budget.mark:
+                continue
+            if isinstance(value, str):
+                if value and value not in self.protected:
+                    yield node, key, sub
+            else:
+                yield from self._leaves(value, sub)
+
+    def _shave(self, leaves: list[tuple[Any, Any, str]], excess: int) -> bool:
+        """Cut the longest strings down to one level until `excess` bytes are saved; False
+        when there was nothing left to cut."""
+        sizes = [_json_len(c[k]) for c, k, _ in leaves]
+        if not any(sizes):
+            return False
+        low, high = 0, max(sizes)  # the highest cap that saves enough
+        while low < high:
+            cap = (low + high + 1) // 2
+            if sum(s - cap for s in sizes if s > cap) >= excess:
+                low = cap
+            else:
+                high = cap - 1
+        for (container, key, path), size in zip(leaves, sizes, strict=True):
+            if size > low:
+                self._record(path, f"{len(container[key].encode()):,} bytes")
+                container[key] = cut_bytes(container[key], low)
+        return True
+
+    # -- the note ------------------------------------------------------------------------
+
+    def _record(self, path: str, size: str) -> None:
+        self.cuts.setdefault(path, size)
+
+    def _mark(self, body: dict[str, Any]) -> None:
+        *parents, leaf = _split(self.budget.mark)
+        node = body
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        if leaf in node:  # e.g. a label of that name in Opsgenie's details
+            leaf += " (incident-adapter)"
+        prefix = ".".join(parents) + "." if parents else ""
+        named = [f"{p.removeprefix(prefix)[:60]} ({size})" for p, size in self.cuts.items()]
+        note = (
+            f"cut to fit {self.budget.vendor}'s limits; the full alert is at its source: "
+            + "; ".join(named)
+        )
+        node[leaf] = cut_bytes(note, MARK_BYTES)

@@ -1,0 +1,215 @@
+"""Every dialect's bodies within every vendor limit (tests/vendor_limits.py), whatever comes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from adapter.budgets import Budget, Items, Text, Total, cut_bytes, cut_chars, fit, units
+from adapter.config import Config
+from adapter.keys import fingerprint
+from adapter.payload import parse_payload
+from adapter.pipeline import Receiver, plan
+from tests.conftest import make_alert, make_payload, pd_config
+from tests.standin import AlertsAPI
+from tests.test_alias import API_KEY as OPSGENIE_KEY
+from tests.test_alias import alias_config
+from tests.test_status_page import fake, status_page_config
+from tests.test_template import template_config
+from tests.vendor_limits import FIRE, KEYS, LIMITS, ODD, Odd, mark, violations
+
+TEMPLATE = {
+    "trigger": {
+        "path": "/api/incidents",
+        "body": '{"key": {{ dedup_key | tojson }}, "title": {{ alert.annotations.summary | tojson }},'
+        ' "description": {{ alert.annotations.description | tojson }},'
+        ' "details": {{ alert.labels | tojson }}}',
+    },
+    "max_body_bytes": 65_536,
+    "truncated_field": "details.truncated",
+}
+
+
+def configs() -> dict[str, dict[str, Any]]:
+    return {
+        "events-v2": pd_config(),
+        "alias": alias_config(),
+        "status-page": status_page_config(),
+        "template": template_config(**TEMPLATE),
+    }
+
+
+def handler(dialect: str, sent: list[httpx.Request]) -> Callable[[httpx.Request], httpx.Response]:
+    """The stateful stand-in where there is one (it refuses what the vendor refuses)."""
+    inner: Callable[[httpx.Request], httpx.Response]
+    if dialect == "alias":
+        inner = AlertsAPI(OPSGENIE_KEY)
+    elif dialect == "status-page":
+        inner = fake("statuspage")
+    else:
+
+        def inner(request: httpx.Request) -> httpx.Response:
+            problems = violations(dialect, request.content) if request.content else []
+            return httpx.Response(400 if problems else 202, json={"errors": problems})
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return inner(request)
+
+    return handle
+
+
+@pytest.mark.parametrize("dialect", LIMITS)
+@pytest.mark.parametrize("odd", ODD, ids=lambda o: o.name)
+def test_odd_payloads_fit_every_limit(
+    dialect: str, odd: Odd, make_client: Callable[..., TestClient]
+) -> None:
+    """Fired and resolved, each body within the vendor's limits, cuts marked, the key whole."""
+    sent: list[httpx.Request] = []
+    client = make_client(handler(dialect, sent), configs()[dialect])
+    key = fingerprint(odd.labels)
+    for status in ("firing", "resolved"):
+        alert = make_alert(status, annotations=odd.annotations, **odd.labels)
+        response = client.post("/alerts/pd", json=make_payload(alert))
+        assert response.status_code == 200, response.json()
+        assert [a["result"] for a in response.json()["alerts"]] == ["delivered"]
+    creates = [r for r in sent if r.method == "POST" and r.content][:1]
+    assert creates, [r.url for r in sent]
+    for request in sent:
+        if request.content:
+            assert violations(dialect, request.content) == []
+    [create] = creates
+    note = mark(dialect, create.content)
+    if dialect in odd.cut:
+        assert note and "the full alert is at its source" in note, note
+    else:
+        assert note is None, note
+    [found] = [v for v in _values(json.loads(create.content), KEYS[dialect])]
+    assert found == key  # never cut
+
+
+def _values(body: Any, path: str) -> list[Any]:
+    for part in path.split("."):
+        body = body[part]
+    return [body]
+
+
+def test_cut_named_with_original_sizes(make_client: Callable[..., TestClient]) -> None:
+    """The note names each cut part and its size, so a responder knows what to look up."""
+    sent: list[httpx.Request] = []
+    client = make_client(handler("events-v2", sent), pd_config())
+    description = "x" * 600_000
+    alert = make_alert(annotations={"summary": "s" * 2000, "description": description})
+    assert client.post("/alerts/pd", json=make_payload(alert)).status_code == 200
+    payload = json.loads(sent[0].content)["payload"]
+    note = payload["custom_details"]["truncated"]
+    assert "payload.summary (2,000 characters)" in note
+    assert "annotations.description (600,000 bytes)" in note
+    assert payload["summary"] == "s" * 1023 + "…"
+    kept = payload["custom_details"]["annotations"]["description"]
+    assert kept.startswith("xxx") and kept.endswith("…") and len(kept) > 400_000
+
+
+# -- the mechanism on its own --------------------------------------------------------------
+
+BUDGET = Budget(
+    vendor="Test",
+    doc_url="",
+    body_bytes=2000,
+    limits=(Text("title", 10), Items("tags", 2, 4), Total("details", 200)),
+    cut_first=("details",),
+    keep=frozenset({"key"}),
+    mark="details.truncated",
+)
+
+
+def test_a_body_within_its_budget_is_left_alone() -> None:
+    body = {"key": "k" * 50, "title": "short", "tags": ["a", "b"], "details": {"x": "y"}}
+    assert fit(body, BUDGET) == json.dumps(body, separators=(",", ":")).encode()
+
+
+def test_keys_and_protected_values_are_never_cut() -> None:
+    body = {"key": "k" * 800, "secret": "s" * 300, "other": "o" * 3000, "details": {}}
+    out = json.loads(fit(body, BUDGET, protected=("s" * 300,)))
+    assert out["key"] == "k" * 800 and out["secret"] == "s" * 300
+    assert out["other"].endswith("…") and "other" in out["details"]["truncated"]
+
+
+def test_characters_are_counted_as_utf16_units() -> None:
+    assert units(FIRE) == 2 and units("é") == 1
+    assert cut_chars(FIRE * 10, 10) == FIRE * 4 + "…"
+    assert cut_chars("abcdefghijk", 5, middle=True) == "ab…jk"
+    assert len(cut_bytes("\x01" * 100, 40).encode()) <= 40  # escapes count: \u0001 is 6
+
+
+def test_items_and_totals() -> None:
+    body = {"tags": ["abcdefg", "abcdefz", "c"], "details": {f"k{i}": "v" * 50 for i in range(9)}}
+    out = json.loads(fit(body, BUDGET))
+    assert out["tags"] == ["abc…", "c"]  # cut; the same twice is kept once; 2 items at most
+    assert units(json.dumps(out["details"], ensure_ascii=False, separators=(",", ":"))) <= 200 + 40
+
+
+def test_a_body_only_its_keys_overflow_is_refused_by_name() -> None:
+    from adapter.budgets import OverBudget
+
+    with pytest.raises(OverBudget, match="over Test's 2,000"):
+        fit({"key": "k" * 5000}, BUDGET)
+
+
+# -- property: no generated alert yields an over-limit body ------------------------------
+
+RECEIVERS = {
+    dialect: Receiver.from_settings(
+        (cfg := Config(**{k: v for k, v in doc.items() if k != "auth"})).receivers[0],
+        cfg.delivery,
+    )
+    for dialect, doc in configs().items()
+}
+
+text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=50) | st.builds(
+    lambda c, n: c * n, st.sampled_from(["x", "é", FIRE, "\x00", '"']), st.integers(0, 300_000)
+)
+label_names = st.from_regex(r"[a-zA-Z_][a-zA-Z0-9_]{0,40}", fullmatch=True)
+
+
+@st.composite
+def alerts(draw: st.DrawFn) -> dict[str, Any]:
+    labels = draw(st.dictionaries(label_names, text, max_size=45))
+    labels.update(alertname=draw(text) or "A", service="api")
+    annotations = draw(
+        st.dictionaries(st.sampled_from(["summary", "description", "runbook_url", "x"]), text)
+    )
+    return make_alert(draw(st.sampled_from(["firing", "resolved"])), annotations, **labels)
+
+
+def requests_of(dialect: str, payload: dict[str, Any]) -> list[bytes]:
+    """Every body the receiver would send, following a status page's chain (no incident open)."""
+    out = []
+    for delivery in plan(
+        RECEIVERS[dialect], parse_payload(json.dumps(payload).encode())
+    ).deliveries:
+        assert delivery.request is not None, delivery.error
+        request: Any = delivery.request
+        while request is not None:
+            out.append(request.body)
+            request = request.then(b"[]") if request.then else None
+    return out
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(alert=alerts(), dialect=st.sampled_from(sorted(LIMITS)))
+def test_no_generated_alert_yields_an_over_limit_body(alert: dict[str, Any], dialect: str) -> None:
+    for body in requests_of(dialect, make_payload(alert)):
+        if body:
+            assert violations(dialect, body) == []
