@@ -9,12 +9,15 @@ localhost/python-base:bookworm.
 from __future__ import annotations
 
 import fcntl
+import io
 import shutil
 import subprocess
+import tarfile
 from pathlib import Path
 
 from tests.system import require
 
+ROOT = Path(__file__).parent.parent
 LOCAL_BASE = "localhost/python-base:bookworm"
 # ENVIRONMENT.md: crun and systemd cgroups do not work on these machines.
 PODMAN = ("--runtime", "runc", "--cgroup-manager", "cgroupfs")
@@ -90,3 +93,20 @@ def base_image(workdir: Path, wanted: str | None = None) -> str:
             return wanted
         build_local_base(workdir)
     return LOCAL_BASE
+
+
+def checkout_tar() -> bytes:
+    """What a fresh clone holds (tracked and new files, nothing ignored such as .venv)."""
+    names = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w") as tar:
+        for name in filter(None, names):
+            path = ROOT / name.decode()
+            if path.exists():
+                tar.add(path, arcname=name.decode(), recursive=False)
+    return out.getvalue()

@@ -10,17 +10,15 @@ container's network namespace, gets the answer the README shows.
 
 from __future__ import annotations
 
-import io
 import json
 import re
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.podman import CERTS, ULIMITS, podman
+from tests.podman import CERTS, ULIMITS, checkout_tar, podman
 from tests.podman import base_image as stand_in_base
 from tests.system import require
 
@@ -40,23 +38,6 @@ def quickstart_blocks() -> list[str]:
     start = README.index("\n## Quickstart\n")
     section = README[start : README.index("\n## ", start + 1)]
     return [b.strip() for b in re.findall(r"```sh\n(.*?)```", section, re.DOTALL)]
-
-
-def checkout_tar() -> bytes:
-    """What a fresh clone holds (tracked and new files, nothing ignored such as .venv)."""
-    names = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout.split(b"\0")
-    out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w") as tar:
-        for name in filter(None, names):
-            path = ROOT / name.decode()
-            if path.exists():
-                tar.add(path, arcname=name.decode(), recursive=False)
-    return out.getvalue()
 
 
 def test_the_readmes_two_commands_work_as_typed_on_a_bare_debian(tmp_path: Path) -> None:
