@@ -166,14 +166,17 @@ def free_port() -> int:
 
 
 class Server:
-    """An ASGI app served by uvicorn in a background thread, on a free loopback port."""
+    """An ASGI app served by uvicorn in a background thread, on a free loopback port.
 
-    def __init__(self, app: Any, **uvicorn_options: Any) -> None:
+    `host="0.0.0.0"` serves on every address too, for clients in containers; `url` stays loopback.
+    """
+
+    def __init__(self, app: Any, host: str = "127.0.0.1", **uvicorn_options: Any) -> None:
         self.port = free_port()
         self.scheme = "https" if "ssl_certfile" in uvicorn_options else "http"
         config = uvicorn.Config(
             app,
-            host="127.0.0.1",
+            host=host,
             port=self.port,
             log_config=None,
             access_log=False,

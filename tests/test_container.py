@@ -11,7 +11,6 @@ default base cannot be pulled the tests build a stand-in base once per machine
 
 from __future__ import annotations
 
-import fcntl
 import os
 import re
 import shutil
@@ -28,20 +27,17 @@ import yaml
 
 from adapter import __version__
 from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
+from tests.podman import CERTS, ULIMITS, podman
+from tests.podman import base_image as base_image_or_stand_in
 from tests.standin import EventsAPI, Server, free_port
-from tests.system import require
 
 # A cold machine builds the base (~1 min) and downloads the dependencies into the image.
 pytestmark = [pytest.mark.container, pytest.mark.timeout(900)]
 
 ROOT = Path(__file__).parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
-LOCAL_BASE = "localhost/python-base:bookworm"
 IMAGE = "localhost/incident-adapter:test"
 TITLE_LABEL = "org.opencontainers.image.title=incident-adapter"
-# ENVIRONMENT.md: crun and systemd cgroups do not work on these machines.
-PODMAN = ("--runtime", "runc", "--cgroup-manager", "cgroupfs")
-ULIMITS = ("--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
 # As the Deployment's securityContext has it: read-only root (and no writable /tmp either),
 # no capabilities, no privilege escalation.
 RESTRICTED = (
@@ -53,81 +49,16 @@ RESTRICTED = (
 MOUNT = "/etc/incident-adapter"
 
 
-def podman(
-    *args: str, timeout: float = 600, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [require("podman", "podman"), *PODMAN, *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(f"podman {' '.join(args[:2])}: {result.stdout}{result.stderr}")
-    return result
-
-
-def image_exists(name: str) -> bool:
-    return podman("image", "exists", name, check=False).returncode == 0
-
-
 def default_base() -> str:
     match = re.search(r"^ARG BASE_IMAGE=(\S+)", DOCKERFILE.read_text(), re.MULTILINE)
     assert match, "the Dockerfile must take its base image as ARG BASE_IMAGE=..."
     return match[1]
 
 
-def build_local_base(workdir: Path) -> None:
-    """Debian bookworm with python3 and venv: the stand-in for python:*-slim (about a minute)."""
-    debootstrap = require("debootstrap", "debootstrap")
-    rootfs = workdir / "rootfs"
-    try:
-        subprocess.run(
-            [
-                debootstrap,
-                "--variant=minbase",
-                "--include=python3,python3-venv,ca-certificates",
-                "bookworm",
-                str(rootfs),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
-        # What a slim image leaves out: package lists and caches, docs, man pages, locales.
-        for junk in ("var/cache/apt", "var/lib/apt/lists", "usr/share/doc", "usr/share/man"):
-            for path in (rootfs / junk).glob("*"):
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
-        shutil.rmtree(rootfs / "usr/share/locale", ignore_errors=True)
-        with subprocess.Popen(["tar", "-C", str(rootfs), "-c", "."], stdout=subprocess.PIPE) as tar:
-            imported = subprocess.run(
-                [require("podman", "podman"), *PODMAN, "import", "-", LOCAL_BASE],
-                stdin=tar.stdout,
-                capture_output=True,
-                timeout=600,
-            )
-        assert tar.returncode == 0 and imported.returncode == 0, imported.stderr
-    finally:
-        shutil.rmtree(rootfs, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The Dockerfile's default base if present or pullable, else the cached stand-in."""
-    require("podman", "podman")
-    require("runc", "runc")
-    wanted = default_base()
-    if image_exists(wanted):
-        return wanted
-    # One builder at a time per machine; whoever waited finds the base already there.
-    with open("/tmp/incident-adapter-python-base.lock", "w") as lock:  # noqa: S108
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if image_exists(LOCAL_BASE):
-            return LOCAL_BASE
-        if podman("pull", "-q", wanted, timeout=300, check=False).returncode == 0:
-            return wanted
-        build_local_base(tmp_path_factory.mktemp("base"))
-    return LOCAL_BASE
+    return base_image_or_stand_in(tmp_path_factory.mktemp("base"), default_base())
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +69,7 @@ def image(base_image: str) -> Iterator[str]:
     build = [
         "build",
         "--network=host",  # pip reaches PyPI from inside the build
-        *(["-v", "/etc/ssl/certs:/etc/ssl/certs:ro"] if Path("/etc/ssl/certs").is_dir() else []),
+        *CERTS,
         "--build-arg",
         f"BASE_IMAGE={base_image}",
         "--build-arg",

@@ -2,7 +2,8 @@
 
 The rules pass `promtool check rules` and their unit tests (`promtool test rules`), every alert
 has a test where it fires and one where it stays silent, every metric they name is one the
-adapter exports, and every runbook_url has its section in the README. The dashboard decodes
+adapter exports, and every runbook_url is the one declared runbook base plus an anchor that is a
+section of docs/runbooks.md. The dashboard decodes
 into Grafana's own dashboard types (grafana-foundation-sdk, generated from Grafana's schema)
 without losing or mistyping a field, and each of its queries parses with promtool and returns
 data from the series the adapter really exports.
@@ -32,7 +33,9 @@ MONITORING = ROOT / "deploy" / "monitoring"
 RULES = MONITORING / "rules.yml"
 RULES_TEST = MONITORING / "rules_test.yml"
 DASHBOARD = MONITORING / "dashboard.json"
-README = ROOT / "README.md"
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+# rules.yml declares the base of every runbook_url once, in a comment a fork edits
+RUNBOOK_BASE = re.compile(r"^#\s+runbook base: (\S+)$", re.MULTILINE)
 
 METRIC = re.compile(r"\bincident_adapter_\w+")
 SEVERITIES = {"critical", "warning"}
@@ -106,7 +109,6 @@ def test_rules_name_exported_metrics_and_say_what_to_do() -> None:
         assert re.fullmatch(r"IncidentAdapter[A-Z]\w+", name)
         assert rule["labels"]["severity"] in SEVERITIES, name
         assert set(rule["annotations"]) == {"summary", "description", "runbook_url"}, name
-        assert rule["annotations"]["runbook_url"] == f"README.md#{name.lower()}", name
 
 
 def _github_anchor(heading: str) -> str:
@@ -115,15 +117,49 @@ def _github_anchor(heading: str) -> str:
     return text.replace(" ", "-")
 
 
-def test_every_runbook_url_has_its_section_in_the_readme() -> None:
-    headings = re.findall(r"^#{2,4} (.+)$", README.read_text(), re.MULTILINE)
+def runbook_base() -> str:
+    (base,) = RUNBOOK_BASE.findall(RULES.read_text())
+    return str(base)
+
+
+def test_every_runbook_url_is_the_declared_base_and_the_alerts_anchor() -> None:
+    """Absolute links a responder can open from a phone, all from the one declared base."""
+    base = runbook_base()
+    assert re.fullmatch(r"https://[^#\s]+", base), f"the runbook base must be absolute: {base}"
+    for rule in alert_rules():
+        name = rule["alert"]
+        assert rule["annotations"]["runbook_url"] == f"{base}#{name.lower()}", name
+    # the unit tests expect the same links, so they change with the base
+    expected = [
+        alert["exp_annotations"]["runbook_url"]
+        for test in yaml.safe_load(RULES_TEST.read_text())["tests"]
+        for case in test.get("alert_rule_test", [])
+        for alert in case.get("exp_alerts") or []
+    ]
+    assert expected
+    assert all(url.startswith(f"{base}#") for url in expected), expected
+
+
+def test_every_runbook_url_has_its_section_in_docs_runbooks() -> None:
+    headings = re.findall(r"^#{1,4} (.+)$", RUNBOOKS.read_text(), re.MULTILINE)
     anchors = {_github_anchor(h) for h in headings}
+    base = runbook_base()
     missing = [
         rule["annotations"]["runbook_url"]
         for rule in alert_rules()
-        if rule["annotations"]["runbook_url"].removeprefix("README.md#") not in anchors
+        if rule["annotations"]["runbook_url"].removeprefix(f"{base}#") not in anchors
     ]
-    assert not missing, f"README.md has no runbook section for {missing}"
+    assert not missing, f"docs/runbooks.md has no section for {missing}"
+
+
+def test_a_runbook_link_without_a_section_is_caught() -> None:
+    """The anchor check can fail: GitHub's anchor of a heading is what the link must name."""
+    assert _github_anchor("IncidentAdapterDown") == "incidentadapterdown"
+    assert (
+        _github_anchor("`events-v2`: PagerDuty Events API v2")
+        == "events-v2-pagerduty-events-api-v2"
+    )
+    assert "incidentadapterdown" not in {_github_anchor("IncidentAdapterDown now")}
 
 
 # -- dashboard ---------------------------------------------------------------------------------
