@@ -240,6 +240,34 @@ def test_a_body_only_its_keys_overflow_is_refused_by_name() -> None:
         fit({"key": "k" * 5000}, BUDGET)
 
 
+def test_a_stage_that_names_a_string_cuts_that_string_first() -> None:
+    budget = Budget("Test", "", body_bytes=3000, cut_first=("raw.description",), mark="raw.cut")
+    body = {"raw": {"description": "d" * 5000, "summary": "s" * 2000}}
+    out = json.loads(fit(body, budget))
+    assert out["raw"]["summary"] == "s" * 2000  # untouched: the description gave way
+    assert out["raw"]["description"].endswith("…") and "description" in out["raw"]["cut"]
+
+
+def test_the_note_goes_on_a_texts_last_line_within_its_limit() -> None:
+    budget = Budget(
+        "Test",
+        "",
+        limits=(Text("title", 10), Text("text", 900, middle=True)),
+        mark="text",
+        mark_line=True,
+    )
+    out = json.loads(fit({"title": "t" * 50, "text": "head " + "x" * 890 + " tail"}, budget))
+    text, _, note = out["text"].rpartition("\n")
+    assert text.startswith("head") and text.endswith("tail") and units(out["text"]) <= 900
+    assert note.startswith("… (cut to fit Test's limits") and "title (50 characters)" in note
+
+
+def test_a_text_in_the_notes_way_is_never_replaced() -> None:
+    budget = Budget("Test", "", limits=(Text("title", 10),), mark="raw.truncated")
+    out = json.loads(fit({"title": "t" * 50, "raw": "what fired, where, how bad"}, budget))
+    assert out["raw"].startswith("what fired, where, how bad\n… (cut to fit Test's limits")
+
+
 # -- property: no generated alert yields an over-limit body ------------------------------
 
 RECEIVERS = {
