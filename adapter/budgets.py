@@ -11,7 +11,8 @@ rendered JSON body into bytes the API accepts:
    (custom details, long annotations), the longest strings first, then, if need be, any string
    the budget does not protect;
 3. what was cut is named, with its original size, in a note at `mark`, so a responder knows
-   the full text is at the alert's source.
+   the full text is at the alert's source; with `mark_line`, the note is the last line of the
+   text at `mark` (a text a person reads: a description, a writer's input), not a field.
 
 What routes and pages is protected: the `keep` paths (routing key, action, dedup key,
 severity, status-page marker) and any string equal to a `protected` value (the dedup key,
@@ -82,6 +83,7 @@ class Budget:
     cut_first: tuple[str, ...] = ()  # least important first
     keep: frozenset[str] = frozenset()  # paths (and what is under them) never cut
     mark: str = ""  # dotted path of the note of what was cut; "" = none
+    mark_line: bool = False  # the note goes on a last line of the text at `mark`
     key_chars: int = 255  # longest dedup key; keys.py hashes longer ones
     _checks: tuple[tuple[Limit, tuple[str, ...]], ...] = field(
         init=False, repr=False, compare=False
@@ -136,17 +138,35 @@ def _json_len(text: str) -> int:
     return len(orjson.dumps(text)) - 2
 
 
-def cut_bytes(text: str, limit: int) -> str:
-    """`text` in at most `limit` bytes of JSON (escapes counted), ending in … when cut."""
+def _head_bytes(text: str, room: int) -> str:
+    out = text.encode()[:room].decode("utf-8", "ignore")
+    while (size := _json_len(out)) > room:
+        out = out[: len(out) - max(1, (size - room) // 6)]  # a character is 1 to 6 bytes in JSON
+    return out
+
+
+def _tail_bytes(text: str, room: int) -> str:
+    out = text.encode()[len(text.encode()) - room :].decode("utf-8", "ignore") if room > 0 else ""
+    while (size := _json_len(out)) > room:
+        out = out[max(1, (size - room) // 6) :]
+    return out
+
+
+def cut_bytes(text: str, limit: int, middle: bool = False) -> str:
+    """`text` in at most `limit` bytes of JSON (escapes counted), with … where it was cut:
+    at its end, or (`middle`) out of its middle, keeping both ends."""
     if _json_len(text) <= limit:
         return text
     room = limit - len(ELLIPSIS.encode())
     if room <= 0:
         return ""
-    out = text.encode()[:room].decode("utf-8", "ignore")
-    while (size := _json_len(out)) > room:
-        out = out[: len(out) - max(1, (size - room) // 6)]  # a character is 1 to 6 bytes in JSON
-    return out + ELLIPSIS
+    back = room // 2 if middle else 0
+    return _head_bytes(text, room - back) + ELLIPSIS + _tail_bytes(text, back)
+
+
+def note_line(note: str) -> str:
+    """The note of what was cut as the last line of a text a person reads."""
+    return f"{ELLIPSIS} ({note})"
 
 
 def _split(path: str) -> list[str]:
@@ -185,13 +205,25 @@ def _over(limit: Limit, value: Any) -> bool:
     return len(raw) > limit.chars and units(raw.decode()) > limit.chars  # bytes >= units
 
 
+def _within(body: Any, budget: Budget) -> bytes | None:
+    """The body as JSON if nothing in it is over `budget` (the common case), else None."""
+    if budget.over(body):
+        return None
+    raw = orjson.dumps(body)
+    return raw if budget.body_bytes is None or len(raw) <= budget.body_bytes else None
+
+
 def fit(body: Any, budget: Budget, protected: Collection[str] = ()) -> bytes:
     """The body as JSON within `budget`; OverBudget if only cutting what routes would do."""
-    if not budget.over(body):
-        raw = orjson.dumps(body)
-        if budget.body_bytes is None or len(raw) <= budget.body_bytes:
-            return raw  # the common case: nothing to cut
+    if (raw := _within(body, budget)) is not None:
+        return raw  # the common case: nothing to cut
     return _Fitter(budget, protected).fit(orjson.loads(orjson.dumps(body)))  # a copy to cut
+
+
+def fitted(body: Any, budget: Budget, protected: Collection[str] = ()) -> Any:
+    """`body` itself if it fits `budget`, else a copy cut to fit: for facts that are cut as
+    fields and then written out as a text (a status page writer's input)."""
+    return body if _within(body, budget) is not None else orjson.loads(fit(body, budget, protected))
 
 
 class _Fitter:
@@ -199,11 +231,14 @@ class _Fitter:
         self.budget = budget
         self.protected = set(protected)
         self.cuts: dict[str, str] = {}  # path -> original size, first cut only
+        # Cut out of their middle when the body is over, too.
+        self.middle = {lim.path for lim in budget.limits if isinstance(lim, Text) and lim.middle}
 
     def fit(self, body: Any) -> bytes:
-        mark_parent = self.budget.mark.rpartition(".")[0]
+        mark = self.budget.mark
+        room_at = mark if self.budget.mark_line else mark.rpartition(".")[0]
         for limit in self.budget.limits:
-            reserve = _RESERVE if limit.path == mark_parent and self.budget.mark else 0
+            reserve = _RESERVE if limit.path == room_at and mark else 0
             self._limit(body, limit, reserve)
         if self.budget.body_bytes is not None:
             self._body(body, self.budget.body_bytes - (_RESERVE if self.budget.mark else 0))
@@ -227,7 +262,7 @@ class _Fitter:
             return
         value = parent.get(leaf)
         if isinstance(limit, Text) and isinstance(value, str):
-            cut = cut_chars(value, limit.chars, limit.middle)
+            cut = cut_chars(value, limit.chars - reserve, limit.middle)
             if cut != value:
                 self._record(limit.path, f"{units(value):,} characters")
                 parent[leaf] = cut
@@ -263,13 +298,26 @@ class _Fitter:
                 excess = len(orjson.dumps(body)) - limit
                 if excess <= 0:
                     return
-                node = _get(body, stage)
-                leaves = list(self._leaves(node, stage)) if stage else list(self._leaves(body, ""))
+                leaves = list(self._stage(body, stage))
                 if not self._shave(leaves, excess):
                     break
             node = _get(body, stage)
             if stage and isinstance(node, dict) and len(orjson.dumps(body)) > limit:
                 self._drop(node, stage)  # its names alone are over
+
+    def _stage(self, body: Any, stage: str) -> Iterator[tuple[Any, Any, str]]:
+        """What may be cut at `stage`: the strings under it, or the string it names."""
+        if not stage:
+            yield from self._leaves(body, "")
+            return
+        *parents, leaf = _split(stage)
+        parent = _get(body, ".".join(parents))
+        value = parent.get(leaf) if isinstance(parent, dict) else None
+        if isinstance(value, str):
+            if value and value not in self.protected and stage not in self.budget.keep:
+                yield parent, leaf, stage
+        else:
+            yield from self._leaves(value, stage)
 
     def _drop(self, node: dict[str, Any], path: str) -> None:
         """Empty a part, but for what the budget keeps in it (a status page's marker)."""
@@ -297,7 +345,7 @@ class _Fitter:
             return
         for key, value in items:
             sub = f"{path}.{key}" if path else str(key)
-            if sub in self.budget.keep or sub == self.budget.mark:
+            if sub in self.budget.keep or (sub == self.budget.mark and not self.budget.mark_line):
                 continue
             if isinstance(value, str):
                 if value and value not in self.protected:
@@ -321,7 +369,7 @@ class _Fitter:
         for (container, key, path), size in zip(leaves, sizes, strict=True):
             if size > low:
                 self._record(path, f"{len(container[key].encode()):,} bytes")
-                container[key] = cut_bytes(container[key], low)
+                container[key] = cut_bytes(container[key], low, path in self.middle)
         return True
 
     # -- the note ------------------------------------------------------------------------
@@ -331,17 +379,27 @@ class _Fitter:
 
     def _mark(self, body: dict[str, Any]) -> None:
         *parents, leaf = _split(self.budget.mark)
-        node = body
-        for part in parents:
-            if not isinstance(node.get(part), dict):
-                node[part] = {}
-            node = node[part]
-        if leaf in node:  # e.g. a label of that name in Opsgenie's details
-            leaf += " (incident-adapter)"
         prefix = ".".join(parents) + "." if parents else ""
         named = [f"{p.removeprefix(prefix)[:60]} ({size})" for p, size in self.cuts.items()]
-        note = (
+        note = cut_bytes(
             f"cut to fit {self.budget.vendor}'s limits; the full alert is at its source: "
-            + "; ".join(named)
+            + "; ".join(named),
+            MARK_BYTES,
         )
-        node[leaf] = cut_bytes(note, MARK_BYTES)
+        node = body
+        for part in parents:
+            value = node.get(part)
+            if isinstance(value, str):  # a text where a map was expected: never replace it
+                node[part] = f"{value}\n{note_line(note)}"
+                return
+            if not isinstance(value, dict):
+                node[part] = value = {}
+            node = value
+        if self.budget.mark_line:
+            text = node.get(leaf)
+            line = note_line(note)
+            node[leaf] = f"{text}\n{line}" if isinstance(text, str) and text else line
+            return
+        if leaf in node:  # e.g. a label of that name in Opsgenie's details
+            leaf += " (incident-adapter)"
+        node[leaf] = note

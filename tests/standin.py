@@ -50,13 +50,14 @@ class Fault:
 
 
 class EventsAPI:
-    def __init__(self, routing_key_field: str = "routing_key") -> None:
+    def __init__(self, routing_key_field: str = "routing_key", limits: str = "events-v2") -> None:
         self.incidents: dict[str, Incident] = {}
         self.events: list[dict[str, Any]] = []
         self.refused: list[dict[str, Any]] = []
         self.faults: deque[Fault] = deque()
         self.delay = 0.0
         self.key_field = routing_key_field
+        self.limits = limits  # the system in tests/vendor_limits.py whose limits events keep
         self.lock = threading.Lock()
         self.random_fault: Callable[[], Fault | None] | None = None
         self.faults_dealt = 0
@@ -140,7 +141,7 @@ class EventsAPI:
             event = json.loads(raw)
         except ValueError:
             return JSONResponse({"status": "invalid event", "errors": ["not JSON"]}, 400)
-        errors = self._check(event) + violations("events-v2", raw)
+        errors = self._check(event) + violations(self.limits, raw)
         if errors:
             self.refused.append(event)
             return JSONResponse(

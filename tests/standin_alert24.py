@@ -3,7 +3,8 @@
 An incident per alias: a create with the alias of an open incident updates it (counted),
 otherwise it opens a new one; a resolve by alias resolves the open one. Requests the real
 API would refuse get 4xx with the reason (no or wrong key: 401; no title, an unknown
-severity: 422; no incident with that alias: 404). The same object serves as an httpx
+severity: 422; no incident with that alias: 404; a body over the limits of
+tests/vendor_limits.py, ours where Alert24 documents none: 400, as its validation_error). The same object serves as an httpx
 MockTransport handler (unit tests) and as a Starlette app behind tests.standin.Server
 (a real Alertmanager end to end).
 """
@@ -22,6 +23,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.vendor_limits import violations
 
 SEVERITIES = {"critical", "high", "medium", "low", "maintenance"}
 BASE = "/api/v1/incidents"
@@ -63,6 +66,8 @@ class IncidentsAPI:
                 body = json.loads(raw or b"{}")
             except ValueError:
                 return 400, {"error": "body is not JSON"}
+            if raw and (problems := violations("alert24", raw)):
+                return 400, {"error": {"type": "validation_error", "message": str(problems)}}
             if method == "POST" and path == BASE:
                 return self._create(body)
             if method == "POST" and path.startswith(BASE + "/") and path.endswith("/resolve"):

@@ -38,6 +38,8 @@ SERVICE_STATUSES = ("operational", "degraded", "down", "maintenance")
 
 
 class PageCalmAPI(SimpleAPI):
+    limits = "status-page/pagecalm"
+
     def __init__(self, key: str, page_id: str, components: list[str]) -> None:
         super().__init__(key, page_id, components)
         self.ai_updates: dict[str, str] = {}
@@ -102,6 +104,7 @@ class PageCalmAPI(SimpleAPI):
 class Alert24StatusAPI(_StatusPageFake):
     scheme = "Bearer"
     prefix = "/api/v1/"
+    limits = "status-page/alert24-status"
 
     def __init__(self, key: str, services: list[str]) -> None:
         super().__init__(key, "", services)

@@ -11,7 +11,8 @@ affected_component_ids, raw_input, metadata, draft}` (a draft unless told otherw
 `PATCH /api/v1/incidents/{id} {"status": "resolved"}`; `Authorization: Bearer <key>`.
 
 Both: components show their current status; incidents are open or resolved; requests the
-real API would refuse get 4xx with the reason; faults can be scripted (the next N requests,
+real API would refuse get 4xx with the reason (a body over the limits of
+tests/vendor_limits.py: 422); faults can be scripted (the next N requests,
 optionally of one method, answer a status, with Retry-After). Each is an httpx handler
 (`httpx.MockTransport(api)`) and, through `app()`, an ASGI app for tests/standin.py's Server.
 """
@@ -69,6 +70,7 @@ class Fault:
 class _StatusPageFake:
     prefix = ""
     scheme = ""
+    limits = ""  # the system in tests/vendor_limits.py whose limits a body must keep
 
     def __init__(self, key: str, page_id: str, components: list[str]) -> None:
         self.key, self.page_id = key, page_id
@@ -107,6 +109,8 @@ class _StatusPageFake:
             body = json.loads(request.content) if request.content else {}
         except ValueError:
             return httpx.Response(400, json={"error": "not JSON"})
+        if request.content and (problems := violations(self.limits, request.content)):
+            return httpx.Response(422, json={"error": f"invalid: {problems}"})
         status, answer = self.route(request.method, path[len(self.prefix) :], request, body)
         return httpx.Response(status, json=answer)
 
@@ -138,6 +142,7 @@ class _StatusPageFake:
 
 class StatuspageAPI(_StatusPageFake):
     scheme = "OAuth"
+    limits = "status-page"
 
     def __init__(self, key: str, page_id: str, components: list[str]) -> None:
         super().__init__(key, page_id, components)
@@ -159,8 +164,6 @@ class StatuspageAPI(_StatusPageFake):
         if method == "GET" and path == "incidents/unresolved":
             return 200, [self.as_json(i) for i in self.incidents.values() if i.open]
         if method == "POST" and path == "incidents":
-            if problems := violations("status-page", request.content):
-                return 422, {"error": f"invalid: {problems}"}
             return self._create(body.get("incident") if isinstance(body, dict) else None)
         if method == "PATCH" and path.startswith("incidents/"):
             incident = self.incidents.get(path.removeprefix("incidents/"))
@@ -226,6 +229,7 @@ class StatuspageAPI(_StatusPageFake):
 class SimpleAPI(_StatusPageFake):
     scheme = "Bearer"
     prefix = "/api/v1/"
+    limits = "status-page/simple"
 
     def as_json(self, incident: Incident) -> dict[str, Any]:
         return {

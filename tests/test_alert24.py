@@ -253,7 +253,7 @@ def reopened(events: list[dict[str, Any]]) -> list[str]:
 def test_alertmanager_fires_resends_and_resolves_through_both_alert24_apis(tmp_path: Path) -> None:
     """Two alerts fire, AM re-sends, one resolves while the other fires, then the rest:
     every incident opened once, re-sends were updates, and nothing is left open."""
-    incidents, events = IncidentsAPI(API_KEY), EventsAPI("integration_key")
+    incidents, events = IncidentsAPI(API_KEY), EventsAPI("integration_key", "events-v2/alert24")
     with (
         Server(incidents.app()) as incidents_server,
         Server(events.app("/api/v1/incidents")) as events_server,

@@ -28,11 +28,19 @@ PD = "https://developer.pagerduty.com/docs/events-api-v2/overview/#size-limits"
 PD_FIELDS = "https://developer.pagerduty.com/docs/events-api-v2/trigger-events/"
 OG = "https://docs.opsgenie.com/docs/alert-api#create-alert"
 SP = "https://developer.statuspage.io/#operation/postPagesPageIdIncidents"
+OURS = "not documented: ours"  # conservative figures any sane API accepts (docs/limits.md)
 
+# Every configured system: a dialect, or a dialect/flavor where a flavor has limits of its own.
 LIMITS: dict[str, list[Limit]] = {
     "events-v2": [
         Limit("", 512_000, "body bytes", PD),
         Limit("payload.summary", 1024, "chars", PD_FIELDS),
+        Limit("dedup_key", 255, "chars", PD_FIELDS),
+    ],
+    "events-v2/alert24": [  # PagerDuty's event; Alert24 documents no limits
+        Limit("", 65_536, "body bytes", OURS),
+        Limit("payload.summary", 1024, "chars", PD_FIELDS),
+        Limit("payload.source", 1024, "chars", OURS),
         Limit("dedup_key", 255, "chars", PD_FIELDS),
     ],
     "alias": [
@@ -49,27 +57,81 @@ LIMITS: dict[str, list[Limit]] = {
         Limit("actions", 10, "items", OG),
         Limit("actions.[]", 50, "chars", OG),
     ],
+    "alert24": [  # https://alert24.net/docs/api-incidents names the fields, no sizes
+        Limit("", 65_536, "body bytes", OURS),
+        Limit("title", 255, "chars", OURS),
+        Limit("description", 20_000, "chars", OURS),
+        Limit("source", 255, "chars", OURS),
+        Limit("labels", 16_000, "chars in all", OURS),
+        Limit("alias", 255, "chars", OURS),
+    ],
     "status-page": [
         Limit("incident.name", 255, "chars", SP),
         Limit("incident.body", 25_000, "chars", SP),
         Limit("", 65_536, "body bytes", "the adapter's own: metadata has no documented limit"),
     ],
+    "status-page/simple": [
+        Limit("title", 255, "chars", OURS),
+        Limit("", 65_536, "body bytes", OURS),
+    ],
+    "status-page/pagecalm": [  # https://pagecalm.com/docs names no sizes
+        Limit("title", 255, "chars", OURS),
+        Limit("", 65_536, "body bytes", OURS),
+    ],
+    "status-page/alert24-status": [  # https://alert24.net/docs/api-services: no sizes
+        Limit("", 65_536, "body bytes", OURS),
+    ],
     "template": [Limit("", 65_536, "body bytes", "max_body_bytes in the test's config")],
 }
 
-# Where each dialect notes what it cut (the template's is set by its config).
-MARKS = {
-    "events-v2": "payload.custom_details.truncated",
-    "alias": "details.truncated",
-    "status-page": "incident.metadata.raw_input.truncated",
-    "template": "details.truncated",
+# Where each system notes what it cut (the template's is set by its config): a field, or
+# the last line of a text a person reads. None: its bodies hold nothing that could be cut.
+MARKS: dict[str, tuple[str, Literal["field", "last line"]] | None] = {
+    "events-v2": ("payload.custom_details.truncated", "field"),
+    "events-v2/alert24": ("payload.custom_details.truncated", "field"),
+    "alias": ("details.truncated", "field"),
+    "alert24": ("description", "last line"),
+    "status-page": ("incident.metadata.raw_input.truncated", "field"),
+    "status-page/simple": ("raw_input.truncated", "field"),
+    "status-page/pagecalm": ("raw_input", "last line"),
+    "status-page/alert24-status": None,
+    "template": ("details.truncated", "field"),
 }
-# What routes an event and must arrive whole (never cut).
+# The dedup key, which must arrive whole (never cut); None: the body carries no key.
 KEYS = {
     "events-v2": "dedup_key",
+    "events-v2/alert24": "dedup_key",
     "alias": "alias",
+    "alert24": "alias",
     "status-page": "incident.metadata.incident_adapter.dedup_key",
+    "status-page/simple": "metadata.incident_adapter.dedup_key",
+    "status-page/pagecalm": None,  # no listing, no marker: docs/pagecalm.md
+    "status-page/alert24-status": None,
     "template": "key",
+}
+# The rest of what routes and pages: present in every create and never cut.
+ROUTES = {
+    "events-v2": ("routing_key", "event_action", "payload.severity"),
+    "events-v2/alert24": ("integration_key", "event_action", "payload.severity"),
+    "alias": ("priority",),
+    "alert24": ("severity",),
+    "status-page": ("incident.component_ids", "incident.components", "incident.impact_override"),
+    "status-page/simple": (
+        "status_page_id",
+        "severity",
+        "affected_component_ids",
+        "draft",
+        "metadata.incident_adapter",
+    ),
+    "status-page/pagecalm": (
+        "status_page_id",
+        "severity",
+        "affected_component_ids",
+        "generate_ai_update",
+        "tone",
+    ),
+    "status-page/alert24-status": ("status",),
+    "template": (),
 }
 
 
@@ -112,9 +174,26 @@ def violations(dialect: str, raw: bytes) -> list[str]:
     return out
 
 
-def mark(dialect: str, raw: bytes) -> str | None:
-    found = _at(json.loads(raw), MARKS[dialect])
-    return found[0] if found else None
+def at(body: Any, path: str) -> list[Any]:
+    return _at(body, path)
+
+
+NOTE = "the full alert is at its source"
+
+
+def mark(system: str, raw: bytes) -> str | None:
+    """The note of what was cut in the body `raw`, if any."""
+    where = MARKS[system]
+    if where is None:
+        return None
+    path, how = where
+    found = _at(json.loads(raw), path)
+    if not found or not isinstance(found[0], str):
+        return None
+    if how == "field":
+        return found[0]
+    last = found[0].rpartition("\n")[2]
+    return last if last.startswith("… (") and NOTE in last else None
 
 
 FIRE = "🔥"  # astral plane: 4 bytes of UTF-8, 2 UTF-16 units
@@ -124,7 +203,7 @@ def _labels(**extra: str) -> dict[str, str]:
     return {"alertname": "HugeAlert", "severity": "critical", "service": "api", **extra}
 
 
-ALL = frozenset(LIMITS)
+ALL = frozenset(LIMITS) - {"status-page/alert24-status"}  # it sends a status, nothing to cut
 
 
 @dataclass(frozen=True)
@@ -140,13 +219,23 @@ ODD = [
         "long unicode summary",
         _labels(instance="api-01"),
         {"summary": ("Ошибка 数据库 " + FIRE) * 400, "description": "d"},
-        frozenset({"events-v2", "alias", "status-page"}),
+        frozenset(
+            {
+                "events-v2",
+                "events-v2/alert24",
+                "alias",
+                "alert24",
+                "status-page",
+                "status-page/simple",
+                "status-page/pagecalm",
+            }
+        ),
     ),
     Odd(
         "40 labels of 400 characters",
         _labels(**{f"label_{i:02}": (f"{i}-é{FIRE}" * 80)[:400] for i in range(40)}),
         {"summary": "fat labels"},
-        frozenset({"alias"}),
+        frozenset({"alias", "alert24"}),
     ),
     Odd(
         "a 600 KB description",

@@ -20,9 +20,9 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import quote
 
-import orjson
 from pydantic import Field, field_validator, model_validator
 
+from adapter.budgets import Budget, Text, Total, fit
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import Model, ReceiverSettings, check_http_url, one_secret
@@ -35,6 +35,26 @@ RETRY = RetryPolicy(frozenset({408, 429}), doc_url="https://alert24.net/docs/api
 # No alias limit is documented: PagerDuty's 255, so a hashed key (64) and any
 # hand-written key people migrate from fit.
 ALIAS_LIMIT = 255
+# Not documented: ours (docs/limits.md). The API reference names the fields and a 400
+# validation_error, no sizes; these are small enough for any sane API. The description is cut
+# out of its middle (a stack trace's start and the runbook line at its end stay) and carries
+# the note of what was cut as its last line: the text a responder reads.
+BUDGET = Budget(
+    vendor="the Alert24 incident API",
+    doc_url="https://alert24.net/docs/api-incidents",
+    body_bytes=65_536,
+    limits=(
+        Text("title", 255),
+        Text("description", 20_000, middle=True),
+        Text("source", 255),
+        Total("labels", 16_000),
+    ),
+    cut_first=("description", "labels"),
+    keep=frozenset({"alias", "severity"}),
+    mark="description",
+    mark_line=True,
+    key_chars=ALIAS_LIMIT,
+)
 
 Level = Literal["critical", "error", "warning", "info"]
 Alert24Severity = Literal["critical", "high", "medium", "low", "maintenance"]
@@ -96,15 +116,16 @@ class Alert24(Integration[Alert24Settings]):
         key = f"{settings.auth_scheme} {settings.key.reveal()}".strip()
         self._headers = {"Content-Type": "application/json", settings.auth_header: key}
         self._base = settings.url.rstrip("/")
+        self._protected = (settings.key.reveal(),)
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         if event.action == "resolve":
             path = self.settings.resolve_path.replace("{alias}", quote(event.dedup_key, safe=""))
-            body = {"source": self.settings.source}
-            return UpstreamRequest(
-                self.settings.resolve_method, self._base + path, self._headers, orjson.dumps(body)
-            )
-        return UpstreamRequest("POST", self._base, self._headers, orjson.dumps(self.body(event)))
+            body = fit({"source": self.settings.source}, BUDGET, self._protected)
+            method = self.settings.resolve_method
+            return UpstreamRequest(method, self._base + path, self._headers, body)
+        content = fit(self.body(event), BUDGET, (*self._protected, event.dedup_key))
+        return UpstreamRequest("POST", self._base, self._headers, content)
 
     def body(self, event: AlertEvent) -> dict[str, Any]:
         labels, annotations = event.alert.labels, event.alert.annotations

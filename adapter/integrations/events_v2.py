@@ -9,7 +9,7 @@ comes from, which links); each of them can be set in the receiver's config inste
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -22,52 +22,6 @@ from adapter.secrets import Secret, SecretFile
 from adapter.settings import ReceiverSettings, check_http_url, one_secret
 
 Link = Literal["source", "runbook"]  # the alert's generatorURL; its runbook_url annotation
-
-
-@dataclass(frozen=True, slots=True)
-class Preset:
-    """A vendor's defaults: the fields a receiver leaves out come from here."""
-
-    url: str
-    routing_key_field: str
-    source_labels: tuple[str, ...]  # payload.source: the first of these labels present,
-    source: str  # else this ("": Alertmanager's externalURL host, else "alertmanager")
-    links: tuple[Link, ...]
-    retry: RetryPolicy
-    rate_limit: tuple[int, float] | None  # documented budget (requests, per seconds)
-
-
-PRESETS = {
-    # "429: ... retry"; "500/502/503/504: retry" (the trigger-events doc above, section
-    # "Response codes & retry logic"); about 120 events a minute per routing key.
-    "pagerduty": Preset(
-        url="https://events.pagerduty.com/v2/enqueue",
-        routing_key_field="routing_key",
-        source_labels=("instance", "job"),
-        source="",
-        links=("source", "runbook"),
-        retry=RetryPolicy(
-            frozenset({408, 429}),
-            doc_url="https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic",
-        ),
-        rate_limit=(120, 60.0),
-    ),
-    # Alert24's events API takes PagerDuty's event shape with `integration_key`. Its docs
-    # name app.alert24.io (API reference) and app.alert24.net (the Prometheus guide's
-    # example); we default to .io, the API reference's host. No retry codes or rate limit
-    # are documented: the contract's default (408, 429, 5xx) and no budget.
-    "alert24": Preset(
-        url="https://app.alert24.io/api/v1/incidents",
-        routing_key_field="integration_key",
-        source_labels=("service",),
-        source="prometheus",
-        links=("runbook",),
-        retry=RetryPolicy(
-            frozenset({408, 429}), doc_url="https://alert24.net/docs/incident-ingest-prometheus"
-        ),
-        rate_limit=None,
-    ),
-}
 
 # PagerDuty's limits (docs/limits.md): "Events API payloads are limited to 512 KB" (the overview,
 # "Size Limits"; read as 512,000 bytes, the smaller reading); summary 1,024 and dedup_key 255
@@ -88,6 +42,64 @@ BUDGET = Budget(
     mark="payload.custom_details.truncated",
     key_chars=255,
 )
+# Alert24's events API takes PagerDuty's event but documents no limits: ours (docs/limits.md),
+# PagerDuty's fields and a body of 64 KiB, small enough for any sane API.
+ALERT24_BUDGET = replace(
+    BUDGET,
+    vendor="the Alert24 events API",
+    doc_url="https://alert24.net/docs/incident-ingest-prometheus",
+    body_bytes=65_536,
+    keep=BUDGET.keep | {"integration_key"},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Preset:
+    """A vendor's defaults: the fields a receiver leaves out come from here."""
+
+    url: str
+    routing_key_field: str
+    source_labels: tuple[str, ...]  # payload.source: the first of these labels present,
+    source: str  # else this ("": Alertmanager's externalURL host, else "alertmanager")
+    links: tuple[Link, ...]
+    retry: RetryPolicy
+    rate_limit: tuple[int, float] | None  # documented budget (requests, per seconds)
+    budget: Budget  # the vendor's limits on an event
+
+
+PRESETS = {
+    # "429: ... retry"; "500/502/503/504: retry" (the trigger-events doc above, section
+    # "Response codes & retry logic"); about 120 events a minute per routing key.
+    "pagerduty": Preset(
+        url="https://events.pagerduty.com/v2/enqueue",
+        routing_key_field="routing_key",
+        source_labels=("instance", "job"),
+        source="",
+        links=("source", "runbook"),
+        retry=RetryPolicy(
+            frozenset({408, 429}),
+            doc_url="https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic",
+        ),
+        rate_limit=(120, 60.0),
+        budget=BUDGET,
+    ),
+    # Alert24's events API takes PagerDuty's event shape with `integration_key`. Its docs
+    # name app.alert24.io (API reference) and app.alert24.net (the Prometheus guide's
+    # example); we default to .io, the API reference's host. No retry codes or rate limit
+    # are documented: the contract's default (408, 429, 5xx) and no budget.
+    "alert24": Preset(
+        url="https://app.alert24.io/api/v1/incidents",
+        routing_key_field="integration_key",
+        source_labels=("service",),
+        source="prometheus",
+        links=("runbook",),
+        retry=RetryPolicy(
+            frozenset({408, 429}), doc_url="https://alert24.net/docs/incident-ingest-prometheus"
+        ),
+        rate_limit=None,
+        budget=ALERT24_BUDGET,
+    ),
+}
 
 
 class EventsV2Settings(ReceiverSettings):
@@ -143,6 +155,7 @@ class EventsV2(Integration[EventsV2Settings]):
         self._source = settings.source if settings.source is not None else preset.source
         self._links = tuple(settings.links) if settings.links is not None else preset.links
         self._protected = (self._key,)
+        self._budget = preset.budget
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         body: dict[str, Any] = {
@@ -153,7 +166,7 @@ class EventsV2(Integration[EventsV2Settings]):
         if event.action != "trigger":
             return UpstreamRequest("POST", self.settings.url, self._headers, orjson.dumps(body))
         body.update(self._trigger_fields(event))
-        content = fit(body, BUDGET, (*self._protected, event.dedup_key))
+        content = fit(body, self._budget, (*self._protected, event.dedup_key))
         return UpstreamRequest("POST", self.settings.url, self._headers, content)
 
     def _trigger_fields(self, event: AlertEvent) -> dict[str, Any]:

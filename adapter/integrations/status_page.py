@@ -49,7 +49,7 @@ from urllib.parse import quote
 import orjson
 from pydantic import Field, model_validator
 
-from adapter.budgets import Budget, Text, fit
+from adapter.budgets import Budget, Text, cut_chars, fit, fitted, note_line
 from adapter.integrations.base import (
     AlertEvent,
     Integration,
@@ -57,18 +57,25 @@ from adapter.integrations.base import (
     RetryPolicy,
     UpstreamRequest,
 )
-from adapter.integrations.status_page_presets import FIELDS, PATHS, PRESETS, Preset, Shape
+from adapter.integrations.status_page_presets import (
+    FIELDS,
+    PATHS,
+    PRESETS,
+    Limits,
+    Preset,
+    Shape,
+)
 from adapter.keys import dedup_key_for
 from adapter.payload import Alert
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import Model, ReceiverSettings, check_http_url, one_secret
 from adapter.templating import Fields
 
-TITLE_LIMIT = 255  # Statuspage: "a maximum limit of 255 characters"
-BODY_LIMIT = 25000  # Statuspage: the incident's `body`, "a maximum limit of 25000 characters"
-# Neither `metadata` nor the request as a whole has a documented limit: 64 KiB is ours, so a
-# huge annotation in raw_input cannot make a create fail (docs/limits.md).
-CREATE_BYTES = 65_536
+# Each flavor's limits are data beside its preset (status_page_presets.py, docs/limits.md).
+# A text raw_input is fitted as facts, then written out: it may come out longer than the facts
+# by the header line's "where" (WHERE_CHARS at most) and its words; this much room is kept.
+TEXT_MARGIN = 4096
+WHERE_CHARS = 300
 
 
 class SeverityMap(Model):
@@ -297,7 +304,10 @@ class StatusPage(Integration[StatusPageSettings]):
         self._headers = {"Content-Type": "application/json", settings.auth_header: key}
         self._base = settings.url.rstrip("/") + "/"
         self._clock = clock or (lambda: datetime.now(UTC))
-        self.budget = budget_for(self.shape)
+        limits = settings.preset.limits
+        as_text = self.raw_input_format == "text"
+        self.budget = budget_for(self.shape, limits, tuple(self.extra), as_text)
+        self.text_budget = text_budget_for(self.shape, self.budget, limits) if as_text else None
         self._protected = (settings.key.reveal(),)
 
     def component(self, event: AlertEvent) -> str | None:
@@ -407,13 +417,19 @@ class StatusPage(Integration[StatusPageSettings]):
         _put(body, shape.impact, self.impacts.get(event.severity))
         _put(body, shape.component_ids, [component])
         _put(body, shape.component_statuses, {component: status})
-        raw = self.raw_input(event)
-        _put(body, shape.raw_input, raw_input_text(raw) if self.raw_input_format == "text" else raw)
+        _put(body, shape.raw_input, self.raw_input(event))
         marker = {"dedup_key": event.dedup_key, "component": component, "status": status}
         _put(body, shape.marker, marker)
         _put(body, shape.draft, not settings.publish)
         wrapped = {shape.wrap: body} if shape.wrap else body
-        content = fit(wrapped, self.budget, (*self._protected, event.dedup_key))
+        protected = (*self._protected, event.dedup_key)
+        if self.text_budget is None:
+            content = fit(wrapped, self.budget, protected)
+        else:  # the facts cut as fields (the description first), then written out as a text
+            facts = fitted(wrapped, self.budget, protected)
+            path = (shape.wrap + "." if shape.wrap else "") + shape.raw_input
+            _put(facts, path, raw_input_text(_get(facts, path)))
+            content = fit(facts, self.text_budget, protected)  # a guard: it fits already
         return UpstreamRequest("POST", self._url("create"), self._headers, content)
 
     def create_once(self, event: AlertEvent, component: str) -> UpstreamRequest:
@@ -476,24 +492,29 @@ WHERE_LABELS = ("service", "cluster", "namespace", "job", "instance", "pod", "co
 
 def raw_input_text(raw: dict[str, Any]) -> str:
     """The facts of `raw_input` as an on-call person would write them for the page's writer:
-    what fired, where, how bad, since when, what it means, and where to look."""
-    labels: dict[str, str] = raw["labels"]
+    what fired, where, how bad, since when, what it means, and where to look. Facts cut to fit
+    the API's limits read as cut; the note of what was cut is the last line."""
+    labels: dict[str, str] = raw.get("labels") or {}
     where = ", ".join(f"{name} {labels[name]}" for name in WHERE_LABELS if labels.get(name))
-    lines = [f"{raw['alertname'] or 'An alert'} is firing" + (f" on {where}" if where else "")]
-    lines[0] += f"; severity {raw['severity']}."
-    if raw["summary"]:
-        lines.append(f"Summary: {raw['summary']}")
-    if raw["description"]:
-        lines.append(f"Details: {raw['description']}")
-    since = f"Started {_readable(raw['starts_at'])}"
-    lines.append(since + (f", firing for {raw['firing_for']}." if raw["firing_for"] else "."))
-    for name, value in raw.get("annotations", {}).items():
+    where = cut_chars(where, WHERE_CHARS)
+    lines = [f"{raw.get('alertname') or 'An alert'} is firing" + (f" on {where}" if where else "")]
+    lines[0] += f"; severity {raw.get('severity', '')}."
+    if summary := raw.get("summary"):
+        lines.append(f"Summary: {summary}")
+    if description := raw.get("description"):
+        lines.append(f"Details: {description}")
+    since = f"Started {_readable(raw.get('starts_at', ''))}"
+    firing_for = raw.get("firing_for")
+    lines.append(since + (f", firing for {firing_for}." if firing_for else "."))
+    for name, value in (raw.get("annotations") or {}).items():
         lines.append(f"{name}: {value}")
     if runbook := raw.get("runbook_url"):
         lines.append(f"Runbook: {runbook}")
     if graph := raw.get("source"):
         lines.append(f"Graph: {graph}")
     lines.append("Labels: " + ", ".join(f"{k}={v}" for k, v in sorted(labels.items())))
+    if note := raw.get("truncated"):
+        lines.append(note_line(note))
     return "\n".join(lines)
 
 
@@ -509,20 +530,49 @@ def _json(body: dict[str, Any]) -> bytes:
     return orjson.dumps(body)
 
 
-def budget_for(shape: Shape) -> Budget:
-    """A create's budget, at the paths this shape puts things (Statuspage:
-    https://developer.statuspage.io/#operation/postPagesPageIdIncidents)."""
+def budget_for(
+    shape: Shape, limits: Limits, extra: Sequence[str] = (), as_text: bool = False
+) -> Budget:
+    """A create's budget, at the paths this shape puts things. The writer's input gives way
+    first (its description, then its labels, then the rest); what routes is kept: the marker,
+    the page, the severity, the components, the draft flag and the constant create fields.
+    `as_text`: the budget of the facts a text raw_input is written from, with room for the
+    words the text adds (TEXT_MARGIN)."""
     wrap = shape.wrap + "." if shape.wrap else ""
     raw = wrap + shape.raw_input
-    kept = (shape.marker, shape.page_id, shape.impact, shape.component_ids, shape.draft)
+    kept = (
+        shape.marker,
+        shape.page_id,
+        shape.impact,
+        shape.component_ids,
+        shape.component_statuses,
+        shape.draft,
+        *extra,
+    )
+    texts = [Text(wrap + shape.title, limits.title_chars)] if shape.title else []
+    texts += [Text(wrap + path, chars) for path, chars in limits.text_chars]
     return Budget(
-        vendor="Statuspage",
-        doc_url="https://developer.statuspage.io/#operation/postPagesPageIdIncidents",
-        body_bytes=CREATE_BYTES,
-        limits=(Text(wrap + shape.title, TITLE_LIMIT), Text(wrap + "body", BODY_LIMIT)),
+        vendor=limits.vendor,
+        doc_url=limits.doc_url,
+        body_bytes=limits.create_bytes - (TEXT_MARGIN if as_text else 0),
+        limits=tuple(texts),
         cut_first=(f"{raw}.description", f"{raw}.labels", raw) if shape.raw_input else (),
-        keep=frozenset(wrap + p for p in kept if p)
-        | frozenset({wrap + shape.component_statuses} if shape.component_statuses else ()),
+        keep=frozenset(wrap + p for p in kept if p),
         mark=f"{raw}.truncated" if shape.raw_input else "",
         key_chars=255,
+    )
+
+
+def text_budget_for(shape: Shape, facts: Budget, limits: Limits) -> Budget:
+    """The create with raw_input as a text, once written from fitted facts: the whole body
+    within `create_bytes`; should it not be, the text is cut out of its middle (its first
+    lines and its links stay) and the note is its last line."""
+    raw = (shape.wrap + "." if shape.wrap else "") + shape.raw_input
+    return replace(
+        facts,
+        body_bytes=limits.create_bytes,
+        limits=(*facts.limits, Text(raw, limits.create_bytes, middle=True)),
+        cut_first=(),
+        mark=raw,
+        mark_line=True,
     )

@@ -36,6 +36,20 @@ class Shape:
     draft: str  # true unless `publish`; "" = no such field
 
 
+NOT_DOCUMENTED = "not documented: ours"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a create may hold (docs/limits.md), beside where the figures come from."""
+
+    vendor: str  # as the note of what was cut names it
+    doc_url: str  # the doc that states them; NOT_DOCUMENTED where the figures are ours
+    title_chars: int = 255
+    text_chars: tuple[tuple[str, int], ...] = ()  # other text fields of the create
+    create_bytes: int = 65_536  # the whole create, in bytes of JSON
+
+
 @dataclass(frozen=True)
 class Preset:
     doc_url: str
@@ -52,6 +66,7 @@ class Preset:
     choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)  # allowed create_fields
     always_draft: bool = False  # the API makes every incident a draft for a person to publish
     marker_fallback: str = ""  # read (never written) too: where an earlier release put it
+    limits: Limits = Limits("the status page", NOT_DOCUMENTED)
 
 
 STATUSPAGE_STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage")
@@ -94,6 +109,13 @@ PRESETS: dict[str, Preset] = {
         impacts=IMPACTS,
         impact_map=IMPACT_MAP,
         raw_input_format="object",
+        # name and body: "a maximum limit of 255 / 25000 characters"; neither `metadata` nor
+        # the request as a whole has a documented limit: 64 KiB is ours.
+        limits=Limits(
+            "Statuspage",
+            "https://developer.statuspage.io/#operation/postPagesPageIdIncidents",
+            text_chars=(("body", 25_000),),
+        ),
     ),
     "simple": Preset(
         doc_url="",
@@ -124,6 +146,7 @@ PRESETS: dict[str, Preset] = {
         impact_map=IMPACT_MAP,
         raw_input_format="object",
         marker_fallback="raw_input.incident_adapter",  # incidents opened before still close
+        limits=Limits("the status-page API", NOT_DOCUMENTED),
     ),
     # PageCalm: drafts for its AI incident writer; POST {url}/api/v1/incidents. No listing
     # or resolve is documented, so none is used (see docs/pagecalm.md), and no component
@@ -158,6 +181,8 @@ PRESETS: dict[str, Preset] = {
             "tone": ("professional", "friendly", "minimal"),
         },
         always_draft=True,
+        # pagecalm.com/docs names no sizes: a 255-character title and a 64 KiB create are ours.
+        limits=Limits("PageCalm", NOT_DOCUMENTED),
     ),
     # Alert24 service status: PUT {url}/services/{id} {"status": ...}; no incident of its own
     # (an Alert24 incident comes from the incidents API: see docs/alert24-status-page.md).
@@ -191,6 +216,8 @@ PRESETS: dict[str, Preset] = {
         impacts=(),
         impact_map={},
         raw_input_format="object",
+        # Only {"status": ...} is sent (https://alert24.net/docs/api-services: no sizes).
+        limits=Limits("the Alert24 services API", NOT_DOCUMENTED),
     ),
 }
 
