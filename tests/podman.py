@@ -110,3 +110,21 @@ def checkout_tar() -> bytes:
             if path.exists():
                 tar.add(path, arcname=name.decode(), recursive=False)
     return out.getvalue()
+
+
+def adapter_build_args() -> tuple[str, ...]:
+    """The adapter image's build arguments, the same for every test that builds it.
+
+    podman's layer cache here reuses a LABEL layer built with other ARG values, so two tests
+    building the Dockerfile with different VERSION/REVISION would share one image whose labels
+    are the first build's: give every build the same ones.
+    """
+    from adapter import __version__
+
+    revision = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    return (
+        "--build-arg", f"VERSION={__version__}",
+        "--build-arg", f"REVISION={revision or 'unknown'}",
+    )  # fmt: skip

@@ -25,7 +25,15 @@ import pytest
 import yaml
 
 from tests.conftest import ROUTING_KEY, TOKEN
-from tests.podman import CERTS, PODMAN, ULIMITS, base_image, checkout_tar, podman
+from tests.podman import (
+    CERTS,
+    PODMAN,
+    ULIMITS,
+    adapter_build_args,
+    base_image,
+    checkout_tar,
+    podman,
+)
 from tests.process import run_adapter
 from tests.standin import EventsAPI, Server, free_port
 from tests.system import require
@@ -148,9 +156,9 @@ class Stack:
         )
 
 
-def build(image: str, containerfile: Path, context: Path, base: str) -> None:
+def build(image: str, containerfile: Path, context: Path, base: str, *args: str) -> None:
     podman(
-        "build", "--network=host", *CERTS, "--build-arg", f"BASE_IMAGE={base}",
+        "build", "--network=host", *CERTS, "--build-arg", f"BASE_IMAGE={base}", *args,
         "-t", image, "-f", str(containerfile), str(context),
         timeout=840,
     )  # fmt: skip
@@ -199,7 +207,7 @@ def test_a_rule_alert_goes_through_the_compose_stack_to_the_incident_api(tmp_pat
     for service in ("prometheus", "alertmanager"):
         image = compose_doc("compose.debian.yaml")["services"][service]["image"]
         build(image, compose / f"Containerfile.{service}", compose, base)
-    build(ADAPTER_IMAGE, checkout / "Dockerfile", checkout, base)
+    build(ADAPTER_IMAGE, checkout / "Dockerfile", checkout, base, *adapter_build_args())
 
     api = EventsAPI()
     with Server(api.app(), host="0.0.0.0") as upstream:  # reached from the containers

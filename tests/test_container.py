@@ -27,7 +27,7 @@ import yaml
 
 from adapter import __version__
 from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
-from tests.podman import CERTS, ULIMITS, podman
+from tests.podman import CERTS, ULIMITS, adapter_build_args, podman
 from tests.podman import base_image as base_image_or_stand_in
 from tests.standin import EventsAPI, Server, free_port
 
@@ -63,19 +63,13 @@ def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def image(base_image: str) -> Iterator[str]:
-    revision = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
     build = [
         "build",
         "--network=host",  # pip reaches PyPI from inside the build
         *CERTS,
         "--build-arg",
         f"BASE_IMAGE={base_image}",
-        "--build-arg",
-        f"VERSION={__version__}",
-        "--build-arg",
-        f"REVISION={revision or 'unknown'}",
+        *adapter_build_args(),
         "-t",
         IMAGE,
         "-f",

@@ -445,6 +445,11 @@ def test_raw_input_says_how_long_it_has_been_firing(tmp_path: Path) -> None:
         ("statuspage", {"publish": False}, "publish: 'statuspage' has no draft incidents"),
         (
             "statuspage",
+            {"raw_input_format": "text"},
+            "raw_input_format: Statuspage's metadata takes objects only",
+        ),
+        (
+            "statuspage",
             {"dedup_key": {"strategy": "group"}},
             "dedup_key: a key must not span components",
         ),

@@ -126,6 +126,12 @@ class StatusPageSettings(ReceiverSettings):
                 f"labels that include {self.component_label!r}, or a template that reads "
                 f"labels.{self.component_label}"
             )
+        metadata = shape.raw_input.split(".")[0] == "metadata"
+        if self.flavor == "statuspage" and metadata and self.raw_input_format == "text":
+            raise ValueError(  # a text there is refused by Statuspage: every incident lost
+                "raw_input_format: Statuspage's metadata takes objects only (each top-level "
+                "value must be an object); use object, or fields.raw_input outside metadata"
+            )
         if self.storm_guard is not None:  # its group-wide aggregate has no one component
             raise ValueError(
                 "storm_guard: not for status-page; for one incident per component use "
