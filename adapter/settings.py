@@ -310,3 +310,24 @@ class ReceiverSettings(Model):
     def dialect_secrets(self) -> list[str]:
         """The dialect's own secrets (keys, tokens); each dialect with one says which."""
         return []
+
+
+class KeyedReceiverSettings(ReceiverSettings):
+    """A receiver whose API takes one key (`api_key`, or `api_key_file`) at an http(s) `url`."""
+
+    url: str
+    api_key: Secret | None = None
+    api_key_file: SecretFile | None = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> KeyedReceiverSettings:
+        one_secret("api_key", self.api_key, self.api_key_file)
+        check_http_url(self.url)
+        return self
+
+    @property
+    def key(self) -> Secret:
+        return one_secret("api_key", self.api_key, self.api_key_file)
+
+    def dialect_secrets(self) -> list[str]:
+        return [self.key.reveal()]

@@ -20,12 +20,11 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import quote
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from adapter.budgets import Budget, Text, Total, fit
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
-from adapter.secrets import Secret, SecretFile
-from adapter.settings import Model, ReceiverSettings, check_http_url, one_secret
+from adapter.settings import KeyedReceiverSettings, Model
 
 # Vendor facts, from the API reference above.
 URL = "https://app.alert24.io/api/v1/incidents"  # the reference's host (its guide shows .net)
@@ -71,11 +70,9 @@ class IncidentSeverity(Model):
     default: Alert24Severity = "medium"
 
 
-class Alert24Settings(ReceiverSettings):
+class Alert24Settings(KeyedReceiverSettings):
     type: Literal["alert24"]
     url: str = URL
-    api_key: Secret | None = None
-    api_key_file: SecretFile | None = None
     auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"  # the header's value is "<auth_scheme> <key>"
     incident_severity: IncidentSeverity = Field(default_factory=IncidentSeverity)
@@ -92,19 +89,6 @@ class Alert24Settings(ReceiverSettings):
                 "e.g. '/{alias}/resolve?identifierType=alias'"
             )
         return value
-
-    @model_validator(mode="after")
-    def _one_key(self) -> Alert24Settings:
-        one_secret("api_key", self.api_key, self.api_key_file)
-        check_http_url(self.url)
-        return self
-
-    @property
-    def key(self) -> Secret:
-        return one_secret("api_key", self.api_key, self.api_key_file)
-
-    def dialect_secrets(self) -> list[str]:
-        return [self.key.reveal()]
 
 
 class Alert24(Integration[Alert24Settings]):

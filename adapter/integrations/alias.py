@@ -13,13 +13,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field
 
 from adapter.budgets import Budget, Items, Text, Total, fit
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
 from adapter.matchers import all_match
-from adapter.secrets import Secret, SecretFile
-from adapter.settings import Matchers, Model, ReceiverSettings, check_http_url, one_secret
+from adapter.settings import KeyedReceiverSettings, Matchers, Model
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
@@ -76,30 +75,15 @@ class PrioritySettings(Model):
     overrides: list[PriorityOverride] = Field(default_factory=list)
 
 
-class AliasSettings(ReceiverSettings):
+class AliasSettings(KeyedReceiverSettings):
     type: Literal["alias"]
     url: str = "https://api.opsgenie.com/v2/alerts"
-    api_key: Secret | None = None
-    api_key_file: SecretFile | None = None
     auth_header: str = "Authorization"
     auth_scheme: str = "GenieKey"  # the header's value is "<auth_scheme> <key>"
     priority: PrioritySettings = Field(default_factory=PrioritySettings)
     tags: list[str] = Field(default_factory=list)  # fixed tags on every alert
     tag_labels: list[str] = Field(default_factory=lambda: ["alertname", "severity"])
     source: str = ""  # default: Alertmanager's externalURL host
-
-    @model_validator(mode="after")
-    def _one_key(self) -> AliasSettings:
-        one_secret("api_key", self.api_key, self.api_key_file)
-        check_http_url(self.url)
-        return self
-
-    @property
-    def key(self) -> Secret:
-        return one_secret("api_key", self.api_key, self.api_key_file)
-
-    def dialect_secrets(self) -> list[str]:
-        return [self.key.reveal()]
 
 
 class Alias(Integration[AliasSettings]):

@@ -67,8 +67,7 @@ from adapter.integrations.status_page_presets import (
 )
 from adapter.keys import dedup_key_for
 from adapter.payload import Alert
-from adapter.secrets import Secret, SecretFile
-from adapter.settings import Model, ReceiverSettings, check_http_url, one_secret
+from adapter.settings import KeyedReceiverSettings, Model
 from adapter.templating import Fields
 
 # Each flavor's limits are data beside its preset (status_page_presets.py, docs/limits.md).
@@ -87,13 +86,11 @@ class SeverityMap(Model):
     info: str | None = None
 
 
-class StatusPageSettings(ReceiverSettings):
+class StatusPageSettings(KeyedReceiverSettings):
     type: Literal["status-page"]
     url: str  # the base the paths are relative to, e.g. https://api.statuspage.io/v1/pages/ID
     flavor: Literal["statuspage", "simple", "pagecalm", "alert24-status"] = "statuspage"
     page_id: str = ""  # for APIs that take it in the body or a path ({page_id})
-    api_key: Secret | None = None
-    api_key_file: SecretFile | None = None
     auth_header: str = "Authorization"
     auth_scheme: str | None = None  # "<auth_scheme> <key>"; default: the flavor's
     component_label: str = "service"
@@ -108,8 +105,6 @@ class StatusPageSettings(ReceiverSettings):
 
     @model_validator(mode="after")
     def _coherent(self) -> StatusPageSettings:
-        one_secret("api_key", self.api_key, self.api_key_file)
-        check_http_url(self.url)
         names = {"paths": PATHS, "fields": FIELDS}
         for where, allowed in names.items():
             for name in getattr(self, where):
@@ -223,13 +218,6 @@ class StatusPageSettings(ReceiverSettings):
     def extra_create_fields(self) -> dict[str, Any]:
         merged = {**self.preset.create_fields, **self.create_fields}
         return {name: value for name, value in merged.items() if value is not None}
-
-    @property
-    def key(self) -> Secret:
-        return one_secret("api_key", self.api_key, self.api_key_file)
-
-    def dialect_secrets(self) -> list[str]:
-        return [self.key.reveal()]
 
 
 def _template_tells_components(settings: StatusPageSettings) -> bool:
