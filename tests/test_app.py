@@ -3,8 +3,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -13,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
+from adapter.logs import UTCTimestamp
 from tests.conftest import ROUTING_KEY, TOKEN, fixture, make_alert, make_payload, pd_config
 
 MakeClient = Callable[..., TestClient]
@@ -307,6 +310,18 @@ def test_logs_carry_stable_event_names_and_context(make_client: MakeClient) -> N
     assert "webhook.received" in names and "event.delivered" in names
     delivered = next(e for e in logs if e["event"] == "event.delivered")
     assert delivered["receiver"] == "pd" and delivered["dedup_key"] and delivered["fingerprint"]
+
+
+def test_log_timestamps_are_iso_utc_with_microseconds() -> None:
+    stamp = UTCTimestamp()
+    slack = timedelta(milliseconds=1)
+    before = datetime.now(UTC)
+    first = stamp(None, "info", {})["timestamp"]
+    again = stamp(None, "info", {})["timestamp"]  # most likely from the cached second
+    after = datetime.now(UTC)
+    for text in (first, again):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text), text
+        assert before - slack <= datetime.fromisoformat(text) <= after + slack
 
 
 def test_metrics_count_webhooks_events_and_truncation(make_client: MakeClient) -> None:
