@@ -1,9 +1,10 @@
 """Logging: structlog, one JSON object a line (or a console renderer for people).
 
 Event names are stable and dotted (`webhook.received`, `event.delivered`, `event.failed`);
-fields are flat. Request context (receiver, group_key) is bound through contextvars.
-Timestamps are ISO 8601 in UTC with microseconds (`2026-12-01T11:11:40.828988Z`). The
-standard library's loggers (uvicorn's among them) go through the same renderer.
+fields are flat. Each line of a webhook carries its context (receiver, group_key) as
+fields passed where it is logged. Timestamps are ISO 8601 in UTC with microseconds
+(`2026-12-01T11:11:40.828988Z`). The standard library's loggers (uvicorn's among them) go
+through the same renderer.
 """
 
 from __future__ import annotations
@@ -40,11 +41,7 @@ class UTCTimestamp:
 
 def configure(level: str = "info", fmt: str = "json") -> None:
     numeric = getattr(logging, level.upper())
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        UTCTimestamp(),
-    ]
+    shared: list[Any] = [structlog.processors.add_log_level, UTCTimestamp()]
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
         if fmt == "console"

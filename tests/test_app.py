@@ -310,6 +310,7 @@ def test_logs_carry_stable_event_names_and_context(make_client: MakeClient) -> N
     assert "webhook.received" in names and "event.delivered" in names
     delivered = next(e for e in logs if e["event"] == "event.delivered")
     assert delivered["receiver"] == "pd" and delivered["dedup_key"] and delivered["fingerprint"]
+    assert delivered["group_key"] == make_payload()["groupKey"]
 
 
 def test_log_timestamps_are_iso_utc_with_microseconds() -> None:
