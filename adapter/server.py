@@ -5,6 +5,8 @@
 - httptools parses fastest, but buffers any header size; the protocol below counts the
   request line and headers as they arrive and answers 431 past the limit.
 - SIGTERM: readiness turns 503 at once, in-flight webhooks get GRACEFUL_SECONDS, exit 0.
+- Once started, the garbage collector leaves the startup heap alone and collects the young
+  generation less often (`settled`): the p99 of a webhook and ~8% of its CPU.
 - TLS from a web config file in Prometheus exporter-toolkit's format (`--web.config.file`):
 
       tls_server_config:

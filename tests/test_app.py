@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
 import re
 import time
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapter.logs import UTCTimestamp
+from adapter.server import GC_YOUNG_THRESHOLD, settled
 from tests.conftest import ROUTING_KEY, TOKEN, fixture, make_alert, make_payload, pd_config
 
 MakeClient = Callable[..., TestClient]
@@ -323,6 +325,17 @@ def test_log_timestamps_are_iso_utc_with_microseconds() -> None:
     for text in (first, again):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text), text
         assert before - slack <= datetime.fromisoformat(text) <= after + slack
+
+
+def test_once_started_the_collector_leaves_the_startup_heap_alone() -> None:
+    before = gc.get_threshold()
+    try:
+        settled()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_metrics_count_webhooks_events_and_truncation(make_client: MakeClient) -> None:
