@@ -47,10 +47,11 @@ def create_app(
     webhook = Webhook(state).receive
     app = Starlette(
         routes=[
+            # The webhook first: Starlette tries the routes in order, on every request.
+            Route("/alerts/{receiver}", webhook, methods=["POST"]),
+            Route("/alerts", webhook, methods=["POST"]),
             Route("/", endpoints.index, methods=["GET"]),
             Route("/docs", endpoints.docs, methods=["GET"]),
-            Route("/alerts", webhook, methods=["POST"]),
-            Route("/alerts/{receiver}", webhook, methods=["POST"]),
             Route("/-/healthy", endpoints.healthy, methods=["GET", "HEAD"]),
             Route("/-/ready", endpoints.ready, methods=["GET", "HEAD"]),
             Route("/-/reload", endpoints.reload, methods=["POST"]),

@@ -118,6 +118,7 @@ class Deliverer:
             log.warning(
                 "webhook.deadline_reached",
                 receiver=receiver.name,
+                group_key=deliveries[0].events[0].group.groupKey,
                 undelivered=sum(r is DEADLINE for r in results),
             )
         return results
@@ -251,6 +252,7 @@ def _log_result(
     first = delivery.events[0]
     fields = {
         "receiver": receiver.name,
+        "group_key": first.group.groupKey,
         "dedup_key": first.dedup_key,
         "fingerprint": first.alert.fingerprint,
         "action": first.action,

@@ -1,14 +1,18 @@
 """Logging: structlog, one JSON object a line (or a console renderer for people).
 
 Event names are stable and dotted (`webhook.received`, `event.delivered`, `event.failed`);
-fields are flat. Request context (receiver, group_key) is bound through contextvars.
-The standard library's loggers (uvicorn's among them) go through the same renderer.
+fields are flat. Each line of a webhook carries its context (receiver, group_key) as
+fields passed where it is logged. Timestamps are ISO 8601 in UTC with microseconds
+(`2026-12-01T11:11:40.828988Z`). The standard library's loggers (uvicorn's among them) go
+through the same renderer.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -17,13 +21,27 @@ import structlog
 LEVELS = ("debug", "info", "warning", "error")
 
 
+class UTCTimestamp:
+    """structlog's TimeStamper(fmt="iso", utc=True), for less than half its cost: the date
+    and time of day are formatted once a second, the microseconds on each line."""
+
+    def __init__(self) -> None:
+        self._cached = (-1, "")  # (second, its text): one tuple, so threads never mix them
+
+    def __call__(self, _: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+        now = time.time()
+        second = int(now)
+        cached, prefix = self._cached
+        if second != cached:
+            prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+            self._cached = (second, prefix)
+        event_dict["timestamp"] = f"{prefix}{int((now - second) * 1e6):06d}Z"
+        return event_dict
+
+
 def configure(level: str = "info", fmt: str = "json") -> None:
     numeric = getattr(logging, level.upper())
-    shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
-        structlog.processors.add_log_level,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
-    ]
+    shared: list[Any] = [structlog.processors.add_log_level, UTCTimestamp()]
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
         if fmt == "console"

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import json
+import re
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -13,6 +16,8 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
+from adapter.logs import UTCTimestamp
+from adapter.server import GC_YOUNG_THRESHOLD, settled
 from tests.conftest import ROUTING_KEY, TOKEN, fixture, make_alert, make_payload, pd_config
 
 MakeClient = Callable[..., TestClient]
@@ -307,6 +312,30 @@ def test_logs_carry_stable_event_names_and_context(make_client: MakeClient) -> N
     assert "webhook.received" in names and "event.delivered" in names
     delivered = next(e for e in logs if e["event"] == "event.delivered")
     assert delivered["receiver"] == "pd" and delivered["dedup_key"] and delivered["fingerprint"]
+    assert delivered["group_key"] == make_payload()["groupKey"]
+
+
+def test_log_timestamps_are_iso_utc_with_microseconds() -> None:
+    stamp = UTCTimestamp()
+    slack = timedelta(milliseconds=1)
+    before = datetime.now(UTC)
+    first = stamp(None, "info", {})["timestamp"]
+    again = stamp(None, "info", {})["timestamp"]  # most likely from the cached second
+    after = datetime.now(UTC)
+    for text in (first, again):
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text), text
+        assert before - slack <= datetime.fromisoformat(text) <= after + slack
+
+
+def test_once_started_the_collector_leaves_the_startup_heap_alone() -> None:
+    before = gc.get_threshold()
+    try:
+        settled()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
 
 
 def test_metrics_count_webhooks_events_and_truncation(make_client: MakeClient) -> None:
