@@ -408,14 +408,15 @@ def make_payload(size: int, receiver: str) -> bytes:
 S5_ALERTS, S5_CRITICAL_AT, S5_LATE_S = 2000, 1234, 1.0
 
 
-def storm_payloads() -> tuple[bytes, bytes]:
+def storm_payloads(tag: str) -> tuple[bytes, bytes]:
     """S5: one group of warnings with one critical among them (kube-prometheus groups by
     namespace, so they mix), and another group with one critical. Each critical's instance
-    is a WATCH- token the upstream timestamps."""
+    is a WATCH- token the upstream timestamps, with `tag` in it: the upstream keeps the first
+    arrival of each token for its whole life, so every run needs tokens of its own."""
     alerts = [make_alert(i) for i in range(S5_ALERTS)]
     for alert in alerts:
         alert["labels"] |= {"severity": "warning", "namespace": "shop"}
-    alerts[S5_CRITICAL_AT]["labels"] |= {"severity": "critical", "instance": "WATCH-storm"}
+    alerts[S5_CRITICAL_AT]["labels"] |= {"severity": "critical", "instance": f"WATCH-storm-{tag}"}
     storm = {
         "version": "4",
         "groupKey": '{}:{namespace="shop"}',
@@ -429,7 +430,7 @@ def storm_payloads() -> tuple[bytes, bytes]:
         "alerts": alerts,
     }
     page = make_alert(S5_ALERTS)
-    page["labels"] |= {"alertname": "DatabaseDown", "instance": "WATCH-other-group"}
+    page["labels"] |= {"alertname": "DatabaseDown", "instance": f"WATCH-other-{tag}"}
     other = {
         **storm,
         "groupKey": '{}:{alertname="DatabaseDown"}',
@@ -695,7 +696,9 @@ class Bench:
     def s5(self, server: Server) -> dict[str, Any]:
         """The storm at the default budget: each critical's time from its webhook to the API."""
         series = self.next_series()
-        storm, other = (fresh(body, series, n) for n, body in enumerate(storm_payloads()))
+        storm, other = (
+            fresh(body, series, n) for n, body in enumerate(storm_payloads(str(series)))
+        )
         before = self.upstream.requests()
         sent: dict[str, float] = {}
         answers: dict[str, tuple[float, int, dict[str, str]]] = {}
@@ -725,8 +728,8 @@ class Bench:
         # What the default budget allows from the storm's start to its answer, plus one.
         allowed = 120 + 2 * (answered - sent["storm"]) + 1
         return {
-            "storm_critical_ms": to_api("storm", "WATCH-storm"),
-            "other_critical_ms": to_api("other", "WATCH-other-group"),
+            "storm_critical_ms": to_api("storm", f"WATCH-storm-{series}"),
+            "other_critical_ms": to_api("other", f"WATCH-other-{series}"),
             "storm_status": status,
             "storm_retry_after": headers.get("retry-after"),
             "storm_answered_503_retry_after": status == 503 and "retry-after" in headers,
@@ -734,7 +737,7 @@ class Bench:
             "storm_answer_s": answered - sent["storm"],
             "upstream_requests": requests,
             "within_budget": requests <= allowed,
-            "criticals_arrived": {"WATCH-storm", "WATCH-other-group"} <= set(watched),
+            "criticals_arrived": {f"WATCH-storm-{series}", f"WATCH-other-{series}"} <= set(watched),
         }
 
     def s4(self, server: Server) -> dict[str, Any]:
