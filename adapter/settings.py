@@ -318,6 +318,7 @@ class KeyedReceiverSettings(ReceiverSettings):
     url: str
     api_key: Secret | None = None
     api_key_file: SecretFile | None = None
+    auth_header: str = "Authorization"  # its value: "<scheme> <key>"
 
     @model_validator(mode="after")
     def _one_key(self) -> KeyedReceiverSettings:
@@ -331,3 +332,10 @@ class KeyedReceiverSettings(ReceiverSettings):
 
     def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]
+
+    def json_headers(self, scheme: str) -> dict[str, str]:
+        """What every request of the receiver carries: JSON, and the key in `auth_header`."""
+        return {
+            "Content-Type": "application/json",
+            self.auth_header: f"{scheme} {self.key.reveal()}".strip(),
+        }

@@ -73,7 +73,6 @@ class IncidentSeverity(Model):
 class Alert24Settings(KeyedReceiverSettings):
     type: Literal["alert24"]
     url: str = URL
-    auth_header: str = "Authorization"
     auth_scheme: str = "Bearer"  # the header's value is "<auth_scheme> <key>"
     incident_severity: IncidentSeverity = Field(default_factory=IncidentSeverity)
     source: str = "prometheus"
@@ -97,8 +96,7 @@ class Alert24(Integration[Alert24Settings]):
 
     def __init__(self, settings: Alert24Settings) -> None:
         super().__init__(settings)
-        key = f"{settings.auth_scheme} {settings.key.reveal()}".strip()
-        self._headers = {"Content-Type": "application/json", settings.auth_header: key}
+        self._headers = settings.json_headers(settings.auth_scheme)
         self._base = settings.url.rstrip("/")
         self._protected = (settings.key.reveal(),)
 

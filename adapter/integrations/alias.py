@@ -78,7 +78,6 @@ class PrioritySettings(Model):
 class AliasSettings(KeyedReceiverSettings):
     type: Literal["alias"]
     url: str = "https://api.opsgenie.com/v2/alerts"
-    auth_header: str = "Authorization"
     auth_scheme: str = "GenieKey"  # the header's value is "<auth_scheme> <key>"
     priority: PrioritySettings = Field(default_factory=PrioritySettings)
     tags: list[str] = Field(default_factory=list)  # fixed tags on every alert
@@ -95,8 +94,7 @@ class Alias(Integration[AliasSettings]):
 
     def __init__(self, settings: AliasSettings) -> None:
         super().__init__(settings)
-        key = f"{settings.auth_scheme} {settings.key.reveal()}".strip()
-        self._headers = {"Content-Type": "application/json", settings.auth_header: key}
+        self._headers = settings.json_headers(settings.auth_scheme)
         self._base = settings.url.rstrip("/")
         self._protected = (settings.key.reveal(),)
 

@@ -91,7 +91,6 @@ class StatusPageSettings(KeyedReceiverSettings):
     url: str  # the base the paths are relative to, e.g. https://api.statuspage.io/v1/pages/ID
     flavor: Literal["statuspage", "simple", "pagecalm", "alert24-status"] = "statuspage"
     page_id: str = ""  # for APIs that take it in the body or a path ({page_id})
-    auth_header: str = "Authorization"
     auth_scheme: str | None = None  # "<auth_scheme> <key>"; default: the flavor's
     component_label: str = "service"
     components: dict[str, str] = Field(min_length=1)  # label value -> component id
@@ -294,8 +293,7 @@ class StatusPage(Integration[StatusPageSettings]):
         self.raw_input_format = settings.raw_input_format or settings.preset.raw_input_format
         self.extra = settings.extra_create_fields()
         self.markers = tuple(m for m in (self.shape.marker, settings.preset.marker_fallback) if m)
-        key = f"{self.shape.auth_scheme} {settings.key.reveal()}".strip()
-        self._headers = {"Content-Type": "application/json", settings.auth_header: key}
+        self._headers = settings.json_headers(self.shape.auth_scheme)
         self._base = settings.url.rstrip("/") + "/"
         self._clock = clock or (lambda: datetime.now(UTC))
         limits = settings.preset.limits
