@@ -2,8 +2,10 @@
 
     create_app(config, transport=None, registry=None, config_path=None) -> Starlette
 
-The webhook (the hot path) is adapter/webhook.py; the small endpoints adapter/endpoints.py;
-what they share (the loaded config, reload, token rotation) adapter/state.py.
+The webhook (the hot path) is adapter/webhook.py, a plain ASGI app the app calls before
+Starlette's own stack for `POST /alerts[/{receiver}]`; everything else (other methods on
+those paths included) is Starlette: the small endpoints in adapter/endpoints.py. What they
+share (the loaded config, reload, token rotation) is adapter/state.py.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry
@@ -25,11 +28,27 @@ from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
 from adapter.state import TOKEN_FILE_POLL, State
 from adapter.transport import AiohttpTransport, Transport
-from adapter.webhook import Webhook
+from adapter.webhook import Receive, Scope, Send, Webhook, receiver_in
 
 __all__ = ["TOKEN_FILE_POLL", "create_app"]
 
 log = structlog.get_logger("adapter.app")
+
+
+class App(Starlette):
+    """Starlette, with the webhook's POSTs taken straight to the webhook."""
+
+    def __init__(self, webhook: Webhook, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.webhook = webhook
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            receiver = receiver_in(scope["path"])
+            if receiver is not None:
+                await self.webhook(scope, receive, send, receiver)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def create_app(
@@ -44,12 +63,13 @@ def create_app(
     metrics = Metrics(registry, (r.name for r in config.receivers))
     metrics.config_loaded(True, time.time())
     state = State(config, transport, metrics, config_path, token_poll)
-    webhook = Webhook(state).receive
-    app = Starlette(
+    webhook = Webhook(state)
+    app = App(
+        webhook,
         routes=[
-            # The webhook first: Starlette tries the routes in order, on every request.
-            Route("/alerts/{receiver}", webhook, methods=["POST"]),
-            Route("/alerts", webhook, methods=["POST"]),
+            # Reached only by methods other than POST (App.__call__): 405 with an Allow.
+            Route("/alerts/{receiver}", _never, methods=["POST"]),
+            Route("/alerts", _never, methods=["POST"]),
             Route("/", endpoints.index, methods=["GET"]),
             Route("/docs", endpoints.docs, methods=["GET"]),
             Route("/-/healthy", endpoints.healthy, methods=["GET", "HEAD"]),
@@ -62,6 +82,10 @@ def create_app(
     )
     app.state.adapter = state
     return app
+
+
+async def _never(_: Any) -> None:
+    raise AssertionError("App.__call__ sends every POST /alerts[/NAME] to the webhook")
 
 
 @contextlib.asynccontextmanager

@@ -37,7 +37,7 @@ from adapter.durations import parse_duration
 from adapter.landing import Activity
 from adapter.state import State
 from adapter.testalert import Answer, Probe
-from adapter.webhook import error, is_json, read_body
+from adapter.webhook import ClientGone, error, is_json, read_body
 
 log = structlog.get_logger("adapter.app")
 
@@ -139,7 +139,10 @@ async def test_incident(request: Request) -> Response:
             "send the landing page's form, or JSON (Content-Type: application/json) with "
             "Authorization: Bearer <token>",
         )
-    body = await read_body(request, FORM_LIMIT)
+    try:
+        body = await read_body(request.receive, request.headers.get("content-length"), FORM_LIMIT)
+    except ClientGone:
+        return error(400, "the client went away before the body was complete")
     if body is None:
         return error(413, f"body over {FORM_LIMIT} bytes")
     html_page = as_form and "application/json" not in request.headers.get("accept", "")

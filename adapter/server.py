@@ -193,6 +193,7 @@ def serve(
             access_log=False,
             loop="auto",
             http=bounded_protocol(max_header_bytes),
+            ws="none",
             lifespan="on",
             server_header=False,
             timeout_graceful_shutdown=GRACEFUL_SECONDS,

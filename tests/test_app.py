@@ -377,3 +377,45 @@ def test_retries_are_counted(make_client: MakeClient) -> None:
     client = make_client(lambda r: httpx.Response(next(answers)), registry=registry)
     assert client.post("/alerts/pd", json=make_payload()).status_code == 200
     assert registry.get_sample_value("incident_adapter_retries_total", {"receiver": "pd"}) == 2
+
+
+def test_the_webhook_paths_answer_other_methods_and_deeper_paths_like_any_route(
+    make_client: MakeClient,
+) -> None:
+    """The webhook is called ahead of Starlette's router (adapter/app.py): only a POST to
+    /alerts or /alerts/NAME reaches it; anything else on those paths is Starlette's."""
+    calls: list[httpx.Request] = []
+    client = make_client(lambda r: calls.append(r) or httpx.Response(202))
+    for path in ("/alerts", "/alerts/pd"):
+        response = client.get(path)
+        assert response.status_code == 405, path
+        assert response.headers["allow"] == "POST"
+    assert client.post("/alerts/pd/more", json=make_payload()).status_code == 404
+    assert client.post("/alertsx", json=make_payload()).status_code == 404
+    assert calls == []
+    response = client.post("/alerts/pd", json=make_payload())
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert int(response.headers["content-length"]) == len(response.content)
+    assert len(calls) == 1
+
+
+def test_an_unexpected_error_in_a_webhook_is_a_logged_500_and_the_next_webhook_works(
+    make_client: MakeClient,
+) -> None:
+    broken = {"on": True}
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        if broken["on"]:
+            raise RuntimeError("a bug below the adapter")
+        return httpx.Response(202)
+
+    client = make_client(upstream)
+    with capture_logs() as logs:
+        response = client.post("/alerts/pd", json=make_payload())
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error: see the adapter's log"}
+    assert [line["event"] for line in logs if line["log_level"] == "error"] == ["webhook.error"]
+    assert ROUTING_KEY not in json.dumps(logs, default=str)
+    broken["on"] = False
+    assert client.post("/alerts/pd", json=make_payload()).status_code == 200
