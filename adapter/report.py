@@ -18,6 +18,9 @@ from adapter.delivery import SKIPPED, Result
 from adapter.integrations.base import Verdict
 from adapter.pipeline import Plan
 
+# In the order of the webhook's answer.
+RESULTS = ("delivered", "skipped", "filtered", "failed", "rejected")
+
 _RESULT_NAMES = {
     Verdict.DELIVERED: "delivered",
     Verdict.RETRY: "failed",
@@ -54,17 +57,11 @@ class Report:
     receiver: str
     outcomes: list[AlertOutcome]
     retry_after: float | None
+    counts: dict[str, int]  # outcomes by result, every result present
+    http_status: int
 
     def count(self, result: str) -> int:
-        return sum(1 for o in self.outcomes if o.result == result)
-
-    @property
-    def http_status(self) -> int:
-        if any(o.result == "failed" for o in self.outcomes):
-            return 503
-        if any(o.result == "rejected" for o in self.outcomes):
-            return 424
-        return 200
+        return self.counts[result]
 
     def headers(self) -> dict[str, str]:
         if self.http_status == 503 and self.retry_after is not None:
@@ -75,13 +72,17 @@ class Report:
         return {
             "receiver": self.receiver,
             "received": len(self.outcomes),
-            "delivered": self.count("delivered"),
-            "skipped": self.count("skipped"),
-            "filtered": self.count("filtered"),
-            "failed": self.count("failed"),
-            "rejected": self.count("rejected"),
+            **self.counts,
             "alerts": [o.as_json() for o in self.outcomes],
         }
+
+
+def status_of(counts: dict[str, int]) -> int:
+    if counts["failed"]:
+        return 503
+    if counts["rejected"]:
+        return 424
+    return 200
 
 
 # When several requests carry one alert (a storm's aggregated incident and its own
@@ -123,4 +124,7 @@ def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
                 alertname=alert.labels.get("alertname", ""),
             )
         )
-    return Report(receiver, listed, max(waits) if waits else None)
+    counts = dict.fromkeys(RESULTS, 0)
+    for outcome in listed:
+        counts[outcome.result] += 1
+    return Report(receiver, listed, max(waits) if waits else None, counts, status_of(counts))
