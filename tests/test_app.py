@@ -5,6 +5,8 @@ import base64
 import gc
 import json
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -16,7 +18,7 @@ from prometheus_client import CollectorRegistry
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
-from adapter.logs import UTCTimestamp
+from adapter.logs import LineWriter, UTCTimestamp
 from adapter.server import GC_YOUNG_THRESHOLD, settled
 from tests.conftest import ROUTING_KEY, TOKEN, fixture, make_alert, make_payload, pd_config
 
@@ -325,6 +327,55 @@ def test_log_timestamps_are_iso_utc_with_microseconds() -> None:
     for text in (first, again):
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text), text
         assert before - slack <= datetime.fromisoformat(text) <= after + slack
+
+
+class _Recording:
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.writes.append(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_log_lines_of_one_loop_turn_are_one_write_in_order() -> None:
+    file = _Recording()
+    writer = LineWriter(file)
+
+    async def main() -> None:
+        writer.msg(b'{"event":"a"}')
+        writer.msg(b'{"event":"b"}')
+        assert file.writes == []  # not before the turn ends
+        await asyncio.sleep(0)
+        assert file.writes == [b'{"event":"a"}\n{"event":"b"}\n']
+        writer.msg(b'{"event":"c"}')
+        await asyncio.sleep(0)
+
+    asyncio.run(main())
+    assert file.writes[1:] == [b'{"event":"c"}\n']
+    writer.msg(b'{"event":"d"}')  # no loop: at once
+    assert file.writes[2:] == [b'{"event":"d"}\n']
+
+
+def test_a_log_line_waiting_for_its_turn_is_written_when_the_process_exits() -> None:
+    code = (
+        "import asyncio, sys, structlog\n"
+        "from adapter import logs\n"
+        "logs.configure('info', 'json')\n"
+        "async def main():\n"
+        "    structlog.get_logger('t').info('last.words', n=1)\n"
+        "    sys.exit(3)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 3
+    (line,) = done.stderr.decode().splitlines()
+    entry = json.loads(line)
+    assert entry["event"] == "last.words" and entry["level"] == "info" and entry["n"] == 1
 
 
 def test_once_started_the_collector_leaves_the_startup_heap_alone() -> None:
