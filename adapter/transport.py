@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -71,6 +72,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+@functools.lru_cache(maxsize=256)
+def _total(seconds: float) -> aiohttp.ClientTimeout:
+    """One ClientTimeout per value: nearly every attempt's is the receiver's attempt_timeout."""
+    return aiohttp.ClientTimeout(total=seconds)
+
+
 class AiohttpTransport:
     """One pooled aiohttp session for the life of the process. Create it inside the loop."""
 
@@ -88,10 +95,10 @@ class AiohttpTransport:
     async def send(
         self, request: UpstreamRequest, timeout: float, options: HTTPOptions | None = None
     ) -> UpstreamResponse:
-        headers = dict(request.headers)
+        headers = request.headers
         extra: dict[str, Any] = {}
         if options is not None:
-            headers.update(options.headers)
+            headers = {**headers, **options.headers}
             extra = {"ssl": options.ssl or True, "proxy": options.proxy}
         try:
             async with self._session.request(
@@ -100,7 +107,7 @@ class AiohttpTransport:
                 headers=headers,
                 data=request.body,
                 allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout),
+                timeout=_total(timeout),
                 **extra,
             ) as response:
                 if (response.content_length or 0) <= BODY_LIMIT:
