@@ -88,6 +88,48 @@ def receiver_in(path: str) -> str | None:
     return None
 
 
+class BodyDeadlines:
+    """The 408 for a body that does not arrive in time, with one timer for every webhook.
+
+    A body nearly always arrives with its request's head, yet a timer per webhook
+    (asyncio.timeout_at) cost ~4.5 µs of each. Here a webhook registers its task while it
+    reads its body; a sweep every SWEEP seconds, armed only while some are registered,
+    cancels those past their deadline. A 408 therefore comes up to SWEEP late.
+    """
+
+    SWEEP = 0.25
+
+    def __init__(self) -> None:
+        self._reading: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
+        self._armed = False
+
+    def start(self, task: asyncio.Task[Any], deadline: float) -> None:
+        self._reading[task] = deadline
+        if not self._armed:
+            self._armed = True
+            asyncio.get_running_loop().call_later(self.SWEEP, self._sweep)
+
+    def stop(self, task: asyncio.Task[Any]) -> bool:
+        """Done reading; True if the sweep cancelled the task for its deadline."""
+        self._reading.pop(task, None)
+        if task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
+
+    def _sweep(self) -> None:
+        now = asyncio.get_running_loop().time()
+        for task, deadline in list(self._reading.items()):
+            if deadline <= now:
+                del self._reading[task]
+                self._expired.add(task)
+                task.cancel()
+        self._armed = bool(self._reading)
+        if self._armed:
+            asyncio.get_running_loop().call_later(self.SWEEP, self._sweep)
+
+
 class Answer:
     """What the webhook answers: a status, a JSON body, and any extra headers."""
 
@@ -107,6 +149,7 @@ class Webhook:
     def __init__(self, state: State) -> None:
         self.state = state
         self.metrics = state.metrics
+        self.bodies = BodyDeadlines()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, receiver: str) -> None:
         try:
@@ -149,14 +192,21 @@ class Webhook:
             return refuse(415, "send the payload as Content-Type: application/json")
         limits = loaded.config.limits
         budget = (receiver.delivery if receiver else loaded.config.delivery).timeout
+        # A client trickling its body holds only its own request, and not for long.
+        task = asyncio.current_task()
+        assert task is not None
+        self.bodies.start(task, started + budget)
         try:
-            # A client trickling its body holds only its own request, and not for long.
-            async with asyncio.timeout_at(started + budget):
-                body = await read_body(receive, declared, limits.max_body_bytes)
+            body = await read_body(receive, declared, limits.max_body_bytes)
         except ClientGone:
             return refuse(400, "the client went away before the body was complete")
-        except TimeoutError:
+        except asyncio.CancelledError:
+            if not self.bodies.stop(task):
+                raise
+            task.uncancel()
             return refuse(408, f"the body did not arrive within {budget:g}s")
+        finally:
+            self.bodies.stop(task)
         if body is None:
             return refuse(
                 413, f"body over the limit of {limits.max_body_bytes} bytes (limits.max_body_bytes)"

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from adapter.app import create_app
 from tests.certs import make_cert
-from tests.conftest import make_alert, make_payload
+from tests.conftest import TOKEN, config_from, make_alert, make_payload, pd_config
 from tests.process import AdapterProcess, run_adapter
 
 LOG_RECEIVER = {
@@ -141,3 +145,49 @@ def test_a_broken_web_config_is_refused_before_serving(tmp_path: Path) -> None:
     result = run_adapter(f"--config.file={adapter.config}", f"--web.config.file={web}")
     assert result.returncode == 2
     assert "tls_server_config.cert_file: no file at /nope.crt" in result.stderr
+
+
+def test_a_body_that_never_comes_is_408_and_other_cancellations_are_not(tmp_path: Path) -> None:
+    """In-process, at the ASGI edge: the body deadline is the delivery budget (plus at most
+    one sweep of the shared timer); a cancellation that is not the deadline's (shutdown,
+    the server dropping the request) goes on as a cancellation, not as a 408."""
+    doc = pd_config()
+    doc["delivery"] |= {"timeout": "300ms", "attempt_timeout": "200ms"}
+    app = create_app(config_from(doc, tmp_path))
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"authorization", f"Bearer {TOKEN}".encode()),
+        (b"content-length", b"100"),
+    ]
+    scope = {"type": "http", "method": "POST", "path": "/alerts/pd", "headers": headers}
+
+    async def never() -> dict[str, object]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def main() -> tuple[list[dict[str, object]], list[dict[str, object]], float]:
+        loop = asyncio.get_running_loop()
+        late: list[dict[str, object]] = []
+        started = loop.time()
+        await asyncio.wait_for(app(scope, never, _append_to(late)), 10)
+        waited = loop.time() - started
+        dropped: list[dict[str, object]] = []
+        task = asyncio.create_task(app(scope, never, _append_to(dropped)))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return late, dropped, waited
+
+    late, dropped, waited = asyncio.run(main())
+    assert late[0]["status"] == 408
+    assert b"did not arrive within 0.3s" in late[1]["body"]  # type: ignore[operator]
+    assert waited >= 0.3
+    assert dropped == []
+
+
+def _append_to(messages: list[dict[str, object]]) -> Callable[[dict[str, object]], Any]:
+    async def send(message: dict[str, object]) -> None:
+        messages.append(message)
+
+    return send
