@@ -9,24 +9,23 @@ whose state changed (trigger -> resolve -> trigger) is always sent again.
 
 from __future__ import annotations
 
-import hashlib
 from collections import OrderedDict
 
 from adapter.integrations.base import UpstreamRequest
 
 
-def digest(request: UpstreamRequest) -> bytes:
-    h = hashlib.blake2b(digest_size=16)
-    h.update(request.method.encode())
-    h.update(request.url.encode())
-    h.update(request.body if request.memo_identity is None else request.memo_identity)
-    return h.digest()
+def digest(request: UpstreamRequest) -> int:
+    """Python's own hash (64-bit, per process, like the memo): taking a changed request for
+    the one delivered before needs two requests of one key to collide, ~1 in 2**64. A
+    blake2b digest cost ~1.3 us of every event; this ~0.3."""
+    identity = request.body if request.memo_identity is None else request.memo_identity
+    return hash((request.method, request.url, identity))
 
 
 class DeliveryMemo:
     def __init__(self, max_entries: int = 100_000) -> None:
         self.max_entries = max_entries
-        self._entries: OrderedDict[tuple[str, str], tuple[bytes, float]] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], tuple[int, float]] = OrderedDict()
 
     def delivered(self, receiver: str, key: str, request: UpstreamRequest, now: float) -> bool:
         entry = self._entries.get((receiver, key))
