@@ -73,7 +73,7 @@ def _bucket(
     return TokenBucket(setting.requests, setting.per, setting.bucket_size)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
 class Delivery:
     """One upstream request and the alert events whose fate it decides; or, when the
     events could not be rendered, why (`error`), and nothing to send."""
@@ -83,7 +83,7 @@ class Delivery:
     error: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
 class Plan:
     deliveries: list[Delivery]
     filtered: list[Alert]

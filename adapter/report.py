@@ -28,7 +28,7 @@ _RESULT_NAMES = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
 class AlertOutcome:
     fingerprint: str
     dedup_key: str
@@ -52,7 +52,7 @@ class AlertOutcome:
         return out
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
 class Report:
     receiver: str
     outcomes: list[AlertOutcome]

@@ -43,7 +43,7 @@ class TransportError(Exception):
     """No HTTP answer: the connection failed. Always worth a retry."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
 class UpstreamResponse:
     status: int
     retry_after: float | None = None

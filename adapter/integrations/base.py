@@ -36,7 +36,7 @@ class Verdict(enum.Enum):
     REJECT = "reject"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
 class UpstreamRequest:
     method: str
     url: str
@@ -51,7 +51,7 @@ class UpstreamRequest:
     memo_identity: bytes | None = field(default=None, compare=False)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
 class AlertEvent:
     """One alert of a webhook, with everything a dialect needs to render it."""
 
