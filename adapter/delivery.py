@@ -50,7 +50,10 @@ def priority_of(delivery: Delivery) -> int:
     """The rank in PRIORITIES of the most urgent alert the delivery decides: a resolve
     ranks as `resolve`, a trigger as its severity. (A group's resolve that carries every
     alert of the webhook is as urgent as the most urgent of them: they all wait on it.)"""
-    return min(_RANK["resolve" if e.action == "resolve" else e.severity] for e in delivery.events)
+    events = delivery.events
+    if len(events) == 1:  # nearly always: spare the generator
+        return _RANK["resolve" if events[0].action == "resolve" else events[0].severity]
+    return min(_RANK["resolve" if e.action == "resolve" else e.severity] for e in events)
 
 
 @dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
@@ -85,6 +88,9 @@ class Deliverer:
         self.transport = transport
         self.metrics = metrics
         self.memo = memo if memo is not None else DeliveryMemo()
+        # Made inside the loop it serves (the app's lifespan, a test incident's run), like
+        # the aiohttp session; asking for the running loop is a getpid() call on 3.11.
+        self.loop = asyncio.get_running_loop()
 
     async def deliver(
         self, receiver: Receiver, deliveries: list[Delivery], deadline: float
@@ -127,7 +133,7 @@ class Deliverer:
         self, receiver: Receiver, delivery: Delivery, priority: int, deadline: float
     ) -> Result:
         """A delivery's request, and then each follow-up its dialect derives from the answer."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         started = loop.time()
         if delivery.request is None:  # could not be rendered: nothing to send, ever
             result = Result(Verdict.REJECT, detail=delivery.error)
@@ -165,7 +171,7 @@ class Deliverer:
         self, receiver: Receiver, request: UpstreamRequest, priority: int, deadline: float
     ) -> tuple[Result, bytes]:
         """One request, retried as its dialect says, within the deadline."""
-        loop = asyncio.get_running_loop()
+        loop = self.loop
         attempts = 0
         answer = b""
         counted = self.metrics.of(receiver.name)

@@ -164,7 +164,9 @@ class Webhook:
         await send({"type": "http.response.body", "body": answer.body})
 
     async def answer(self, scope: Scope, receive: Receive, path_name: str | None) -> Answer:
-        started = asyncio.get_running_loop().time()
+        task = asyncio.current_task()
+        assert task is not None
+        started = task.get_loop().time()
         loaded = self.state.loaded
         receiver = route(loaded, path_name) if path_name is not None else None
         label = receiver.name if receiver else ""
@@ -193,8 +195,6 @@ class Webhook:
         limits = loaded.config.limits
         budget = (receiver.delivery if receiver else loaded.config.delivery).timeout
         # A client trickling its body holds only its own request, and not for long.
-        task = asyncio.current_task()
-        assert task is not None
         self.bodies.start(task, started + budget)
         try:
             body = await read_body(receive, declared, limits.max_body_bytes)
