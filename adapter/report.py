@@ -16,10 +16,8 @@ from typing import Any
 
 from adapter.delivery import SKIPPED, Result
 from adapter.integrations.base import Verdict
+from adapter.metrics import OUTCOMES
 from adapter.pipeline import Plan
-
-# In the order of the webhook's answer.
-RESULTS = ("delivered", "skipped", "filtered", "failed", "rejected")
 
 _RESULT_NAMES = {
     Verdict.DELIVERED: "delivered",
@@ -124,7 +122,7 @@ def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
                 alertname=alert.labels.get("alertname", ""),
             )
         )
-    counts = dict.fromkeys(RESULTS, 0)
+    counts = dict.fromkeys(OUTCOMES, 0)  # in the order of the webhook's answer
     for outcome in listed:
         counts[outcome.result] += 1
     return Report(receiver, listed, max(waits) if waits else None, counts, status_of(counts))
