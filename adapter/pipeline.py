@@ -8,7 +8,7 @@ plain objects once, at load, instead of on every alert.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -44,8 +44,13 @@ class Receiver:
     http: HTTPOptions | None
 
     @classmethod
-    def from_settings(cls, settings: ReceiverSettings, defaults: DeliverySettings) -> Receiver:
+    def from_settings(
+        cls, settings: ReceiverSettings, defaults: DeliverySettings, before: Receiver | None = None
+    ) -> Receiver:
+        """`before`: the receiver of this name that a reload replaces, whose rate budget
+        carries over (TokenBucket.succeeding)."""
         integration = integration_for(settings)
+        budget = _bucket(settings.rate_limit, integration.default_rate_limit)
         return cls(
             name=settings.name,
             kind=getattr(settings, "type", "?"),
@@ -55,7 +60,7 @@ class Receiver:
             filters=settings.filters(),
             delivery=settings.delivery.over(defaults),
             secrets=tuple(settings.secret_values()),
-            budget=_bucket(settings.rate_limit, integration.default_rate_limit),
+            budget=budget.succeeding(before.budget if before else None) if budget else None,
             storm_guard=settings.storm_guard,
             http=options_for(settings.name, settings.http_config, getattr(settings, "url", "")),
         )
@@ -153,6 +158,10 @@ def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
 
 
 def receivers_from(
-    settings: Sequence[ReceiverSettings], defaults: DeliverySettings
+    settings: Sequence[ReceiverSettings],
+    defaults: DeliverySettings,
+    before: Mapping[str, Receiver] | None = None,
 ) -> dict[str, Receiver]:
-    return {s.name: Receiver.from_settings(s, defaults) for s in settings}
+    """The receivers ready for use; on a reload, `before` holds the ones they replace."""
+    before = before or {}
+    return {s.name: Receiver.from_settings(s, defaults, before.get(s.name)) for s in settings}

@@ -3,6 +3,7 @@ the wait fits the deadline.
 
     bucket.take(priority) -> bool                  a token now, if no one at least as urgent waits
     await bucket.acquire(budget, priority)         a token within `budget` seconds, or OverBudget
+    new.succeeding(old) -> TokenBucket             what a reload installs: spent stays spent
 
 aiolimiter and friends answer "is there capacity now?" or simply wait; the adapter needs
 the expected wait first: a request whose turn comes after the webhook's deadline is not
@@ -69,6 +70,19 @@ class TokenBucket:
         self.queue: list[_Waiter] = []  # sorted: most urgent, then earliest, first
         self._arrivals = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
+
+    def succeeding(self, before: TokenBucket | None) -> TokenBucket:
+        """The bucket a reload installs in place of `before`: `before` itself when the terms
+        are the same (its waiters keep their places), else this one holding no more tokens
+        than `before` has left. A reload never refills a budget that has been spent."""
+        if before is None:
+            return self
+        if (before.rate, before.burst) == (self.rate, self.burst):
+            return before
+        before._refill()
+        self._refill()
+        self.tokens = min(self.tokens, before.tokens)
+        return self
 
     def _refill(self) -> float:
         now = self.clock()

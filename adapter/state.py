@@ -37,10 +37,12 @@ class Loaded:
     auth: Authenticator
 
 
-def load(config: Config) -> Loaded:
-    return Loaded(
-        config, receivers_from(config.receivers, config.delivery), Authenticator(config.auth)
+def load(config: Config, before: Loaded | None = None) -> Loaded:
+    """The config made ready; on a reload, receivers keep their rate budgets from `before`."""
+    receivers = receivers_from(
+        config.receivers, config.delivery, before.receivers if before else None
     )
+    return Loaded(config, receivers, Authenticator(config.auth))
 
 
 class State:
@@ -67,7 +69,7 @@ class State:
         async with self.reload_lock:
             try:
                 config = await asyncio.to_thread(load_config, self.config_path)
-                loaded = load(config)
+                loaded = load(config, self.loaded)
             except ConfigError as exc:
                 self.metrics.config_loaded(False, time.time())
                 log.error("config.reload_failed", problems=exc.problems)

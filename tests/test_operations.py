@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 from adapter.app import create_app
 from adapter.config import load_config
 from adapter.transport import HttpxTransport
-from tests.conftest import ROUTING_KEY, TOKEN, make_payload, pd_config
+from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
 from tests.process import AdapterProcess
 
 
@@ -81,6 +81,48 @@ def test_a_bad_config_is_refused_and_the_old_one_keeps_serving(tmp_path: Path) -
         "incident_adapter_config_last_reload_success_timestamp_seconds"
     )
     assert before is not None and after == before
+
+
+def test_a_reload_does_not_refill_a_spent_rate_budget(tmp_path: Path) -> None:
+    """PagerDuty counts requests per routing key whatever the adapter reloads: a reload in
+    a storm must not hand out a second minute's worth at once."""
+    sent: list[bytes] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        sent.append(request.content)
+        return httpx.Response(202)
+
+    config = tmp_path / "c.yml"
+    doc = pd_config(rate_limit={"requests": 2, "per": "1h"})
+    config.write_text(yaml.safe_dump(doc))
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    app = create_app(
+        load_config(config),
+        transport=HttpxTransport(httpx.MockTransport(upstream)),
+        registry=CollectorRegistry(),
+        config_path=str(config),
+    )
+
+    def post(instance: str) -> httpx.Response:
+        alert = make_alert(instance=instance, severity="critical")
+        return client.post("/alerts/pd", json=make_payload(alert), headers=headers)
+
+    with TestClient(app) as client:
+        assert [post("a").status_code, post("b").status_code] == [200, 200]
+        assert post("c").status_code == 503  # the hour's two are spent
+        # The same terms: the same budget. New terms: no more than what was left.
+        for terms in ({"requests": 2, "per": "1h"}, {"requests": 5, "per": "1h"}):
+            doc["receivers"][0]["rate_limit"] = terms
+            config.write_text(yaml.safe_dump(doc))
+            assert client.post("/-/reload", headers=headers).status_code == 200
+            answer = post("c")
+            assert answer.status_code == 503 and int(answer.headers["retry-after"]) > 60
+        # Turning the budget off is the operator's explicit say-so.
+        doc["receivers"][0]["rate_limit"] = "off"
+        config.write_text(yaml.safe_dump(doc))
+        assert client.post("/-/reload", headers=headers).status_code == 200
+        assert post("c").status_code == 200
+    assert len(sent) == 3
 
 
 def test_landing_page_shows_receivers_and_their_last_answers(tmp_path: Path) -> None:
