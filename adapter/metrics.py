@@ -19,7 +19,7 @@ from adapter.ratelimit import PRIORITIES
 
 ACTIONS = ("trigger", "resolve")
 OUTCOMES = ("delivered", "skipped", "filtered", "failed", "rejected")
-CODES = ("200", "400", "401", "404", "408", "413", "415", "422", "424", "503")
+CODES = ("200", "400", "401", "404", "408", "413", "415", "422", "424", "500", "503")
 CODE_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -126,7 +126,7 @@ class Metrics:
             self.add_receiver(name)
         # Webhooks refused before a receiver is known count under receiver="": create
         # those series too, so increase() sees the first refusal.
-        for code in ("400", "401", "404", "408", "413", "415", "422"):
+        for code in ("400", "401", "404", "408", "413", "415", "422", "500"):
             self.webhooks.labels("", code)
 
     def add_receiver(self, name: str) -> None:

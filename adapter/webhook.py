@@ -156,6 +156,8 @@ class Webhook:
             answer = await self.answer(scope, receive, receiver or None)
         except Exception:
             log.exception("webhook.error", path=scope.get("path"))
+            known = route(self.state.loaded, receiver) if receiver else None
+            self.metrics.webhooks.labels(known.name if known else "", "500").inc()
             answer = _refusal(500, "internal error: see the adapter's log")
         headers = [_JSON, (b"content-length", str(len(answer.body)).encode())]
         if answer.headers:

@@ -461,12 +461,17 @@ def test_an_unexpected_error_in_a_webhook_is_a_logged_500_and_the_next_webhook_w
             raise RuntimeError("a bug below the adapter")
         return httpx.Response(202)
 
-    client = make_client(upstream)
+    registry = CollectorRegistry()
+    client = make_client(upstream, registry=registry)
     with capture_logs() as logs:
         response = client.post("/alerts/pd", json=make_payload())
     assert response.status_code == 500
     assert response.json() == {"error": "internal error: see the adapter's log"}
     assert [line["event"] for line in logs if line["log_level"] == "error"] == ["webhook.error"]
     assert ROUTING_KEY not in json.dumps(logs, default=str)
+    counted = registry.get_sample_value(
+        "incident_adapter_webhook_requests_total", {"receiver": "pd", "code": "500"}
+    )
+    assert counted == 1
     broken["on"] = False
     assert client.post("/alerts/pd", json=make_payload()).status_code == 200
