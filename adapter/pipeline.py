@@ -19,7 +19,7 @@ from adapter.integrations.base import AlertEvent, Integration, RenderError, Upst
 from adapter.keys import DedupRule, dedup_key_for
 from adapter.matchers import Matcher, all_match
 from adapter.payload import Alert, WebhookPayload
-from adapter.ratelimit import TokenBucket
+from adapter.ratelimit import Budget
 from adapter.settings import (
     DeliverySettings,
     RateLimitSettings,
@@ -39,7 +39,7 @@ class Receiver:
     filters: tuple[Matcher, ...]
     delivery: DeliverySettings
     secrets: tuple[str, ...]
-    budget: TokenBucket | None
+    budget: Budget | None
     storm_guard: StormGuardSettings | None
     http: HTTPOptions | None
 
@@ -48,9 +48,9 @@ class Receiver:
         cls, settings: ReceiverSettings, defaults: DeliverySettings, before: Receiver | None = None
     ) -> Receiver:
         """`before`: the receiver of this name that a reload replaces, whose rate budget
-        carries over (TokenBucket.succeeding)."""
+        carries over (Budget.succeeding)."""
         integration = integration_for(settings)
-        budget = _bucket(settings.rate_limit, integration.default_rate_limit)
+        budget = _budget(settings.rate_limit, integration.default_rate_limit)
         return cls(
             name=settings.name,
             kind=getattr(settings, "type", "?"),
@@ -66,16 +66,16 @@ class Receiver:
         )
 
 
-def _bucket(
+def _budget(
     setting: RateLimitSettings | Literal["off"] | None, default: tuple[int, float] | None
-) -> TokenBucket | None:
+) -> Budget | None:
     if setting == "off" or (setting is None and default is None):
         return None
     if setting is None:
         assert default is not None
         requests, per = default
-        return TokenBucket(requests, per, requests)
-    return TokenBucket(setting.requests, setting.per, setting.bucket_size)
+        return Budget(requests, per)
+    return Budget(setting.requests, setting.per, setting.burst, setting.reserve)
 
 
 @dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)

@@ -1,9 +1,23 @@
-"""A token bucket that serves the most urgent waiter first and says, before waiting, whether
-the wait fits the deadline.
+"""A receiver's rate budget: at most `requests` in any `per` seconds, looking back from now,
+with the most urgent waiter served first and the expected wait known before waiting.
 
-    bucket.take(priority) -> bool                  a token now, if no one at least as urgent waits
-    await bucket.acquire(budget, priority)         a token within `budget` seconds, or OverBudget
-    new.succeeding(old) -> TokenBucket             what a reload installs: spent stays spent
+    budget.take(priority) -> bool                  a slot now, if no one at least as urgent waits
+    await budget.acquire(wait, priority)           a slot within `wait` seconds, or OverBudget
+    new.succeeding(old) -> Budget                  what a reload installs: spent stays spent
+
+Why a look-back window and not a token bucket: PagerDuty counts "over a 60 second window
+looking back from the current time" (120 per routing key), and Statuspage counts a minute's
+requests the same way. A bucket that starts full and refills at the rate lets a storm send a
+whole window's worth at once and then the rate on top: twice the limit in the first minute,
+and the second half answered 429, a critical among them. Here a request is sent only when
+fewer than `requests` were sent in the last `per`; with `burst`, also fewer than `burst` in
+the last `per * burst / requests` (the same rate, in smaller bursts).
+
+The last `reserve` requests of each window are kept for pages: a `critical` or `error`
+trigger may use them, a resolve, warning or info may not. A storm of warnings spends the
+window down to the reserve and waits; a critical of another group arriving a second later
+still finds a slot at once, where a full window would have kept it waiting for the oldest
+request to age out (up to `per`).
 
 aiolimiter and friends answer "is there capacity now?" or simply wait; the adapter needs
 the expected wait first: a request whose turn comes after the webhook's deadline is not
@@ -16,18 +30,20 @@ pushed back, and one whose turn now falls after its own deadline leaves the queu
 with OverBudget (its webhook answers 503 and Alertmanager re-posts it later) instead of
 holding a slot it cannot use in time.
 
-A token is taken when it is handed to a waiter, which sends at once, not when its turn
-was promised: a stalled event loop that wakes late hands out only the tokens that have
-accumulated (at most the burst), so the upstream sees the budget, not just the bookkeeping.
+A slot is taken when it is handed to a waiter, which sends at once, not when its turn was
+promised: a stalled event loop that wakes late stamps the request with the time it is really
+sent, so the upstream sees the budget, not just the bookkeeping.
 """
 
 from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import itertools
 import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -36,9 +52,16 @@ from dataclasses import dataclass, field
 # and paging until its resolve arrives, and a resolve never opens anything new; then
 # warnings and info, which usually page no one. docs/storms.md says more.
 PRIORITIES = ("critical", "error", "resolve", "warning", "info")
+# Ranks below this one (critical, error: pages) may use a window's reserve.
+PAGES = PRIORITIES.index("resolve")
 
 # Float slack when comparing a turn with the deadline it was admitted for.
 _EPSILON = 1e-6
+
+
+def default_reserve(requests: int) -> int:
+    """A tenth of the window for pages: 12 of PagerDuty's 120, 6 of Statuspage's 60."""
+    return requests // 10
 
 
 class OverBudget(Exception):
@@ -51,76 +74,92 @@ class OverBudget(Exception):
 class _Waiter:
     priority: int
     arrival: int
-    deadline: float  # on the bucket's clock
+    deadline: float  # on the budget's clock
     granted: asyncio.Future[None] = field(repr=False)
+    sent_at: float | None = None  # when it was handed its slot
 
     def __lt__(self, other: _Waiter) -> bool:
         return (self.priority, self.arrival) < (other.priority, other.arrival)
 
 
-class TokenBucket:
+class Budget:
     def __init__(
-        self, requests: int, per: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        requests: int,
+        per: float,
+        burst: int | None = None,
+        reserve: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.rate = requests / per  # tokens a second
-        self.burst = float(burst)
-        self.tokens = float(burst)
+        self.terms = (requests, per, burst, reserve)
+        reserve = default_reserve(requests) if reserve is None else reserve
+        # (at most this many, in any window of this many seconds): for every request...
+        self.windows: tuple[tuple[int, float], ...] = ((requests, per),)
+        if burst is not None and burst < requests:
+            self.windows += ((burst, per * burst / requests),)
+        # ... and for those that may not use the reserve.
+        self.low_windows = self.windows + (((requests - reserve, per),) if reserve else ())
+        self.sent: deque[float] = deque(maxlen=requests)  # send times, oldest first
         self.clock = clock
-        self.updated = clock()
         self.queue: list[_Waiter] = []  # sorted: most urgent, then earliest, first
         self._arrivals = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
-    def succeeding(self, before: TokenBucket | None) -> TokenBucket:
-        """The bucket a reload installs in place of `before`: `before` itself when the terms
-        are the same (its waiters keep their places), else this one holding no more tokens
-        than `before` has left. A reload never refills a budget that has been spent."""
+    def succeeding(self, before: Budget | None) -> Budget:
+        """The budget a reload installs in place of `before`: `before` itself when the terms
+        are the same (its waiters keep their places), else this one counting what `before`
+        sent. A reload never grants a window's worth again."""
         if before is None:
             return self
-        if (before.rate, before.burst) == (self.rate, self.burst):
+        if before.terms == self.terms:
             return before
-        before._refill()
-        self._refill()
-        self.tokens = min(self.tokens, before.tokens)
+        self.sent.extend(before.sent)
         return self
 
-    def _refill(self) -> float:
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        return now
+    def _slot(self, sent: list[float] | deque[float], after: float, priority: float) -> float:
+        """The earliest time from `after` at which a request of this priority may follow the
+        ones in `sent`: each window's limit-th latest send has aged out by then."""
+        at = after
+        for limit, span in self.low_windows if priority >= PAGES else self.windows:
+            if len(sent) >= limit:
+                at = max(at, sent[-limit] + span)
+        return at
 
-    def _ahead(self, priority: float) -> int:
+    def _ahead(self, priority: float) -> list[_Waiter]:
         """Waiters served before a new request of this priority: those at least as urgent."""
-        return sum(1 for w in self.queue if w.priority <= priority)
+        return [w for w in self.queue if w.priority <= priority and not w.granted.done()]
 
-    def _turn(self, position: int) -> float:
-        """Seconds until the token for the waiter at `position` (0: next) is there."""
-        return max(0.0, (position + 1 - self.tokens) / self.rate)
+    def _turn(self, priority: float, now: float) -> float:
+        """Seconds until a new request of this priority would be sent, behind those ahead."""
+        sent = list(self.sent)
+        at = now
+        for waiter in self._ahead(priority):
+            at = self._slot(sent, at, waiter.priority)
+            sent.append(at)
+        return self._slot(sent, at, priority) - now
 
     def expected_wait(self, priority: float = math.inf) -> float:
-        """Seconds until a new request of this priority would get a token (by default: of
-        the lowest, behind everyone waiting)."""
-        self._refill()
-        return self._turn(self._ahead(priority))
+        """Seconds until a new request of this priority would be sent (by default: of the
+        lowest, behind everyone waiting)."""
+        return self._turn(priority, self.clock())
 
     def take(self, priority: int = 0) -> bool:
-        """A token now, if one is there and no one at least as urgent is waiting for it."""
-        now = self._refill()
-        if self.tokens < 1 or self._ahead(priority):
+        """A slot now, if there is one and no one at least as urgent is waiting for it."""
+        now = self.clock()
+        if self._slot(self.sent, now, priority) > now or self._ahead(priority):
             return False
-        self.tokens -= 1
+        self.sent.append(now)
         if self.queue:  # it went to a more urgent request than those waiting
             self._bump(now)
         return True
 
     async def acquire(self, budget: float, priority: int = 0) -> None:
-        """Take a token, waiting up to `budget` seconds; OverBudget if it will not come in
+        """Take a slot, waiting up to `budget` seconds; OverBudget if it will not come in
         time, at once or later, when more urgent requests push this one past `budget`."""
         if self.take(priority):
             return
-        now = self._refill()
-        wait = self._turn(self._ahead(priority))
+        now = self.clock()
+        wait = self._turn(priority, now)
         if wait > budget:
             raise OverBudget(wait)
         loop = asyncio.get_running_loop()
@@ -131,10 +170,10 @@ class TokenBucket:
         try:
             await waiter.granted
         except asyncio.CancelledError:
-            granted = waiter.granted
-            if granted.done() and not granted.cancelled() and granted.exception() is None:
-                # Handed a token, then cancelled before sending: give it to the next one.
-                self.tokens = min(self.burst, self.tokens + 1)
+            if waiter.sent_at is not None:
+                # Handed a slot, then cancelled before sending: the request never went.
+                with contextlib.suppress(ValueError):
+                    self.sent.remove(waiter.sent_at)
             elif waiter in self.queue:
                 self.queue.remove(waiter)
             self._schedule()
@@ -143,31 +182,40 @@ class TokenBucket:
     def _bump(self, now: float) -> None:
         """Send away each waiter whose turn now falls after its deadline (more urgent ones
         were queued ahead of it); the ones behind it move up."""
+        sent = list(self.sent)
+        at = now
         kept: list[_Waiter] = []
         for waiter in self.queue:
             if waiter.granted.done():  # cancelled; its task removes it
                 continue
-            turn = self._turn(len(kept))
-            if now + turn > waiter.deadline + _EPSILON:
-                waiter.granted.set_exception(OverBudget(turn))
+            turn = self._slot(sent, at, waiter.priority)
+            if turn > waiter.deadline + _EPSILON:
+                waiter.granted.set_exception(OverBudget(turn - now))
             else:
                 kept.append(waiter)
+                sent.append(turn)
+                at = turn
         self.queue[:] = kept
 
     def _schedule(self) -> None:
-        """Arm the one timer that hands out the next token, if anyone waits for it."""
-        if self._timer is None and self.queue:
-            self._refill()
-            delay = max(0.0, (1 - self.tokens) / self.rate)
+        """Arm the one timer that hands out the next slot, if anyone waits for it."""
+        if self._timer is None and (ahead := self._ahead(math.inf)):
+            now = self.clock()
+            delay = max(0.0, self._slot(self.sent, now, ahead[0].priority) - now)
             self._timer = asyncio.get_running_loop().call_later(delay, self._release)
 
     def _release(self) -> None:
         self._timer = None
-        self._refill()
-        while self.queue and self.tokens >= 1:
-            waiter = self.queue.pop(0)
+        now = self.clock()
+        while self.queue:
+            waiter = self.queue[0]
             if waiter.granted.done():  # cancelled meanwhile
+                self.queue.pop(0)
                 continue
-            self.tokens -= 1
+            if self._slot(self.sent, now, waiter.priority) > now:
+                break
+            self.queue.pop(0)
+            self.sent.append(now)
+            waiter.sent_at = now
             waiter.granted.set_result(None)
         self._schedule()

@@ -266,16 +266,24 @@ class HTTPClientSettings(Model):
 
 
 class RateLimitSettings(Model):
-    """At most `requests` a `per` on average, `burst` at once (default: `requests`, as APIs
-    that count per window accept a whole window's worth in any order)."""
+    """At most `requests` in any `per`, looking back from now, as PagerDuty and Statuspage
+    count; with `burst`, also at most `burst` in any `per * burst / requests`. The last
+    `reserve` of each window (default a tenth) are kept for pages: critical and error
+    triggers (adapter/ratelimit.py)."""
 
     requests: int = Field(ge=1)
     per: Duration = 60.0
     burst: int | None = Field(default=None, ge=1)
+    reserve: int | None = Field(default=None, ge=0)
 
-    @property
-    def bucket_size(self) -> int:
-        return self.burst or self.requests
+    @model_validator(mode="after")
+    def _reserve_leaves_room(self) -> RateLimitSettings:
+        if self.reserve is not None and self.reserve >= self.requests:
+            raise ValueError(
+                f"reserve ({self.reserve}) must be below requests ({self.requests}), or "
+                "nothing but pages could ever be sent"
+            )
+        return self
 
 
 class StormGuardSettings(Model):

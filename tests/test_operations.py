@@ -110,19 +110,20 @@ def test_a_reload_does_not_refill_a_spent_rate_budget(tmp_path: Path) -> None:
     with TestClient(app) as client:
         assert [post("a").status_code, post("b").status_code] == [200, 200]
         assert post("c").status_code == 503  # the hour's two are spent
-        # The same terms: the same budget. New terms: no more than what was left.
-        for terms in ({"requests": 2, "per": "1h"}, {"requests": 5, "per": "1h"}):
-            doc["receivers"][0]["rate_limit"] = terms
+
+        def reload(rate_limit: object) -> None:
+            doc["receivers"][0]["rate_limit"] = rate_limit
             config.write_text(yaml.safe_dump(doc))
             assert client.post("/-/reload", headers=headers).status_code == 200
-            answer = post("c")
-            assert answer.status_code == 503 and int(answer.headers["retry-after"]) > 60
-        # Turning the budget off is the operator's explicit say-so.
-        doc["receivers"][0]["rate_limit"] = "off"
-        config.write_text(yaml.safe_dump(doc))
-        assert client.post("/-/reload", headers=headers).status_code == 200
-        assert post("c").status_code == 200
-    assert len(sent) == 3
+
+        reload({"requests": 2, "per": "1h"})  # the same terms: the same budget
+        answer = post("c")
+        assert answer.status_code == 503 and int(answer.headers["retry-after"]) > 60
+        reload({"requests": 3, "per": "1h"})  # new terms count what was sent: one more
+        assert [post("c").status_code, post("d").status_code] == [200, 503]
+        reload("off")  # turning the budget off is the operator's explicit say-so
+        assert post("d").status_code == 200
+    assert len(sent) == 4
 
 
 def test_landing_page_shows_receivers_and_their_last_answers(tmp_path: Path) -> None:
