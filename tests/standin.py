@@ -217,7 +217,10 @@ class OpsAlert:
 
 class AlertsAPI:
     """An Opsgenie-style alert API as an httpx handler: open alerts are deduplicated by alias
-    (a create for an open alias counts up), close by alias closes it; bad requests get 422."""
+    (a create for an open alias counts up and changes nothing else, as Opsgenie does), close
+    by alias closes it; bad requests get 422, and so does a close with a field Opsgenie's
+    close-alert doc does not name (it names user, source, note; what Opsgenie does with
+    another is not documented, so the stand-in refuses it)."""
 
     def __init__(self, key: str, scheme: str = "GenieKey") -> None:
         self.expected_auth = f"{scheme} {key}"
@@ -249,14 +252,17 @@ class AlertsAPI:
                 return httpx.Response(422, json={"message": f"invalid: {problems}"})
             current = self.alerts.get(alias)
             if current is not None and current.status == "open":
-                current.count += 1
-                current.body = body
+                current.count += 1  # message, description, priority, tags: as first created
             else:
                 self.alerts[alias] = OpsAlert(alias, body["message"], body["priority"], body=body)
             return httpx.Response(202, json={"result": "Request will be processed"})
         if request.method == "POST" and path.startswith("/v2/alerts/") and path.endswith("/close"):
             if request.url.params.get("identifierType") != "alias":
                 return httpx.Response(422, json={"message": "identifierType"})
+            if unknown := sorted(set(body) - {"user", "source", "note"}):
+                return httpx.Response(422, json={"message": f"close takes no {unknown}"})
+            if request.content and (problems := violations("alias", request.content)):
+                return httpx.Response(422, json={"message": f"invalid: {problems}"})
             alias = unquote(
                 request.url.raw_path.decode().split("?")[0][len("/v2/alerts/") : -len("/close")]
             )

@@ -2,8 +2,11 @@
 
 `StatuspageAPI`: Atlassian Statuspage v1 under /v1/pages/{page_id}: `Authorization: OAuth
 <key>`, bodies wrapped in {"incident": ...} / {"component": ...}, `metadata` whose
-top-level values must be objects, `GET incidents/unresolved` a bare array. No drafts: an
-incident is public once created (`notified` records `deliver_notifications`).
+top-level values must be objects, `GET incidents/unresolved` a bare array, one page of it:
+`page` (default 1) of `per_page` incidents (default 100, and at most 100: more, or 0, is
+100), oldest first (the docs name no order; a value that is not a count: 400);
+`pages_listed` records the pages asked for. No drafts: an incident is public once created
+(`notified` records `deliver_notifications`).
 
 `SimpleAPI`: `POST /api/v1/incidents {title, status_page_id, severity,
 affected_component_ids, raw_input, metadata, draft}` (a draft unless told otherwise), listed by
@@ -40,6 +43,7 @@ COMPONENT_STATUSES = (
     "major_outage",
 )
 IMPACTS = ("none", "minor", "major", "critical")
+PER_PAGE = 100  # Statuspage's default and largest page of a listing
 RAW_INPUT_KEYS = {"alertname", "summary", "description", "labels", "firing_for"}
 
 
@@ -147,6 +151,7 @@ class StatuspageAPI(_StatusPageFake):
     def __init__(self, key: str, page_id: str, components: list[str]) -> None:
         super().__init__(key, page_id, components)
         self.prefix = f"/v1/pages/{page_id}/"
+        self.pages_listed: list[int] = []
 
     def as_json(self, incident: Incident) -> dict[str, Any]:
         return {
@@ -162,7 +167,7 @@ class StatuspageAPI(_StatusPageFake):
 
     def route(self, method: str, path: str, request: httpx.Request, body: Any) -> tuple[int, Any]:
         if method == "GET" and path == "incidents/unresolved":
-            return 200, [self.as_json(i) for i in self.incidents.values() if i.open]
+            return self._page(request, [i for i in self.incidents.values() if i.open])
         if method == "POST" and path == "incidents":
             return self._create(body.get("incident") if isinstance(body, dict) else None)
         if method == "PATCH" and path.startswith("incidents/"):
@@ -183,6 +188,19 @@ class StatuspageAPI(_StatusPageFake):
             wrapped = body.get("component") if isinstance(body, dict) else None
             return self._component_patch(path.removeprefix("components/"), wrapped)
         return 404, {"error": "no such endpoint"}
+
+    def _page(self, request: httpx.Request, incidents: list[Incident]) -> tuple[int, Any]:
+        try:
+            page = int(request.url.params.get("page", 1))
+            per_page = int(request.url.params.get("per_page", PER_PAGE))
+        except ValueError:
+            return 400, {"error": "page and per_page must be integers"}
+        if page < 1 or per_page < 0:
+            return 400, {"error": "page must be 1 or more, per_page 0 or more"}
+        self.pages_listed.append(page)
+        per_page = min(per_page or PER_PAGE, PER_PAGE)
+        start = (page - 1) * per_page
+        return 200, [self.as_json(i) for i in incidents[start : start + per_page]]
 
     def _create(self, fields: Any) -> tuple[int, Any]:
         if not isinstance(fields, dict):

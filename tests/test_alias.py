@@ -103,6 +103,37 @@ def test_close_by_alias_with_the_key_quoted_in_the_path(tmp_path: Path) -> None:
     assert body["note"]
 
 
+def test_a_close_holds_only_the_close_alert_fields_within_their_limits(
+    tmp_path: Path, make_client: Callable[..., TestClient]
+) -> None:
+    """A 150-character source is cut to 100 on the close too, and no `details` note is
+    added: Opsgenie's close takes only user, source and note."""
+    long_source = "s" * 150
+    resolved = make_payload(make_alert("resolved", instance="a"))
+    [(_, url, body, _)] = bodies(tmp_path, resolved, source=long_source)
+    assert url.endswith("/close?identifierType=alias")
+    assert body == {"source": "s" * 99 + "…", "note": "Resolved in Alertmanager"}
+    api = AlertsAPI(API_KEY)  # refuses a close with a field its doc does not name
+    client = make_client(api, alias_config(source=long_source))
+    assert client.post("/alerts/pd", json=make_payload(make_alert(instance="a"))).status_code == 200
+    response = client.post("/alerts/pd", json=resolved)
+    assert response.status_code == 200, response.text
+    assert api.open_aliases() == set()
+
+
+def test_a_create_for_an_open_alias_only_counts_up(make_client: Callable[..., TestClient]) -> None:
+    """Opsgenie's dedup: a re-fire with a new summary changes no field of the open alert."""
+    api = AlertsAPI(API_KEY)
+    client = make_client(api, alias_config())
+    first = make_alert(instance="a", annotations={"summary": "Error rate above 5%"})
+    later = {**first, "annotations": {"summary": "Error rate above 20%"}}
+    for sent in (first, later):  # a new body: not the memo's to skip
+        assert client.post("/alerts/pd", json=make_payload(sent)).status_code == 200
+    [alert] = api.alerts.values()
+    assert alert.count == 2 and alert.message == "Error rate above 5%"
+    assert alert.body["message"] == "Error rate above 5%"
+
+
 def test_aliases_hash_only_past_512(tmp_path: Path) -> None:
     rule = {"strategy": "labels", "labels": ["alertname", "instance"]}
     [(_, _, body, _)] = bodies(

@@ -18,13 +18,14 @@ from structlog.testing import capture_logs
 from adapter.app import create_app
 from adapter.config import ConfigError
 from adapter.integrations.base import UpstreamRequest
-from adapter.integrations.status_page import StatusPage
+from adapter.integrations.status_page import LISTING_PAGES, StatusPage
+from adapter.keys import fingerprint
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, fixture, make_alert, make_payload
 from tests.process import run_adapter
 from tests.standin import Server
-from tests.standin_statuspage import SimpleAPI, StatuspageAPI
+from tests.standin_statuspage import Incident, SimpleAPI, StatuspageAPI
 
 MakeClient = Callable[..., TestClient]
 API_KEY = "st4tuspage-key-SECRET-0123456789"
@@ -231,6 +232,81 @@ def test_another_keys_open_incident_holds_the_component(make_client: MakeClient)
     assert api.components["cmp_api"] == "operational" and api.open_incidents() == []
 
 
+def opened_before(api: StatuspageAPI, count: int) -> list[dict[str, Any]]:
+    """`count` open incidents on cmp_api that the adapter opened earlier, one per alert (the
+    default key), each held at degraded_performance; the alerts, oldest first."""
+    alerts = []
+    for n in range(count):
+        firing = alert(instance=f"api-{n:03d}", service="api", severity="warning")
+        recorded = {
+            "dedup_key": fingerprint(firing["labels"]),
+            "component": "cmp_api",
+            "status": "degraded_performance",
+        }
+        incident_id = f"old{n:03d}"
+        api.incidents[incident_id] = Incident(
+            incident_id,
+            "Error rate above 5%",
+            "investigating",
+            "minor",
+            ["cmp_api"],
+            metadata={"incident_adapter": recorded},
+        )
+        alerts.append(firing)
+    api.components["cmp_api"] = "degraded_performance"
+    return alerts
+
+
+def test_incidents_past_the_first_page_of_the_listing_are_found(make_client: MakeClient) -> None:
+    """150 open incidents, 100 a page: the 121st is found for a re-send (no duplicate), for
+    its resolve (closed), and the 131st, at major_outage, still holds the component."""
+    api = fake("statuspage")
+    alerts = opened_before(api, 150)
+    api.incidents["old130"].metadata["incident_adapter"]["status"] = "major_outage"
+    client = make_client(api, status_page_config())
+    late = alerts[120]
+
+    assert post(client, late).status_code == 200  # Alertmanager re-sends the group
+    assert len(api.incidents) == 150 and api.pages_listed == [1, 2]
+    assert post(client, {**late, "status": "resolved"}).status_code == 200
+    assert not api.incidents["old120"].open and len(api.open_incidents()) == 149
+    assert api.components["cmp_api"] == "major_outage"  # held by a page-2 incident
+    assert [m for m, _ in api.requests].count("POST") == 0
+
+
+@pytest.mark.parametrize(("open_", "pages"), [(0, [1]), (99, [1]), (100, [1, 2]), (201, [1, 2, 3])])
+def test_the_listing_asks_for_a_next_page_only_after_a_full_one(
+    open_: int, pages: list[int], make_client: MakeClient
+) -> None:
+    api = fake("statuspage")
+    opened_before(api, open_)
+    client = make_client(api, status_page_config())
+    assert post(client, alert(instance="new", service="api")).status_code == 200
+    assert api.pages_listed == pages and len(api.open_incidents()) == open_ + 1
+
+
+def test_the_listing_stops_at_its_page_bound_and_decides_with_what_it_saw(
+    tmp_path: Path,
+) -> None:
+    """An API that answers full pages forever: 20 pages, a warning, then the create."""
+    rx = receiver_for(tmp_path)
+    payload = parse_payload(json.dumps(make_payload(alert(instance="a", service="api"))).encode())
+    [delivery] = plan(rx, payload).deliveries
+    full = json.dumps([{"id": f"x{n}", "status": "investigating"} for n in range(100)]).encode()
+    base = f"https://api.statuspage.test/v1/pages/{PAGE}/incidents"
+    urls, request = [], delivery.request
+    with capture_logs() as logs:
+        while request is not None and request.method == "GET":
+            urls.append(request.url)
+            request = request.then(full) if request.then else None
+    assert LISTING_PAGES == 20  # as docs/dialects.md says
+    assert urls == [f"{base}/unresolved?per_page=100&page={n}" for n in range(1, 21)]
+    assert request is not None and (request.method, request.url) == ("POST", base)
+    [warning] = [e for e in logs if e["event"] == "status_page.listing_truncated"]
+    assert warning["pages"] == 20 and warning["component"] == "cmp_api"
+    assert warning["receiver"] == "pd" and warning["open_incidents_seen"] == 0
+
+
 def test_one_incident_per_component_with_labels_keys(make_client: MakeClient) -> None:
     api = fake("simple")
     client = make_client(
@@ -328,7 +404,7 @@ def test_statuspage_requests(tmp_path: Path) -> None:
     assert delivery.request.headers["Authorization"] == f"OAuth {API_KEY}"
     base = f"https://api.statuspage.test/v1/pages/{PAGE}/"
     [listing, create, component] = walk(delivery.request, b"[]")
-    assert listing == ("GET", base + "incidents/unresolved", None)
+    assert listing == ("GET", base + "incidents/unresolved?per_page=100&page=1", None)
     assert create[:2] == ("POST", base + "incidents")
     incident = create[2]["incident"]
     assert incident["name"] == "Error rate above 5%" and incident["impact_override"] == "minor"
@@ -464,6 +540,11 @@ def test_raw_input_says_how_long_it_has_been_firing(tmp_path: Path) -> None:
             "or a template that reads labels.service",
         ),
         ("statuspage", {"fields": {"titel": "name"}}, "fields.titel: unknown; use one of"),
+        (
+            "statuspage",
+            {"paths": {"unresolved": "incidents/unresolved?per_page=50"}},
+            "paths.unresolved: leave out page and per_page; the adapter adds them",
+        ),
         ("statuspage", {"storm_guard": {"threshold": 5}}, "storm_guard: not for status-page"),
         (
             "statuspage",
@@ -515,7 +596,8 @@ def test_render_prints_the_first_step_with_the_key_redacted(tmp_path: Path) -> N
     assert result.returncode == 0, result.stderr
     assert API_KEY not in result.stdout + result.stderr
     [request] = json.loads(result.stdout)["requests"]  # one chain for component api
-    assert request["method"] == "GET" and request["url"].endswith("/incidents/unresolved")
+    assert request["method"] == "GET"
+    assert request["url"].endswith("/incidents/unresolved?per_page=100&page=1")
     assert request["headers"]["Authorization"] == "OAuth <secret>"
     assert len(request["alerts"]) == 2
 

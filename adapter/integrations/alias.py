@@ -1,10 +1,14 @@
-"""Opsgenie-style alert APIs: create-or-update by alias, close by alias.
+"""Opsgenie-style alert APIs: create by alias (deduplicated while open), close by alias.
 
 https://docs.opsgenie.com/docs/alert-api#create-alert
 https://docs.opsgenie.com/docs/alert-api#close-alert
 
-A create with the alias of an open alert updates that alert (Opsgenie counts it as a
-duplicate), so Alertmanager's re-sends never open a second one; a resolve closes it with
+A create with the alias of an open alert opens no second alert: Opsgenie increments the
+open one's count and updates nothing else (message, description, priority and tags stay
+as first created). So Alertmanager's re-sends page once, and what changes while the alert
+is open (its summary or description; with a `labels` or `template` key, its priority and
+tags too) does not reach Opsgenie. Alertmanager's own notifier sends extra update requests
+for that (`update_alerts`); this dialect does not. A resolve closes the alert with
 `POST {url}/{alias}/close?identifierType=alias`.
 """
 
@@ -43,6 +47,14 @@ BUDGET = Budget(
     keep=frozenset({"alias", "priority"}),
     mark="details.truncated",
     key_chars=512,
+)
+# A close takes `user`, `source` and `note` only. What is cut there is not noted: the close
+# has no `details`, its `note` is the one line its activity log shows, and the create of the
+# same alert, with the same source, already names the cut in `details.truncated`.
+CLOSE_BUDGET = Budget(
+    vendor="Opsgenie",
+    doc_url="https://docs.opsgenie.com/docs/alert-api#close-alert",
+    limits=(Text("user", 100), Text("source", 100), Text("note", 25000)),
 )
 
 
@@ -103,7 +115,8 @@ class Alias(Integration[AliasSettings]):
         if event.action == "resolve":
             url = f"{self._base}/{quote(event.dedup_key, safe='')}/close?identifierType=alias"
             body = {"source": source, "note": "Resolved in Alertmanager"}
-            return UpstreamRequest("POST", url, self._headers, fit(body, BUDGET))
+            content = fit(body, CLOSE_BUDGET, self._protected)
+            return UpstreamRequest("POST", url, self._headers, content)
         content = fit(self.create_body(event, source), BUDGET, (*self._protected, event.dedup_key))
         return UpstreamRequest("POST", self._base, self._headers, content)
 

@@ -12,16 +12,19 @@ share one flow; `flavor` picks a preset of paths and field names (`Shape`) that 
   A key never spans components: strategy `group`, or `labels` without the component label,
   is a config error (the pipeline hands over one event per key, so one component).
 - One request chain per component and webhook, carrying all its events (`render_all`):
-  GET the unresolved incidents, then, derived from that answer (`UpstreamRequest.then`):
-  create an incident for each firing key without an open one (re-sends of a group create
-  nothing); resolve the open incident of each resolved key (none open: nothing to do);
-  set the component to the worst status of its firing alerts in this webhook and of the
-  other keys' open incidents on it (as recorded when each was created; another group's
-  alerts must not turn it operational), else back to operational. Each incident carries a
-  marker {dedup_key, component, status} in its own field (`fields.marker`; Statuspage and
-  simple: `metadata.incident_adapter`), never in `raw_input`, the writer's input, by which
-  it is found again: no state here. Any step failing fails the chain's events;
-  Alertmanager's re-send replays it, and the listing makes the replay idempotent.
+  GET the unresolved incidents, page after page where the API pages them (Statuspage: 100
+  a page) while a page comes back full, at most LISTING_PAGES (past that the rest stays
+  unseen: `status_page.listing_truncated`); then, derived from what the pages held
+  (`UpstreamRequest.then`): create an incident for each firing key without an open one
+  (re-sends of a group create nothing); resolve the open incident of each resolved key
+  (none open: nothing to do); set the component to the worst status of its firing alerts
+  in this webhook and of the other keys' open incidents on it (as recorded when each was
+  created; another group's alerts must not turn it operational), else back to
+  operational. Each incident carries a marker {dedup_key, component, status} in its own
+  field (`fields.marker`; Statuspage and simple: `metadata.incident_adapter`), never in
+  `raw_input`, the writer's input, by which it is found again: no state here. Any step
+  failing fails the chain's events; Alertmanager's re-send replays it, and the listing
+  makes the replay idempotent.
 - No listing (`paths.unresolved: ""`; PageCalm, Alert24 service status): nothing can be
   found again. A firing alert gets one create (`create_once`: only the delivery memo keeps
   a re-send from creating another, within memo_ttl, in this process); a resolve has nothing
@@ -44,9 +47,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import orjson
+import structlog
 from pydantic import Field, model_validator
 
 from adapter.budgets import fit, fitted
@@ -74,6 +78,13 @@ from adapter.keys import dedup_key_for
 from adapter.payload import Alert
 from adapter.settings import KeyedReceiverSettings, Model
 from adapter.templating import Fields
+
+log = structlog.get_logger("adapter.status_page")
+
+# Pages of a listing read per chain, at most: 2,000 open incidents on Statuspage. A bound, so
+# that an API answering full pages forever can neither hold a chain nor spend the receiver's
+# rate budget; past it the chain decides with what it saw (docs/dialects.md).
+LISTING_PAGES = 20
 
 
 class SeverityMap(Model):
@@ -148,7 +159,7 @@ class StatusPageSettings(KeyedReceiverSettings):
         if not shape.status:
             raise ValueError("fields.status: must not be empty")
         if shape.unresolved:
-            self._check_listing(shape)
+            self._check_listing(shape, preset)
         elif not shape.create and not shape.component:
             raise ValueError("paths: nothing to send; set paths.create or paths.component")
         elif shape.create and shape.component:
@@ -190,7 +201,14 @@ class StatusPageSettings(KeyedReceiverSettings):
                 raise ValueError(f"create_fields.{name}: {value!r}; use one of {choices}")
 
     @staticmethod
-    def _check_listing(shape: Shape) -> None:
+    def _check_listing(shape: Shape, preset: Preset) -> None:
+        paging = preset.paging
+        given = parse_qs(urlsplit(shape.unresolved).query, keep_blank_values=True)
+        if paging is not None and (paging.page in given or paging.per_page in given):
+            raise ValueError(
+                f"paths.unresolved: leave out {paging.page} and {paging.per_page}; the adapter "
+                "adds them to page through the listing"
+            )
         if "{id}" not in shape.incident:
             raise ValueError("paths.incident: must hold {id}")
         if not (shape.marker and shape.id):
@@ -278,7 +296,8 @@ class StatusPage(Integration[StatusPageSettings]):
         doc_url="https://community.atlassian.com/t5/Statuspage-articles/"
         "Upcoming-rate-limiting-changes-to-Statuspage-REST-API/ba-p/1455362",
     )
-    # Statuspage: about one request a second per API key; each webhook's chain is 2-3 requests.
+    # Statuspage: about one request a second per API key; each webhook's chain is 2-3 requests,
+    # and one GET more per 100 open incidents on the page.
     default_rate_limit = (60, 60.0)
 
     def __init__(
@@ -343,10 +362,40 @@ class StatusPage(Integration[StatusPageSettings]):
         return out
 
     def chain(self, component: str, events: Sequence[AlertEvent]) -> UpstreamRequest:
-        def then(answer: bytes) -> UpstreamRequest | None:
-            return _sequence(self.steps(component, events, self.open_incidents(answer)))
+        return self._listing(component, events, 1, {})
 
-        return UpstreamRequest("GET", self._url("unresolved"), self._headers, b"", then=then)
+    def _listing(
+        self,
+        component: str,
+        events: Sequence[AlertEvent],
+        page: int,
+        seen: dict[str, dict[str, Any]],
+    ) -> UpstreamRequest:
+        """GET one page of the listing; a full page chains the next, the last one the steps
+        decided from the open incidents of every page."""
+        paging = self.settings.preset.paging
+
+        def then(answer: bytes) -> UpstreamRequest | None:
+            items = self.listed(answer)
+            found = {**seen, **self.open_incidents(items)}
+            if paging is not None and len(items) == paging.size:
+                if page < LISTING_PAGES:
+                    return self._listing(component, events, page + 1, found)
+                log.warning(
+                    "status_page.listing_truncated",
+                    receiver=self.settings.name,
+                    group_key=events[0].group.groupKey,
+                    component=component,
+                    pages=page,
+                    open_incidents_seen=len(found),
+                )
+            return _sequence(self.steps(component, events, found))
+
+        url = self._url("unresolved")
+        if paging is not None:
+            query = urlencode({paging.per_page: paging.size, paging.page: page})
+            url += ("&" if "?" in url else "?") + query
+        return UpstreamRequest("GET", url, self._headers, b"", then=then)
 
     def marker_of(self, incident: Any) -> dict[str, Any] | None:
         for path in self.markers:
@@ -355,16 +404,20 @@ class StatusPage(Integration[StatusPageSettings]):
                 return found
         return None
 
-    def open_incidents(self, answer: bytes) -> dict[str, dict[str, Any]]:
-        """This adapter's open incidents in a listing, by dedup key. An answer that is not a
-        listing counts as empty: the create or resolve that follows surfaces a wrong URL."""
+    def listed(self, answer: bytes) -> list[Any]:
+        """The incidents of one listing answer (one page). An answer that is not a listing
+        counts as empty: the create or resolve that follows surfaces a wrong URL."""
         try:
             data = json.loads(answer)
         except (ValueError, RecursionError):
-            return {}
+            return []
         items = _get(data, self.shape.incidents)
+        return items if isinstance(items, list) else []
+
+    def open_incidents(self, items: Sequence[Any]) -> dict[str, dict[str, Any]]:
+        """This adapter's open incidents among a listing's, by dedup key."""
         out = {}
-        for incident in items if isinstance(items, list) else ():
+        for incident in items:
             marker = self.marker_of(incident)
             if marker is not None and _get(incident, self.shape.status) != "resolved":
                 out[marker["dedup_key"]] = incident

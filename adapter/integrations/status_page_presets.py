@@ -51,6 +51,17 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Paging:
+    """How an API pages its listing: a page number (from 1) and a page size, as query
+    parameters. A page as full as `size` may have a next one; a shorter page is the last."""
+
+    doc_url: str
+    page: str = "page"
+    per_page: str = "per_page"
+    size: int = 100  # asked for on every page: the API's largest
+
+
+@dataclass(frozen=True)
 class Preset:
     doc_url: str
     shape: dict[str, str]
@@ -67,6 +78,7 @@ class Preset:
     always_draft: bool = False  # the API makes every incident a draft for a person to publish
     marker_fallback: str = ""  # read (never written) too: where an earlier release put it
     limits: Limits = Limits("the status page", NOT_DOCUMENTED)
+    paging: Paging | None = None  # None: the listing is one answer
 
 
 STATUSPAGE_STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage")
@@ -115,6 +127,12 @@ PRESETS: dict[str, Preset] = {
             "Statuspage",
             "https://developer.statuspage.io/#operation/postPagesPageIdIncidents",
             text_chars=(("body", 25_000),),
+        ),
+        # `page` (default 1) and `per_page` (default and most 100): a listing without them
+        # is its first 100 only, since 2023-02-28 (https://community.atlassian.com/t5/
+        # Statuspage-articles/Upcoming-changes-to-enforce-pagination-for-Statuspage-s/ba-p/2089947).
+        paging=Paging(
+            "https://developer.statuspage.io/#operation/getPagesPageIdIncidentsUnresolved"
         ),
     ),
     "simple": Preset(
