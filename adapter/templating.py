@@ -11,14 +11,17 @@ goes through here, with the same rules:
   still Undefined to `default(...)`, `is defined` and `if`: a missing key never fails an
   alert, whatever alert comes.
 
-Filters: `tojson` (safe embedding in JSON; a missing label is "") and `urlquote` (quotes
-every reserved character, `/` included, for a path segment); Jinja2's own otherwise.
+Filters: `tojson` (safe embedding in JSON; a missing label is ""), `urlquote` (quotes
+every reserved character, `/` included, for a path segment) and `sha256` (the hex digest of
+the text's UTF-8: `{{ group_key | sha256 }}` is the key Alertmanager's own PagerDuty and
+Opsgenie notifiers use); Jinja2's own otherwise.
 Jinja2 is imported on first use: an adapter without templates never loads it.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -36,6 +39,7 @@ def environment() -> jinja2.Environment:
     env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
     env.filters["tojson"] = _tojson
     env.filters["urlquote"] = lambda value: quote(str(value), safe="")
+    env.filters["sha256"] = lambda value: hashlib.sha256(str(value).encode()).hexdigest()
     return env
 
 

@@ -48,9 +48,9 @@ def ready(url: str) -> bool:
 class Adapter(AdapterProcess):
     """The adapter as the Alertmanager tests need it: a token file, fast delivery settings."""
 
-    def __init__(self, workdir: Path, upstream_url: str) -> None:
+    def __init__(self, workdir: Path, upstream_url: str, **receiver: Any) -> None:
         (workdir / "tokens").write_text(TOKEN + "\n")
-        doc = pd_config(url=upstream_url)
+        doc = pd_config(url=upstream_url, **receiver)
         doc["auth"] = {"bearer_tokens_file": str(workdir / "tokens")}
         doc["delivery"] = {"timeout": "5s", "attempt_timeout": "1s", "max_attempts": 2}
         # debug: webhook.received, which the re-send test counts
@@ -232,3 +232,51 @@ def test_wrong_token_is_refused_and_alertmanager_logs_it(tmp_path: Path) -> None
         json.loads(line) for line in adapter.log.read_text().splitlines() if line.startswith("{")
     ]
     assert any(line.get("event") == "webhook.refused" and line.get("code") == 401 for line in lines)
+
+
+def test_a_key_template_takes_over_the_incident_alertmanagers_own_pagerduty_opened(
+    tmp_path: Path,
+) -> None:
+    """Moving from Alertmanager's own `pagerduty_configs` (dedup_key: the sha256 of the
+    groupKey): with `template: "{{ group_key | sha256 }}"` the adapter re-triggers and then
+    resolves the very incident Alertmanager opened, instead of orphaning it."""
+    api = EventsAPI()
+    with Server(api.app()) as upstream:
+        url = upstream.url + "/v2/enqueue"
+        key = {"strategy": "template", "template": "{{ group_key | sha256 }}"}
+        adapter = Adapter(tmp_path, url, dedup_key=key)
+        token_file = tmp_path / "am-token"
+        token_file.write_text(TOKEN)
+        am = Alertmanager(tmp_path, f"http://127.0.0.1:{adapter.port}/alerts/pd", token_file)
+        with_webhook = am.config.read_text()
+        native = yaml.safe_load(with_webhook)
+        native["receivers"][0] = {
+            "name": "adapter",
+            "pagerduty_configs": [{"routing_key": ROUTING_KEY, "url": url, "send_resolved": True}],
+        }
+        am.config.write_text(yaml.safe_dump(native))
+        adapter.start()
+        try:
+            with am:
+                am.alert(alertname="DiskFull", instance="db-1", severity="critical")
+                (opened,) = wait_for(lambda: list(api.incidents), 30, "Alertmanager's own event")
+                assert api.incidents[opened].status == "triggered"
+                # The switch: the same route and receiver, now a webhook to the adapter.
+                am.config.write_text(with_webhook)
+                assert httpx.post(am.url + "/-/reload", timeout=10).status_code == 200
+                # Alertmanager notifies the new integration of the firing group once.
+                wait_for(
+                    lambda: any(
+                        e.get("event") == "event.delivered" and e.get("dedup_key") == opened
+                        for e in adapter.events()
+                    ),
+                    30,
+                    "the adapter's trigger of the same key",
+                )
+                am.alert(resolve=True, alertname="DiskFull", instance="db-1", severity="critical")
+                wait_for(lambda: api.incidents[opened].status == "resolved", 30, "the resolve")
+        finally:
+            adapter.stop()
+    assert list(api.incidents) == [opened]  # one incident, opened by Alertmanager, closed by us
+    native_events = [e for e in api.events if e.get("client") == "Alertmanager"]
+    assert native_events and all(e["dedup_key"] == opened for e in api.events)

@@ -178,6 +178,14 @@ def test_template_key_keeps_the_node_examples_group_key_dash_alertname() -> None
     assert key == '{}:{alertname="HighErrorRate", instance="api-01.prod"}-HighErrorRate'
 
 
+def test_template_key_continues_alertmanagers_own_pagerduty_and_opsgenie_keys() -> None:
+    """Alertmanager's pagerduty and opsgenie notifiers key by notify.Key.Hash(): the sha256
+    hex of the groupKey (`printf '%s' '{}:{alertname="HighErrorRate"}' | sha256sum`)."""
+    rule = template_rule("{{ group_key | sha256 }}")
+    key = dedup_key_for(alert(MIGRATED), rule, '{}:{alertname="HighErrorRate"}', 255)
+    assert key == "cbc7a356b874c7d0332c73753d5082204bea3c18a5cb2a9a50e75f6687ffb86b"
+
+
 def test_template_key_sees_fingerprint_and_receiver_and_a_missing_label_as_empty() -> None:
     rule = template_rule("{{ receiver }}/{{ fingerprint }}/{{ labels.cluster }}")
     key = dedup_key_for(alert({"alertname": "X"}, fingerprint="00000000000000aa"), rule, GROUP, 255)
