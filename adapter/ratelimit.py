@@ -198,8 +198,13 @@ class Budget:
         self.queue[:] = kept
 
     def _schedule(self) -> None:
-        """Arm the one timer that hands out the next slot, if anyone waits for it."""
-        if self._timer is None and (ahead := self._ahead(math.inf)):
+        """Arm the one timer that hands out the next slot, for the first waiter. Armed anew
+        each time: a page that joins behind nothing more urgent may be due before the
+        warning the timer was armed for (the reserve is open to it)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if ahead := self._ahead(math.inf):
             now = self.clock()
             delay = max(0.0, self._slot(self.sent, now, ahead[0].priority) - now)
             self._timer = asyncio.get_running_loop().call_later(delay, self._release)

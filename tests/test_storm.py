@@ -76,6 +76,33 @@ def test_budget_keeps_its_reserve_for_pages() -> None:
     assert Budget(requests=120, per=60.0).low_windows[-1] == (108, 60.0)  # the default tenth
 
 
+def test_a_page_waiting_for_the_window_goes_when_it_frees_not_when_the_warning_may() -> None:
+    """A warning waits for the window below the reserve, a critical only for the window:
+    the critical that queues after it is sent when its own slot comes, earlier."""
+    budget = Budget(requests=2, per=1.0, reserve=1)
+    critical, warning = 0, 3
+
+    async def run() -> dict[str, float]:
+        started = time.monotonic()
+        assert budget.take(warning)  # t=0: the window's one slot below the reserve
+        await asyncio.sleep(0.5)
+        assert budget.take(critical)  # t=0.5: the reserve
+        served: dict[str, float] = {}
+
+        async def want(name: str, priority: int) -> None:
+            await budget.acquire(5.0, priority)
+            served[name] = time.monotonic() - started
+
+        waiting = asyncio.create_task(want("warning", warning))  # due at 1.5: the 0.5 send ages
+        await asyncio.sleep(0.05)
+        await want("critical", critical)  # due at 1.0: the 0 send ages
+        await waiting
+        return served
+
+    served = asyncio.run(run())
+    assert 0.95 <= served["critical"] < 1.35 < served["warning"]
+
+
 def test_budget_waits_in_real_time_when_the_wait_fits() -> None:
     budget = Budget(requests=1, per=0.05)
 
