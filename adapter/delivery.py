@@ -181,9 +181,13 @@ class Deliverer:
             attempts += 1
             if attempts > 1:
                 counted.retries.inc()
-            if receiver.budget is not None and not receiver.budget.take(priority):
-                await self._wait_for_budget(receiver, priority, deadline)
-            timeout = min(receiver.delivery.attempt_timeout, deadline - loop.time())
+            budget, stamp = receiver.budget, None
+            if budget is not None and (stamp := budget.take(priority)) is None:
+                stamp = await self._wait_for_budget(receiver, priority, deadline)
+            # Never 0 or less: aiohttp takes that for no timeout at all.
+            timeout = max(
+                MIN_ATTEMPT, min(receiver.delivery.attempt_timeout, deadline - loop.time())
+            )
             try:
                 response = await self.transport.send(request, timeout, receiver.http)
             except TimeoutError:
@@ -192,6 +196,9 @@ class Deliverer:
             except TransportError as exc:
                 counted.upstream["error"].inc()
                 raise _Retryable(f"connection failed: {exc}") from None
+            finally:
+                if budget is not None and stamp is not None:
+                    budget.arrived(stamp)
             counted.upstream[code_class(response.status)].inc()
             verdict = receiver.integration.verdict(response.status)
             if verdict is Verdict.DELIVERED:
@@ -236,14 +243,15 @@ class Deliverer:
             result = Result(Verdict.REJECT, exc.status, exc.detail, attempts=attempts)
         return result, answer
 
-    async def _wait_for_budget(self, receiver: Receiver, priority: int, deadline: float) -> None:
-        """Wait for the receiver's rate budget, or fail as soon as it would come too late."""
+    async def _wait_for_budget(self, receiver: Receiver, priority: int, deadline: float) -> float:
+        """Wait for the receiver's rate budget (its stamp), or fail as soon as it would come
+        too late."""
         assert receiver.budget is not None
         remaining = deadline - asyncio.get_running_loop().time() - MIN_ATTEMPT
         waiting = self.metrics.of(receiver.name).budget_waiting[PRIORITIES[priority]]
         waiting.inc()
         try:
-            await receiver.budget.acquire(remaining, priority)
+            return await receiver.budget.acquire(remaining, priority)
         except OverBudget as exc:
             raise _Retryable(
                 "rate budget exhausted until after the deadline", retry_after=exc.wait

@@ -1,8 +1,9 @@
 """A receiver's rate budget: at most `requests` in any `per` seconds, looking back from now,
 with the most urgent waiter served first and the expected wait known before waiting.
 
-    budget.take(priority) -> bool                  a slot now, if no one at least as urgent waits
-    await budget.acquire(wait, priority)           a slot within `wait` seconds, or OverBudget
+    budget.take(priority) -> stamp | None          a slot now, if no one at least as urgent waits
+    await budget.acquire(wait, priority) -> stamp  a slot within `wait` seconds, or OverBudget
+    budget.arrived(stamp)                          the request is done: count it from now
     new.succeeding(old) -> Budget                  what a reload installs: spent stays spent
 
 Why a look-back window and not a token bucket: PagerDuty counts "over a 60 second window
@@ -13,8 +14,9 @@ and the second half answered 429, a critical among them. Here a request is sent 
 fewer than `requests` were sent in the last `per`; with `burst`, also fewer than `burst` in
 the last `per * burst / requests` (the same rate, in smaller bursts).
 
-The last `reserve` requests of each window are kept for pages: a `critical` or `error`
-trigger may use them, a resolve, warning or info may not. A storm of warnings spends the
+The last `reserve` requests of the `per` window are kept for pages: a `critical` or `error`
+trigger may use them, a resolve, warning or info may not (the `burst` window, if set, is
+everyone's alike). A storm of warnings spends the
 window down to the reserve and waits; a critical of another group arriving a second later
 still finds a slot at once, where a full window would have kept it waiting for the oldest
 request to age out (up to `per`).
@@ -31,8 +33,11 @@ with OverBudget (its webhook answers 503 and Alertmanager re-posts it later) ins
 holding a slot it cannot use in time.
 
 A slot is taken when it is handed to a waiter, which sends at once, not when its turn was
-promised: a stalled event loop that wakes late stamps the request with the time it is really
-sent, so the upstream sees the budget, not just the bookkeeping.
+promised, and a waiter whose deadline passed while the loop was busy is refused, not sent.
+The upstream counts a request when it arrives, which is some time after the slot was
+handed out; so when the request is done (answered, failed, timed out) its stamp moves to
+that moment (`arrived`), and the slot it frees a window later cannot bring a faster request
+into the same look-back window at the upstream.
 """
 
 from __future__ import annotations
@@ -100,21 +105,38 @@ class Budget:
         # ... and for those that may not use the reserve.
         self.low_windows = self.windows + (((requests - reserve, per),) if reserve else ())
         self.sent: deque[float] = deque(maxlen=requests)  # send times, oldest first
+        self._forgot = False  # whether sends older than `sent` were dropped from it
         self.clock = clock
         self.queue: list[_Waiter] = []  # sorted: most urgent, then earliest, first
         self._arrivals = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
     def succeeding(self, before: Budget | None) -> Budget:
-        """The budget a reload installs in place of `before`: `before` itself when the terms
-        are the same (its waiters keep their places), else this one counting what `before`
-        sent. A reload never grants a window's worth again."""
+        """The budget a reload installs in place of `before`: `before` itself, on this one's
+        terms if they changed. Its sends still count and its waiters keep their places, and
+        webhooks still in flight on the old receiver share it: a reload never grants a
+        window's worth again, nor the same slot twice."""
         if before is None:
             return self
-        if before.terms == self.terms:
-            return before
-        self.sent.extend(before.sent)
-        return self
+        if before.terms != self.terms:
+            before._adopt(self)
+        return before
+
+    def _adopt(self, terms: Budget) -> None:
+        history = list(self.sent)
+        wanted = terms.sent.maxlen or 0
+        if self._forgot and wanted > len(history):
+            # Older sends were forgotten: count them as at the oldest one kept (never fewer).
+            history = [history[0]] * (wanted - len(history)) + history
+        self.terms, self.windows, self.low_windows = terms.terms, terms.windows, terms.low_windows
+        self.sent = deque(history, maxlen=wanted)
+        if self.queue:
+            self._bump(self.clock())
+            self._schedule()
+
+    def _stamp(self, now: float) -> None:
+        self._forgot = self._forgot or len(self.sent) == self.sent.maxlen
+        self.sent.append(now)
 
     def _slot(self, sent: list[float] | deque[float], after: float, priority: float) -> float:
         """The earliest time from `after` at which a request of this priority may follow the
@@ -143,21 +165,36 @@ class Budget:
         lowest, behind everyone waiting)."""
         return self._turn(priority, self.clock())
 
-    def take(self, priority: int = 0) -> bool:
-        """A slot now, if there is one and no one at least as urgent is waiting for it."""
+    def take(self, priority: int = 0) -> float | None:
+        """A slot now, if there is one and no one at least as urgent is waiting for it: its
+        stamp, for `arrived`."""
         now = self.clock()
         if self._slot(self.sent, now, priority) > now or self._ahead(priority):
-            return False
-        self.sent.append(now)
+            return None
+        self._stamp(now)
         if self.queue:  # it went to a more urgent request than those waiting
             self._bump(now)
-        return True
+        return now
 
-    async def acquire(self, budget: float, priority: int = 0) -> None:
-        """Take a slot, waiting up to `budget` seconds; OverBudget if it will not come in
-        time, at once or later, when more urgent requests push this one past `budget`."""
-        if self.take(priority):
+    def arrived(self, stamp: float) -> None:
+        """The request sent at `stamp` is done: the upstream has counted it, no earlier than
+        now, so it counts from now. (All stamps are in the past: now goes last.)"""
+        try:
+            self.sent.remove(stamp)
+        except ValueError:  # a window's worth of sends since: it no longer counts anyway
             return
+        now = self.clock()
+        self.sent.append(now)
+        if self.queue:  # the window frees up later than the waiters were promised
+            self._bump(now)
+            self._schedule()
+
+    async def acquire(self, budget: float, priority: int = 0) -> float:
+        """Take a slot, waiting up to `budget` seconds: its stamp, for `arrived`. OverBudget
+        if it will not come in time, at once or later, when more urgent requests push this
+        one past `budget`."""
+        if (stamp := self.take(priority)) is not None:
+            return stamp
         now = self.clock()
         wait = self._turn(priority, now)
         if wait > budget:
@@ -169,6 +206,8 @@ class Budget:
         self._schedule()
         try:
             await waiter.granted
+            assert waiter.sent_at is not None
+            return waiter.sent_at
         except asyncio.CancelledError:
             if waiter.sent_at is not None:
                 # Handed a slot, then cancelled before sending: the request never went.
@@ -206,7 +245,9 @@ class Budget:
             self._timer = None
         if ahead := self._ahead(math.inf):
             now = self.clock()
-            delay = max(0.0, self._slot(self.sent, now, ahead[0].priority) - now)
+            delay = self._slot(self.sent, now, ahead[0].priority) - now
+            # uvloop's timers count whole milliseconds: a millisecond more never wakes early.
+            delay = delay + 0.001 if delay > 0 else 0.0
             self._timer = asyncio.get_running_loop().call_later(delay, self._release)
 
     def _release(self) -> None:
@@ -217,10 +258,14 @@ class Budget:
             if waiter.granted.done():  # cancelled meanwhile
                 self.queue.pop(0)
                 continue
+            if now > waiter.deadline + _EPSILON:  # the loop woke late: too late to send
+                self.queue.pop(0)
+                waiter.granted.set_exception(OverBudget(self._turn(waiter.priority, now)))
+                continue
             if self._slot(self.sent, now, waiter.priority) > now:
                 break
             self.queue.pop(0)
-            self.sent.append(now)
+            self._stamp(now)
             waiter.sent_at = now
             waiter.granted.set_result(None)
         self._schedule()

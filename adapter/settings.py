@@ -268,7 +268,7 @@ class HTTPClientSettings(Model):
 class RateLimitSettings(Model):
     """At most `requests` in any `per`, looking back from now, as PagerDuty and Statuspage
     count; with `burst`, also at most `burst` in any `per * burst / requests`. The last
-    `reserve` of each window (default a tenth) are kept for pages: critical and error
+    `reserve` of the `per` window (default a tenth) are kept for pages: critical and error
     triggers (adapter/ratelimit.py)."""
 
     requests: int = Field(ge=1)
@@ -278,6 +278,8 @@ class RateLimitSettings(Model):
 
     @model_validator(mode="after")
     def _reserve_leaves_room(self) -> RateLimitSettings:
+        if self.per <= 0:
+            raise ValueError(f"per must be longer than 0s, not {self.per:g}s: 0 is no limit at all")
         if self.reserve is not None and self.reserve >= self.requests:
             raise ValueError(
                 f"reserve ({self.reserve}) must be below requests ({self.requests}), or "

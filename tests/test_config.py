@@ -126,6 +126,8 @@ def test_a_rate_limit_reserve_must_leave_room_for_the_rest(tmp_path: Path) -> No
         and "receivers[0]" in found[0]
         and "reserve (10) must be below requests (10)" in found[0]
     )
+    found = problems(tmp_path, pd_config(rate_limit={"requests": 10, "per": "0s"}))
+    assert found and "per must be longer than 0s" in found[0]
     config = load_config(write(tmp_path, pd_config(rate_limit={"requests": 10, "reserve": 0})))
     rate_limit = config.receivers[0].rate_limit
     assert not isinstance(rate_limit, str) and rate_limit is not None and rate_limit.reserve == 0

@@ -20,6 +20,11 @@ from tests.conftest import make_alert, make_payload, pd_config
 from tests.standin import EventsAPI
 
 
+def took(budget: Budget, priority: int = 0) -> bool:
+    """take() hands out the slot's stamp: a time, which a test's clock may start at 0."""
+    return budget.take(priority) is not None
+
+
 def test_budget_counts_a_look_back_window_not_a_refilling_bucket() -> None:
     """PagerDuty: 'calculated over a 60 second window looking back from the current time'.
     A full window waits for its oldest send to age out; nothing refills on top of it."""
@@ -39,25 +44,25 @@ def test_budget_counts_a_look_back_window_not_a_refilling_bucket() -> None:
     now[0] = 1.0
     asyncio.run(take(3, 0.0))  # all three aged out together
     now[0] = 1.5
-    assert not budget.take()  # a bucket would have refilled 1.5 by now
+    assert not took(budget)  # a bucket would have refilled 1.5 by now
     spread = Budget(requests=3, per=1.0, reserve=0, clock=lambda: now[0])
     for at in (0.0, 0.4, 0.8):
         now[0] = at
-        assert spread.take()
+        assert took(spread)
     now[0] = 1.0
-    assert spread.take() and not spread.take()  # only the send at 0.0 has aged out
+    assert took(spread) and not took(spread)  # only the send at 0.0 has aged out
     assert spread.expected_wait() == pytest.approx(0.4)
 
 
 def test_budget_with_burst_spreads_the_window() -> None:
     now = [0.0]
     budget = Budget(requests=10, per=1.0, burst=2, reserve=0, clock=lambda: now[0])
-    assert budget.take() and budget.take() and not budget.take()  # 2 in any 0.2 s
+    assert took(budget) and took(budget) and not took(budget)  # 2 in any 0.2 s
     assert budget.expected_wait() == pytest.approx(0.2)
     sent = 2
     for step in range(1, 10):
         now[0] = step * 0.1
-        sent += sum(budget.take() for _ in range(3))
+        sent += sum(took(budget) for _ in range(3))
     assert sent == 10  # 2 every 0.2 s: the window's 10 within its first second, not more
 
 
@@ -67,12 +72,12 @@ def test_budget_keeps_its_reserve_for_pages() -> None:
     now = [0.0]
     critical, error, resolve, warning, info = range(5)
     budget = Budget(requests=10, per=60.0, reserve=2, clock=lambda: now[0])
-    assert sum(budget.take(warning) for _ in range(20)) == 8
-    assert not budget.take(resolve) and not budget.take(info)
+    assert sum(took(budget, warning) for _ in range(20)) == 8
+    assert not took(budget, resolve) and not took(budget, info)
     assert budget.expected_wait(warning) == pytest.approx(60.0)
     assert budget.expected_wait(critical) == 0.0
-    assert budget.take(critical) and budget.take(error)
-    assert not budget.take(critical)  # the window is full now, for everyone
+    assert took(budget, critical) and took(budget, error)
+    assert not took(budget, critical)  # the window is full now, for everyone
     assert Budget(requests=120, per=60.0).low_windows[-1] == (108, 60.0)  # the default tenth
 
 
@@ -84,9 +89,9 @@ def test_a_page_waiting_for_the_window_goes_when_it_frees_not_when_the_warning_m
 
     async def run() -> dict[str, float]:
         started = time.monotonic()
-        assert budget.take(warning)  # t=0: the window's one slot below the reserve
+        assert took(budget, warning)  # t=0: the window's one slot below the reserve
         await asyncio.sleep(0.5)
-        assert budget.take(critical)  # t=0.5: the reserve
+        assert took(budget, critical)  # t=0.5: the reserve
         served: dict[str, float] = {}
 
         async def want(name: str, priority: int) -> None:
@@ -101,6 +106,60 @@ def test_a_page_waiting_for_the_window_goes_when_it_frees_not_when_the_warning_m
 
     served = asyncio.run(run())
     assert 0.95 <= served["critical"] < 1.35 < served["warning"]
+
+
+def test_a_send_counts_from_when_it_is_done_not_from_when_its_slot_was_handed_out() -> None:
+    """The upstream counts a request when it arrives. A slow request counted from its slot
+    would free the next window's slot early enough for a fast one to land in the same
+    look-back window at the upstream."""
+    now = [0.0]
+    budget = Budget(requests=1, per=1.0, clock=lambda: now[0])
+    stamp = budget.take()
+    assert stamp == 0.0
+    now[0] = 0.4  # answered 400 ms later
+    budget.arrived(stamp)
+    now[0] = 1.0
+    assert not took(budget) and budget.expected_wait() == pytest.approx(0.4)
+    now[0] = 1.4
+    assert took(budget)
+
+
+def test_a_waiter_is_refused_not_sent_when_the_loop_wakes_after_its_deadline() -> None:
+    now = [0.0]
+    budget = Budget(requests=1, per=0.2, clock=lambda: now[0])
+
+    async def run() -> None:
+        assert took(budget)
+        waiter = asyncio.create_task(budget.acquire(0.3))  # its turn at 0.2 fits 0.3
+        await asyncio.sleep(0)
+        now[0] = 0.9  # the loop was busy meanwhile: the timer fires at 0.9
+        with pytest.raises(OverBudget):
+            await waiter
+        assert list(budget.sent) == [0.0]  # nothing was sent for it
+
+    asyncio.run(run())
+
+
+def test_a_reload_on_new_terms_keeps_one_budget_its_sends_and_its_waiters() -> None:
+    """Webhooks in flight on the old receiver and new ones share one budget: no slot twice."""
+    now = [0.0]
+    old = Budget(requests=2, per=1.0, reserve=0, clock=lambda: now[0])
+
+    async def run() -> None:
+        assert took(old) and took(old)
+        waiter = asyncio.create_task(old.acquire(5.0))
+        await asyncio.sleep(0)
+        new = Budget(requests=3, per=2.0, reserve=0, clock=lambda: now[0]).succeeding(old)
+        assert new is old and old.terms == (3, 2.0, None, 0)
+        assert list(old.sent) == [0.0, 0.0] and len(old.queue) == 1
+        assert not waiter.done() and old.expected_wait(0) == pytest.approx(2.0)
+        waiter.cancel()
+        await asyncio.gather(waiter, return_exceptions=True)
+
+    asyncio.run(run())
+    now[0] = 0.5
+    assert took(old)  # the new terms' third slot
+    assert not took(old)
 
 
 def test_budget_waits_in_real_time_when_the_wait_fits() -> None:
@@ -141,7 +200,7 @@ def test_a_critical_overtakes_waiting_warnings_and_bumps_the_one_that_no_longer_
     critical, warning = 0, 3
 
     async def run() -> None:
-        assert bucket.take(warning)
+        assert took(bucket, warning)
         warnings = [asyncio.create_task(bucket.acquire(0.35, warning)) for _ in range(3)]
         await asyncio.sleep(0)  # turns at 0.1, 0.2 and 0.3 s: all fit
         assert len(bucket.queue) == 3
@@ -157,9 +216,9 @@ def test_a_critical_overtakes_waiting_warnings_and_bumps_the_one_that_no_longer_
         warnings[0].cancel()  # a webhook that gives up leaves the queue
         await asyncio.gather(warnings[0], return_exceptions=True)
         assert [w.priority for w in bucket.queue] == [critical, warning]
-        assert not bucket.take(warning)  # a slot later: it goes to the critical, not to take()
+        assert not took(bucket, warning)  # a slot later: it goes to the critical, not to take()
         now[0] = 0.1
-        assert not bucket.take(warning)
+        assert not took(bucket, warning)
         for task in (page, warnings[1]):
             task.cancel()
         await asyncio.gather(page, warnings[1], return_exceptions=True)
@@ -197,6 +256,26 @@ def test_over_budget_answers_503_with_retry_after_at_once(
     assert (body["delivered"], body["failed"]) == (2, 3)
     assert 55 <= int(response.headers["Retry-After"]) <= 61  # when the first send ages out
     assert "rate budget" in next(a["detail"] for a in body["alerts"] if a["result"] == "failed")
+
+
+def test_the_next_send_waits_a_window_from_the_last_ones_answer(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """One request a 500 ms window, an upstream that answers in 300 ms: the second alert
+    goes a window after the first one's answer, not after its slot (0.8 s, not 0.5 s)."""
+    arrivals: list[float] = []
+
+    async def upstream(request: httpx.Request) -> httpx.Response:
+        arrivals.append(time.monotonic())
+        await asyncio.sleep(0.3)
+        return httpx.Response(202)
+
+    doc = pd_config(rate_limit={"requests": 1, "per": "500ms"})
+    doc["delivery"] = {"timeout": "3s", "attempt_timeout": "1s", "concurrency": 2}
+    client = make_client(upstream, doc)
+    alerts = [make_alert(instance=f"h{i}") for i in range(2)]
+    assert client.post("/alerts/pd", json=make_payload(*alerts)).status_code == 200
+    assert len(arrivals) == 2 and arrivals[1] - arrivals[0] >= 0.78
 
 
 class Arrivals:
