@@ -11,7 +11,8 @@ from adapter.integrations.alias import Alias, AliasSettings
 from adapter.integrations.base import Integration
 from adapter.integrations.events_v2 import EventsV2, EventsV2Settings
 from adapter.integrations.log import Log, LogSettings
-from adapter.integrations.status_page import StatusPage, StatusPageSettings
+from adapter.integrations.status_page import StatusPage
+from adapter.integrations.status_page_settings import StatusPageSettings
 from adapter.integrations.template import Template, TemplateSettings
 
 # One line per dialect: the config model and the class that renders for it.
