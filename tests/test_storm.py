@@ -105,7 +105,7 @@ def test_a_page_waiting_for_the_window_goes_when_it_frees_not_when_the_warning_m
         return served
 
     served = asyncio.run(run())
-    assert 0.95 <= served["critical"] < 1.35 < served["warning"]
+    assert 0.95 <= served["critical"] < 1.45 < 1.5 <= served["warning"]
 
 
 def test_a_send_counts_from_when_it_is_done_not_from_when_its_slot_was_handed_out() -> None:
@@ -401,7 +401,7 @@ def test_another_groups_critical_arriving_during_the_storm_goes_out_at_once(
     """A critical of another group, posted while the storm's webhook is still sending, is
     sent at once from the reserve and answered 200; a warning of a third group is refused
     503 at once; and the upstream never sees more than 120 requests in the minute."""
-    upstream = Arrivals(delay=0.02)  # slow enough that the storm is still in flight
+    upstream = Arrivals(delay=0.05)  # slow enough that the storm is still in flight
     client = make_client(upstream)
     storm_answer: list[tuple[float, httpx.Response]] = []
 
@@ -411,8 +411,8 @@ def test_another_groups_critical_arriving_during_the_storm_goes_out_at_once(
 
     storm = threading.Thread(target=post_storm)
     storm.start()
-    while len(upstream.seen) < 40:
-        assert storm.is_alive(), "the storm's webhook answered before it had sent 40"
+    while len(upstream.seen) < 32:  # the first round of the storm's 32 workers is done
+        assert storm.is_alive(), "the storm's webhook answered before it had sent 32"
         time.sleep(0.005)
 
     def other_group(name: str, severity: str) -> dict[str, object]:
