@@ -125,9 +125,10 @@ class Budget:
     def _adopt(self, terms: Budget) -> None:
         history = list(self.sent)
         wanted = terms.sent.maxlen or 0
-        if self._forgot and wanted > len(history):
+        if self._forgot and history and wanted > len(history):
             # Older sends were forgotten: count them as at the oldest one kept (never fewer).
             history = [history[0]] * (wanted - len(history)) + history
+        self._forgot = self._forgot or len(history) > wanted
         self.terms, self.windows, self.low_windows = terms.terms, terms.windows, terms.low_windows
         self.sent = deque(history, maxlen=wanted)
         if self.queue:
