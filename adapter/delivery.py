@@ -247,7 +247,7 @@ class Deliverer:
         """Wait for the receiver's rate budget (its stamp), or fail as soon as it would come
         too late."""
         assert receiver.budget is not None
-        remaining = deadline - asyncio.get_running_loop().time() - MIN_ATTEMPT
+        remaining = deadline - self.loop.time() - MIN_ATTEMPT
         waiting = self.metrics.of(receiver.name).budget_waiting[PRIORITIES[priority]]
         waiting.inc()
         try:

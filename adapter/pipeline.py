@@ -50,7 +50,6 @@ class Receiver:
         """`before`: the receiver of this name that a reload replaces, whose rate budget
         carries over (Budget.succeeding)."""
         integration = integration_for(settings)
-        budget = _budget(settings.rate_limit, integration.default_rate_limit)
         return cls(
             name=settings.name,
             kind=getattr(settings, "type", "?"),
@@ -60,22 +59,29 @@ class Receiver:
             filters=settings.filters(),
             delivery=settings.delivery.over(defaults),
             secrets=tuple(settings.secret_values()),
-            budget=budget.succeeding(before.budget if before else None) if budget else None,
+            budget=_budget(
+                settings.rate_limit,
+                integration.default_rate_limit,
+                before.budget if before else None,
+            ),
             storm_guard=settings.storm_guard,
             http=options_for(settings.name, settings.http_config, getattr(settings, "url", "")),
         )
 
 
 def _budget(
-    setting: RateLimitSettings | Literal["off"] | None, default: tuple[int, float] | None
+    setting: RateLimitSettings | Literal["off"] | None,
+    default: tuple[int, float] | None,
+    before: Budget | None,
 ) -> Budget | None:
+    """The receiver's budget on these terms; on a reload, `before` itself, carried over."""
     if setting == "off" or (setting is None and default is None):
         return None
     if setting is None:
         assert default is not None
         requests, per = default
-        return Budget(requests, per)
-    return Budget(setting.requests, setting.per, setting.burst, setting.reserve)
+        return Budget(requests, per).succeeding(before)
+    return Budget(setting.requests, setting.per, setting.burst, setting.reserve).succeeding(before)
 
 
 @dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)

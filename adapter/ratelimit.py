@@ -16,10 +16,9 @@ the last `per * burst / requests` (the same rate, in smaller bursts).
 
 The last `reserve` requests of the `per` window are kept for pages: a `critical` or `error`
 trigger may use them, a resolve, warning or info may not (the `burst` window, if set, is
-everyone's alike). A storm of warnings spends the
-window down to the reserve and waits; a critical of another group arriving a second later
-still finds a slot at once, where a full window would have kept it waiting for the oldest
-request to age out (up to `per`).
+everyone's alike). A storm of warnings spends the window down to the reserve and waits; a
+critical of another group arriving a second later still finds a slot at once, where a full
+window would have kept it waiting for the oldest request to age out (up to `per`).
 
 aiolimiter and friends answer "is there capacity now?" or simply wait; the adapter needs
 the expected wait first: a request whose turn comes after the webhook's deadline is not

@@ -277,7 +277,7 @@ class RateLimitSettings(Model):
     reserve: int | None = Field(default=None, ge=0)
 
     @model_validator(mode="after")
-    def _reserve_leaves_room(self) -> RateLimitSettings:
+    def _terms_can_hold(self) -> RateLimitSettings:
         if self.per <= 0:
             raise ValueError(f"per must be longer than 0s, not {self.per:g}s: 0 is no limit at all")
         if self.reserve is not None and self.reserve >= self.requests:
