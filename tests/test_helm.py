@@ -590,3 +590,45 @@ def test_the_readmes_helm_install_renders(tmp_path: Path) -> None:
     keys = secret_data(one(docs, "Secret"))
     assert keys.keys() == {"tokens", "pd-routing-key"}
     assert all(d["metadata"]["namespace"] == NAMESPACE for d in docs)
+
+
+# `helm template` leaves NOTES.txt out and `helm install --dry-run` wants a cluster, so a copy of
+# the chart renders it through `tpl` in a ConfigMap: a NOTES.txt that fails to render fails
+# `helm install` after the objects exist.
+NOTES_PROBE = """\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes
+data:
+  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | toJson }}
+"""
+
+
+@pytest.mark.parametrize("values", CI_VALUES, ids=_name)
+def test_notes_name_the_webhook_url_and_no_secret(values: Path, tmp_path: Path) -> None:
+    chart = tmp_path / CHART.name
+    shutil.copytree(CHART, chart)
+    (chart / "files" / "NOTES.txt").write_text((CHART / "templates" / "NOTES.txt").read_text())
+    (chart / "templates" / "notes-probe.yaml").write_text(NOTES_PROBE)
+    result = run_helm(
+        "template",
+        RELEASE,
+        str(chart),
+        "--namespace",
+        NAMESPACE,
+        "--values",
+        str(values),
+        "--show-only",
+        "templates/notes-probe.yaml",
+    )
+    assert result.returncode == 0, result.stderr
+    notes = yaml.safe_load(result.stdout)["data"]["notes"]
+    service = one(template(values), "Service")
+    url = (
+        f"http://{service['metadata']['name']}.{service['metadata']['namespace']}.svc:"
+        f"{service['spec']['ports'][0]['port']}/alerts/"
+    )
+    assert url in notes
+    for secret in values_of(values).get("secrets", {}).values():
+        assert not any(line in notes for line in secret.split()), "a secret in NOTES"
