@@ -270,6 +270,25 @@ def test_deployment_equals_the_kustomize_bases_in_substance() -> None:
     assert not diff, "chart (left) and deploy/kubernetes/base (right) differ:\n" + "\n".join(diff)
 
 
+def _companions(docs: Docs) -> dict[str, Any]:
+    """Service, PodDisruptionBudget, NetworkPolicy and ServiceAccount without their selectors."""
+    service = copy.deepcopy(one(docs, "Service")["spec"])
+    service.pop("selector")
+    budget = copy.deepcopy(one(docs, "PodDisruptionBudget")["spec"])
+    budget.pop("selector")
+    policy = copy.deepcopy(one(docs, "NetworkPolicy")["spec"])
+    policy.pop("podSelector")
+    account = one(docs, "ServiceAccount")["automountServiceAccountToken"]
+    return {"Service": service, "PodDisruptionBudget": budget, "NetworkPolicy": policy} | {
+        "ServiceAccount.automountServiceAccountToken": account
+    }
+
+
+def test_service_budget_policy_and_account_equal_the_kustomize_bases() -> None:
+    diff = differences(_companions(template(DEFAULT_VALUES)), _companions(kustomize(BASE)))
+    assert not diff, "chart (left) and deploy/kubernetes/base (right) differ:\n" + "\n".join(diff)
+
+
 def test_the_comparison_sees_a_difference() -> None:
     """The comparison above is not vacuous: one value changed is one difference named."""
     changed = _comparable(template(DEFAULT_VALUES, "readinessProbe.periodSeconds=7"))
