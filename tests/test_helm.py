@@ -522,6 +522,17 @@ def test_servicemonitor_takes_labels_interval_and_timeout() -> None:
     assert endpoint["metricRelabelings"][0]["action"] == "drop"
 
 
+def test_the_packaged_chart_carries_its_files(tmp_path: Path) -> None:
+    """`helm package` keeps files/ (rules, dashboard): the archive renders them as the tree does."""
+    result = run_helm("package", str(CHART), "--destination", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    (archive,) = tmp_path.glob("incident-adapter-*.tgz")
+    values = CHART / "ci" / "monitoring-values.yaml"
+    rendered = run_helm("template", RELEASE, str(archive), "-n", NAMESPACE, "-f", str(values))
+    assert rendered.returncode == 0, rendered.stderr
+    assert tuple(d for d in yaml.safe_load_all(rendered.stdout) if d) == template(values)
+
+
 # -- metadata, docs -----------------------------------------------------------------------------
 def test_chart_metadata_for_artifact_hub() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
