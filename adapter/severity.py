@@ -1,11 +1,19 @@
-"""Severity: from an alert's label to one of the four levels every dialect understands."""
+"""Severity: from an alert's label to one of the four levels every dialect understands.
+
+An override may hold only in named time intervals (Alertmanager's `time_intervals`), judged
+at the alert's `startsAt`, not at the time of the send: every send of one alert (trigger,
+Alertmanager's re-sends and retries, `render`) then carries the same severity, so the
+incident never says one thing at 21:50 and another at 22:00 (docs/configuration.md).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from adapter.matchers import Matcher, all_match
+from adapter.timeintervals import TimeInterval, active
 
 LEVELS = ("critical", "error", "warning", "info")
 
@@ -14,6 +22,9 @@ LEVELS = ("critical", "error", "warning", "info")
 class SeverityOverride:
     matchers: tuple[Matcher, ...]
     severity: str
+    # The entries of every interval named in `active_time_intervals`: the override holds when
+    # any of them does (as Alertmanager's route does). Empty: at any time.
+    intervals: tuple[TimeInterval, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,13 +33,21 @@ class SeverityRule:
     map: Mapping[str, str] | None = None
     default: str = "warning"
     overrides: tuple[SeverityOverride, ...] = ()
+    # Whether any override is bound to the clock; only then is an alert's startsAt read.
+    timed: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "timed", any(o.intervals for o in self.overrides))
 
 
-def severity_for(labels: Mapping[str, str], rule: SeverityRule) -> str:
-    """First matching override; else the label's value through the map (exact, then
-    lower-cased); else the default. Config validation keeps every result in LEVELS."""
+def severity_for(labels: Mapping[str, str], rule: SeverityRule, at: datetime | None = None) -> str:
+    """First matching override (one with intervals only when `at` falls inside them; with no
+    `at`, never); else the label's value through the map (exact, then lower-cased); else the
+    default. Config validation keeps every result in LEVELS."""
     for override in rule.overrides:
-        if all_match(override.matchers, labels):
+        if all_match(override.matchers, labels) and (
+            not override.intervals or (at is not None and active(override.intervals, at))
+        ):
             return override.severity
     value = labels.get(rule.label)
     if value is not None and rule.map is not None:
@@ -36,3 +55,15 @@ def severity_for(labels: Mapping[str, str], rule: SeverityRule) -> str:
         if mapped is not None:
             return mapped
     return rule.default
+
+
+def starts_at(text: str) -> datetime | None:
+    """An alert's startsAt (RFC 3339, Alertmanager's nanoseconds cut to micro), or None when
+    missing, unreadable or Go's zero time: then no override by the clock applies."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if when.year <= 1:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
