@@ -26,7 +26,7 @@ from adapter.settings import (
     ReceiverSettings,
     StormGuardSettings,
 )
-from adapter.severity import LEVELS, SeverityRule, severity_for, starts_at
+from adapter.severity import LEVELS, SeverityRule, severity_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +105,15 @@ def events_for(receiver: Receiver, payload: WebhookPayload) -> tuple[list[AlertE
     events: list[AlertEvent] = []
     filtered: list[Alert] = []
     limit = receiver.integration.dedup_key_limit
-    rule = receiver.severity
-    timed = rule.timed  # startsAt is read only for a receiver with overrides by the clock
     for alert in payload.alerts:
         if receiver.filters and not all_match(receiver.filters, alert.labels):
             filtered.append(alert)
             continue
-        at = starts_at(alert.startsAt) if timed else None
         event = AlertEvent(
             alert=alert,
             action="trigger" if alert.status == "firing" else "resolve",
             dedup_key=dedup_key_for(alert, receiver.dedup, payload.groupKey, limit),
-            severity=severity_for(alert.labels, rule, at),
+            severity=severity_for(alert.labels, receiver.severity, alert.startsAt),
             group=payload,
         )
         if not receiver.integration.wants(event):  # e.g. no status-page component for it

@@ -9,7 +9,7 @@ incident never says one thing at 21:50 and another at 22:00 (docs/configuration.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from adapter.matchers import Matcher, all_match
@@ -33,20 +33,18 @@ class SeverityRule:
     map: Mapping[str, str] | None = None
     default: str = "warning"
     overrides: tuple[SeverityOverride, ...] = ()
-    # Whether any override is bound to the clock; only then is an alert's startsAt read.
-    timed: bool = field(init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "timed", any(o.intervals for o in self.overrides))
 
 
-def severity_for(labels: Mapping[str, str], rule: SeverityRule, at: datetime | None = None) -> str:
-    """First matching override (one with intervals only when `at` falls inside them; with no
-    `at`, never); else the label's value through the map (exact, then lower-cased); else the
-    default. Config validation keeps every result in LEVELS."""
+def severity_for(labels: Mapping[str, str], rule: SeverityRule, starts_at: str = "") -> str:
+    """First matching override; else the label's value through the map (exact, then
+    lower-cased); else the default. Config validation keeps every result in LEVELS.
+
+    An override with intervals matches only when the alert's `starts_at` (RFC 3339) lies in
+    one of them; it is read only then, so alerts that no such override's matchers select
+    never pay for it. Without a readable time, such an override never matches."""
     for override in rule.overrides:
         if all_match(override.matchers, labels) and (
-            not override.intervals or (at is not None and active(override.intervals, at))
+            not override.intervals or _began_inside(starts_at, override.intervals)
         ):
             return override.severity
     value = labels.get(rule.label)
@@ -57,9 +55,14 @@ def severity_for(labels: Mapping[str, str], rule: SeverityRule, at: datetime | N
     return rule.default
 
 
-def starts_at(text: str) -> datetime | None:
+def _began_inside(starts_at: str, intervals: tuple[TimeInterval, ...]) -> bool:
+    when = parse_starts_at(starts_at)
+    return when is not None and active(intervals, when)
+
+
+def parse_starts_at(text: str) -> datetime | None:
     """An alert's startsAt (RFC 3339, Alertmanager's nanoseconds cut to micro), or None when
-    missing, unreadable or Go's zero time: then no override by the clock applies."""
+    missing, unreadable or Go's zero time."""
     try:
         when = datetime.fromisoformat(text)
     except ValueError:

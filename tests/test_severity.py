@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from adapter.config import ConfigError
 from adapter.matchers import parse_matchers
-from adapter.severity import SeverityOverride, SeverityRule, severity_for, starts_at
+from adapter.severity import SeverityOverride, SeverityRule, parse_starts_at, severity_for
 from adapter.timeintervals import TimeInterval, TimeRange
 from tests.conftest import config_from, make_alert, make_payload, pd_config
 
@@ -224,13 +224,13 @@ TIMED = SeverityRule(
 
 
 def test_severity_for_takes_the_time_it_is_given() -> None:
-    """Pure: the same labels at two instants; a timed override with no instant never holds,
-    and the next override is tried."""
+    """Pure: the same labels, two start times; a timed override with no readable time never
+    holds, and the next override is tried."""
     labels = {"service": "payments", "severity": "warning"}
-    assert TIMED.timed and not RULE.timed
-    assert severity_for(labels, TIMED, datetime(2026, 11, 23, 22, 30, tzinfo=UTC)) == "critical"
-    assert severity_for(labels, TIMED, datetime(2026, 11, 23, 12, 0, tzinfo=UTC)) == "error"
+    assert severity_for(labels, TIMED, "2026-11-23T22:30:00Z") == "critical"  # 23:30 in Berlin
+    assert severity_for(labels, TIMED, "2026-11-23T12:00:00Z") == "error"
     assert severity_for(labels, TIMED) == "error"
+    assert severity_for(labels, TIMED, "not a time") == "error"
 
 
 @pytest.mark.parametrize(
@@ -244,5 +244,5 @@ def test_severity_for_takes_the_time_it_is_given() -> None:
         ("0001-01-01T00:00:00Z", None),  # Go's zero time
     ],
 )
-def test_starts_at(text: str, expected: datetime | None) -> None:
-    assert starts_at(text) == expected
+def test_parse_starts_at(text: str, expected: datetime | None) -> None:
+    assert parse_starts_at(text) == expected
