@@ -9,6 +9,7 @@ variables (pydantic-settings, `__` between levels: INCIDENT_ADAPTER_DELIVERY__TI
 
 from __future__ import annotations
 
+import re
 import types
 import typing
 from importlib import resources
@@ -29,6 +30,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from adapter.integrations import DIALECTS, AnyReceiverSettings
 from adapter.secrets import Secret, SecretFile, read_token_file
 from adapter.settings import DeliverySettings, Model, ReceiverSettings
+from adapter.timeinterval_settings import TimeIntervalSettings, time_interval_problems
 
 DEFAULT_SOURCE = "<embedded default>"
 
@@ -111,6 +113,16 @@ class Config(BaseSettings):
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     receivers: list[AnyReceiverSettings] = Field(min_length=1)
+    # Alertmanager's named intervals, for severity overrides' active_time_intervals.
+    time_intervals: list[TimeIntervalSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _bind_time_intervals(self) -> Config:
+        # Names not defined are left unbound here and reported with their paths by _cross_checks.
+        named = {t.name: t.intervals() for t in self.time_intervals}
+        for receiver in self.receivers:
+            receiver.severity.bind(named)
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -162,6 +174,19 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+
+# YAML 1.1 reads `17:00` as the base-60 integer 1020 and `1:5` as 65; Alertmanager's YAML
+# reads strings there (as YAML 1.2 does), so its time_intervals mean the same here.
+_UniqueKeyLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:int"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:int",
+    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
+    list("-+0123456789"),
+)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -264,4 +289,5 @@ def _cross_checks(config: Config) -> list[str]:
             receiver.delivery.over(config.delivery)
         except ValueError as exc:
             problems.append(f"receivers[{index}].delivery: {exc}")
+    problems.extend(time_interval_problems(config.time_intervals, config.receivers))
     return problems

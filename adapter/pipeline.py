@@ -113,7 +113,7 @@ def events_for(receiver: Receiver, payload: WebhookPayload) -> tuple[list[AlertE
             alert=alert,
             action="trigger" if alert.status == "firing" else "resolve",
             dedup_key=dedup_key_for(alert, receiver.dedup, payload.groupKey, limit),
-            severity=severity_for(alert.labels, receiver.severity),
+            severity=severity_for(alert.labels, receiver.severity, alert.startsAt),
             group=payload,
         )
         if not receiver.integration.wants(event):  # e.g. no status-page component for it

@@ -8,6 +8,7 @@ fix a bad value; they turn into the plain rule objects the pure transforms use.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    PrivateAttr,
     field_validator,
     model_validator,
 )
@@ -29,6 +31,7 @@ from adapter.matchers import Matcher, parse_matchers
 from adapter.secrets import Secret, SecretFile
 from adapter.severity import LEVELS, SeverityOverride, SeverityRule
 from adapter.templating import Fields, compile_template, names_read, template_error
+from adapter.timeintervals import TimeInterval
 
 
 class Model(BaseModel):
@@ -189,6 +192,18 @@ class DedupKeySettings(Model):
 class SeverityOverrideSettings(Model):
     matchers: Matchers
     severity: Level
+    # Names from the top-level `time_intervals:`; the override then holds only inside them,
+    # judged at the alert's startsAt (adapter/severity.py says why).
+    active_time_intervals: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    # The named intervals' entries, bound by the config document once it has read them all.
+    _intervals: dict[str, tuple[TimeInterval, ...]] = PrivateAttr(default_factory=dict)
+
+    def override(self) -> SeverityOverride:
+        missing = [n for n in self.active_time_intervals if n not in self._intervals]
+        if missing:  # the config document reports these with their paths before this runs
+            raise ValueError(f"time intervals {missing} are not defined in time_intervals")
+        entries = tuple(i for n in self.active_time_intervals for i in self._intervals[n])
+        return SeverityOverride(self.matchers, self.severity, entries)
 
 
 def _default_map() -> dict[str, str]:
@@ -201,8 +216,14 @@ class SeveritySettings(Model):
     default: Level = "warning"
     overrides: list[SeverityOverrideSettings] = Field(default_factory=list)
 
+    def bind(self, intervals: Mapping[str, tuple[TimeInterval, ...]]) -> None:
+        """Give each override the entries of the intervals it names (of those defined)."""
+        for override in self.overrides:
+            names = override.active_time_intervals
+            override._intervals = {n: intervals[n] for n in names if n in intervals}
+
     def rule(self) -> SeverityRule:
-        overrides = tuple(SeverityOverride(o.matchers, o.severity) for o in self.overrides)
+        overrides = tuple(o.override() for o in self.overrides)
         return SeverityRule(self.label, dict(self.map), self.default, overrides)
 
 
