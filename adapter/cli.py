@@ -186,10 +186,11 @@ def _render(argv: Sequence[str]) -> int:
         # A chained API's next steps depend on its answers; show them as they would go
         # if the first answer were empty (for a status page: nothing open yet).
         chain = []
-        follow = request.then(b"") if request.then else None
+        empty = receiver.integration.nothing_open
+        follow = request.then(empty) if request.then else None
         while follow is not None:
             chain.append(_shown(follow))
-            follow = follow.then(b"") if follow.then else None
+            follow = follow.then(empty) if follow.then else None
         out.append(
             {
                 "alerts": [e.alert.fingerprint for e in delivery.events],
