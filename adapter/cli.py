@@ -139,6 +139,7 @@ def _shown(request: UpstreamRequest) -> dict[str, object]:
 
 
 def _render(argv: Sequence[str]) -> int:
+    from adapter import logs
     from adapter.payload import PayloadError, parse_payload
     from adapter.pipeline import plan, receivers_from
     from adapter.secrets import scrub
@@ -148,6 +149,9 @@ def _render(argv: Sequence[str]) -> int:
     parser.add_argument("--receiver", help="render for this receiver (default: the payload's)")
     parser.add_argument("payload", help="a webhook payload file, or - for standard input")
     args = parser.parse_args(argv)
+    # stdout is the JSON; what a dialect logs while its chain is followed for show (e.g.
+    # "nothing open") would be about a made-up answer: only warnings, and on stderr.
+    logs.configure("warning", "console")
     try:
         config = load_config(args.config_file)
         raw = sys.stdin.buffer.read() if args.payload == "-" else open(args.payload, "rb").read()  # noqa: SIM115
