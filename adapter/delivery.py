@@ -158,7 +158,8 @@ class Deliverer:
             try:
                 request = request.then(body)
             except RetryableAnswer as exc:  # e.g. a listing answered with an error page
-                result = Result(Verdict.RETRY, result.status, f"cannot read the answer: {exc}")
+                detail = f"cannot read the answer: {exc}"
+                result = Result(Verdict.RETRY, result.status, detail, attempts=result.attempts)
                 break
             except Exception as exc:  # a dialect's bug must fail its alerts, not the webhook
                 result = Result(Verdict.REJECT, detail=f"cannot derive the next request: {exc!r}")
