@@ -139,6 +139,7 @@ def _shown(request: UpstreamRequest) -> dict[str, object]:
 
 
 def _render(argv: Sequence[str]) -> int:
+    from adapter import logs
     from adapter.payload import PayloadError, parse_payload
     from adapter.pipeline import plan, receivers_from
     from adapter.secrets import scrub
@@ -148,6 +149,9 @@ def _render(argv: Sequence[str]) -> int:
     parser.add_argument("--receiver", help="render for this receiver (default: the payload's)")
     parser.add_argument("payload", help="a webhook payload file, or - for standard input")
     args = parser.parse_args(argv)
+    # stdout is the JSON; what a dialect logs while its chain is followed for show (e.g.
+    # "nothing open") would be about a made-up answer: only warnings, and on stderr.
+    logs.configure("warning", "console")
     try:
         config = load_config(args.config_file)
         raw = sys.stdin.buffer.read() if args.payload == "-" else open(args.payload, "rb").read()  # noqa: SIM115
@@ -186,10 +190,11 @@ def _render(argv: Sequence[str]) -> int:
         # A chained API's next steps depend on its answers; show them as they would go
         # if the first answer were empty (for a status page: nothing open yet).
         chain = []
-        follow = request.then(b"") if request.then else None
+        empty = receiver.integration.nothing_open
+        follow = request.then(empty) if request.then else None
         while follow is not None:
             chain.append(_shown(follow))
-            follow = follow.then(b"") if follow.then else None
+            follow = follow.then(empty) if follow.then else None
         out.append(
             {
                 "alerts": [e.alert.fingerprint for e in delivery.events],

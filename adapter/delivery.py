@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import stamina
 import structlog
 
-from adapter.integrations.base import UpstreamRequest, Verdict
+from adapter.integrations.base import RetryableAnswer, UpstreamRequest, Verdict
 from adapter.memo import DeliveryMemo
 from adapter.metrics import Metrics, code_class
 from adapter.pipeline import Delivery, Receiver
@@ -157,6 +157,10 @@ class Deliverer:
                 break
             try:
                 request = request.then(body)
+            except RetryableAnswer as exc:  # e.g. a listing answered with an error page
+                detail = f"cannot read the answer: {exc}"
+                result = Result(Verdict.RETRY, result.status, detail, attempts=result.attempts)
+                break
             except Exception as exc:  # a dialect's bug must fail its alerts, not the webhook
                 result = Result(Verdict.REJECT, detail=f"cannot derive the next request: {exc!r}")
                 break

@@ -42,6 +42,15 @@ def severity_for(labels: Mapping[str, str], rule: SeverityRule, starts_at: str =
     An override with intervals matches only when the alert's `starts_at` (RFC 3339) lies in
     one of them; it is read only then, so alerts that no such override's matchers select
     never pay for it. Without a readable time, such an override never matches."""
+    return severity_by_rule(labels, rule, starts_at) or rule.default
+
+
+def severity_by_rule(
+    labels: Mapping[str, str], rule: SeverityRule, starts_at: str = ""
+) -> str | None:
+    """What an override or the map makes of the labels; None when neither knows them (no
+    label, or a value the map lacks) and `severity_for` gives the default: a dialect with a
+    default of its own for an unknown severity (Alert24's `medium`) tells the two apart."""
     for override in rule.overrides:
         if all_match(override.matchers, labels) and (
             not override.intervals or _began_inside(starts_at, override.intervals)
@@ -49,10 +58,8 @@ def severity_for(labels: Mapping[str, str], rule: SeverityRule, starts_at: str =
             return override.severity
     value = labels.get(rule.label)
     if value is not None and rule.map is not None:
-        mapped = rule.map.get(value) or rule.map.get(value.lower())
-        if mapped is not None:
-            return mapped
-    return rule.default
+        return rule.map.get(value) or rule.map.get(value.lower())
+    return None
 
 
 def _began_inside(starts_at: str, intervals: tuple[TimeInterval, ...]) -> bool:

@@ -1,4 +1,5 @@
-"""Alert24: its events API (events-v2, flavor alert24) and its incident API by alias."""
+"""Alert24: its incidents API as the reference documents it (`type: alert24`), and the
+events-v2 flavor that keeps the blog posts' sketch, against tests/standin_alert24.py."""
 
 from __future__ import annotations
 
@@ -7,25 +8,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from starlette.testclient import TestClient
+from structlog.testing import capture_logs
 
 from adapter.config import ConfigError, load_config
+from adapter.integrations.alert24 import (
+    LISTING_PAGES,
+    OPEN_STATUSES,
+    TAG_CHARS,
+    TAGS_MAX,
+    marker_tag,
+    resolved_at,
+)
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
 from tests.process import AdapterProcess
 from tests.standin import EventsAPI, Server
-from tests.standin_alert24 import BASE, IncidentsAPI
+from tests.standin_alert24 import BASE, SEVERITIES, IncidentsAPI
 from tests.test_alertmanager import Alertmanager, wait_for
 
 API_KEY = "ak_live_ALERT24-KEY-0123456789-SECRET"
+INTEGRATION_KEY = "alert24-INTEGRATION-KEY-SECRET"
 ALIAS = "{{ labels.alertname }}:{{ labels.instance }}"
+URL = "https://app.alert24.io/api/v1/incidents"
 
 
 def alert24_config(**receiver: Any) -> dict[str, Any]:
-    """The incident API by alias, keyed as the hand-written Alert24 example keyed it."""
+    """The incidents API, keyed as the hand-written Alert24 example keyed it."""
     return {
         "auth": {"bearer_tokens": [TOKEN]},
         "delivery": {"timeout": "2s", "attempt_timeout": "500ms", "max_attempts": 4},
@@ -47,7 +60,8 @@ def alert24_events_config(**receiver: Any) -> dict[str, Any]:
         "name": "pd",
         "type": "events-v2",
         "flavor": "alert24",
-        "routing_key": API_KEY,
+        "routing_key": INTEGRATION_KEY,
+        "api_key": API_KEY,
         **receiver,
     }
     return doc
@@ -56,39 +70,75 @@ def alert24_events_config(**receiver: Any) -> dict[str, Any]:
 def requests(
     tmp_path: Path, doc: dict[str, Any], *alerts: dict[str, Any]
 ) -> list[tuple[str, str, dict[str, Any], dict[str, str]]]:
+    """The first request of each delivery: method, URL, body (None when empty), headers."""
     config = config_from(doc, tmp_path)
     rx = Receiver.from_settings(config.receivers[0], config.delivery)
     payload = parse_payload(json.dumps(make_payload(*alerts)).encode())
     out = []
     for d in plan(rx, payload).deliveries:
         assert d.request is not None
-        out.append((d.request.method, d.request.url, json.loads(d.request.body), d.request.headers))
+        body = json.loads(d.request.body) if d.request.body else None
+        out.append((d.request.method, d.request.url, body, dict(d.request.headers)))
     return out
+
+
+def problems(tmp_path: Path, doc: dict[str, Any]) -> list[str]:
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    return raised.value.problems
 
 
 RUNBOOK = "https://runbooks.example.com/high-error-rate"
 
 
-# -- the events API --------------------------------------------------------------------------
+# -- the events-v2 flavor: the posts' sketch, with the documented auth ------------------------
 
 
-def test_events_flavor_sends_integration_key_to_alert24_with_service_as_source(
-    tmp_path: Path,
-) -> None:
+def test_events_flavor_sends_the_posts_body_with_a_bearer_api_key(tmp_path: Path) -> None:
     alert = make_alert(
         instance="api-01",
         service="checkout",
         severity="critical",
         annotations={"summary": "Errors up", "runbook_url": RUNBOOK},
     )
-    ((method, url, body, _),) = requests(tmp_path, alert24_events_config(), alert)
-    assert (method, url) == ("POST", "https://app.alert24.io/api/v1/incidents")
-    assert body["integration_key"] == API_KEY and "routing_key" not in body
+    ((method, url, body, headers),) = requests(tmp_path, alert24_events_config(), alert)
+    assert (method, url) == ("POST", URL)
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+    assert body["integration_key"] == INTEGRATION_KEY and "routing_key" not in body
     assert body["event_action"] == "trigger"
     assert body["payload"]["source"] == "checkout"
     assert body["payload"]["summary"] == "Errors up"
     assert body["payload"]["severity"] == "critical"
     assert body["links"] == [{"href": RUNBOOK, "text": "Runbook"}]
+    resolved = make_alert("resolved", instance="api-01")
+    ((_, _, _, headers),) = requests(tmp_path, alert24_events_config(), resolved)
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_events_flavor_takes_the_api_key_from_a_file(tmp_path: Path) -> None:
+    (tmp_path / "alert24-api-key").write_text(API_KEY + "\n")
+    doc = alert24_events_config()
+    del doc["receivers"][0]["api_key"]
+    doc["receivers"][0]["api_key_file"] = str(tmp_path / "alert24-api-key")
+    ((_, _, _, headers),) = requests(tmp_path, doc, make_alert())
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_events_flavor_without_an_api_key_is_a_config_error_saying_why(tmp_path: Path) -> None:
+    """Alert24 answers 401 to any request without its key: refuse at load, not at 3 a.m."""
+    doc = alert24_events_config()
+    del doc["receivers"][0]["api_key"]
+    [problem] = problems(tmp_path, doc)
+    assert problem.startswith("receivers[0]")
+    assert "api_key" in problem and "Authorization: Bearer" in problem
+
+
+def test_an_api_key_is_for_flavor_alert24_only(tmp_path: Path) -> None:
+    doc = alert24_events_config(flavor="pagerduty")
+    [problem] = problems(tmp_path, doc)
+    assert "api_key is for flavor alert24" in problem
 
 
 def test_events_flavor_source_is_prometheus_without_a_service_label(tmp_path: Path) -> None:
@@ -109,7 +159,7 @@ def test_events_flavor_every_default_can_be_overridden(tmp_path: Path) -> None:
     alert = make_alert(instance="api-01", annotations={"summary": "s", "runbook_url": RUNBOOK})
     ((_, url, body, _),) = requests(tmp_path, doc, alert)
     assert url == "https://app.alert24.net/api/v1/incidents"
-    assert body["routing_key"] == API_KEY
+    assert body["routing_key"] == INTEGRATION_KEY
     assert body["payload"]["source"] == "api-01"
     assert [link["text"] for link in body["links"]] == ["Source", "Runbook"]
     ((_, _, other, _),) = requests(tmp_path, doc, make_alert(annotations={"summary": "s"}))
@@ -118,16 +168,19 @@ def test_events_flavor_every_default_can_be_overridden(tmp_path: Path) -> None:
 
 def test_pagerduty_stays_the_default_flavor(tmp_path: Path) -> None:
     doc = alert24_events_config()
-    del doc["receivers"][0]["flavor"]
-    ((_, url, body, _),) = requests(tmp_path, doc, make_alert(instance="api-01"))
+    del doc["receivers"][0]["flavor"], doc["receivers"][0]["api_key"]
+    ((_, url, body, headers),) = requests(tmp_path, doc, make_alert(instance="api-01"))
     assert url == "https://events.pagerduty.com/v2/enqueue"
-    assert body["routing_key"] == API_KEY and body["payload"]["source"] == "api-01"
+    assert body["routing_key"] == INTEGRATION_KEY and body["payload"]["source"] == "api-01"
+    assert "Authorization" not in headers
 
 
-# -- the incident API by alias -----------------------------------------------------------------
+# -- the incidents API: a create ----------------------------------------------------------------
 
 
-def test_create_carries_title_description_severity_alias_source_labels(tmp_path: Path) -> None:
+def test_create_carries_the_documented_fields_and_the_guides_alias_and_source(
+    tmp_path: Path,
+) -> None:
     alert = make_alert(
         instance="api-01.prod",
         severity="warning",
@@ -138,15 +191,20 @@ def test_create_carries_title_description_severity_alias_source_labels(tmp_path:
         },
     )
     ((method, url, body, headers),) = requests(tmp_path, alert24_config(), alert)
-    assert (method, url) == ("POST", "https://app.alert24.io/api/v1/incidents")
+    assert (method, url) == ("POST", URL)
     assert headers["Authorization"] == f"Bearer {API_KEY}"
     assert body == {
         "title": "Error rate above 5%",
         "description": f"5xx at 7%.\n\nRunbook: {RUNBOOK}",
         "severity": "high",
+        "tags": [
+            "incident_adapter_key:HighErrorRate:api-01.prod",
+            "alertname:HighErrorRate",
+            "instance:api-01.prod",
+            "severity:warning",
+        ],
         "alias": "HighErrorRate:api-01.prod",
         "source": "prometheus",
-        "labels": {"alertname": "HighErrorRate", "instance": "api-01.prod", "severity": "warning"},
     }
 
 
@@ -168,24 +226,236 @@ def test_missing_annotations_are_left_out_not_an_error(
 
 
 @pytest.mark.parametrize(
-    ("severity", "expected"),
-    [("critical", "critical"), ("warning", "high"), ("info", "low"), ("error", "medium")],
+    ("labels", "expected"),
+    [
+        ({"severity": "critical"}, "critical"),
+        ({"severity": "warning"}, "high"),
+        ({"severity": "info"}, "low"),
+        ({"severity": "error"}, "medium"),
+        ({"severity": "page"}, "medium"),  # the guide's `|| 'medium'`; was warning -> high
+        ({"severity": "disaster"}, "medium"),
+        ({}, "medium"),
+    ],
 )
-def test_severity_maps_to_alert24s_levels(severity: str, expected: str, tmp_path: Path) -> None:
-    ((_, _, body, _),) = requests(tmp_path, alert24_config(), make_alert(severity=severity))
+def test_severity_is_alert24s_and_an_unknown_label_is_medium(
+    labels: dict[str, str], expected: str, tmp_path: Path
+) -> None:
+    ((_, _, body, _),) = requests(tmp_path, alert24_config(), make_alert(**labels))
     assert body["severity"] == expected
 
 
-def test_severity_map_and_resolve_endpoint_are_configurable(tmp_path: Path) -> None:
+def test_a_severity_default_the_receiver_sets_still_wins(tmp_path: Path) -> None:
+    doc = alert24_config(severity={"default": "critical"})
+    ((_, _, body, _),) = requests(tmp_path, doc, make_alert(severity="page"))
+    assert body["severity"] == "critical"
+
+
+def test_a_severity_override_decides_even_for_an_unknown_label(tmp_path: Path) -> None:
     doc = alert24_config(
-        incident_severity={"map": {"warning": "medium"}, "default": "low"},
-        resolve_method="PATCH",
-        resolve_path="/alias/{alias}?status=resolved",
+        severity={"overrides": [{"matchers": ['service="payments"'], "severity": "warning"}]}
     )
-    warning = make_alert(instance="a/b", severity="warning")
+    ((_, _, body, _),) = requests(tmp_path, doc, make_alert(severity="page", service="payments"))
+    assert body["severity"] == "high"
+
+
+@pytest.mark.parametrize("value", ["critical", "CRITICAL", "page", "", "P1", "info", "none"])
+def test_only_the_documented_severities_ever_leave(value: str, tmp_path: Path) -> None:
+    ((_, _, body, _),) = requests(tmp_path, alert24_config(), make_alert(severity=value))
+    assert body["severity"] in SEVERITIES
+
+
+def test_the_severity_map_is_configurable(tmp_path: Path) -> None:
+    doc = alert24_config(incident_severity={"map": {"warning": "medium"}, "default": "low"})
+    warning = make_alert(instance="a", severity="warning")
     critical = make_alert(instance="c", severity="critical")
-    (_, _, first, _), (_, _, second, _) = requests(tmp_path, doc, warning, critical)
-    assert (first["severity"], second["severity"]) == ("medium", "low")
+    unknown = make_alert(instance="d", severity="page")
+    bodies = [b for _, _, b, _ in requests(tmp_path, doc, warning, critical, unknown)]
+    assert [b["severity"] for b in bodies] == ["medium", "low", "low"]
+
+
+def test_tags_are_bounded_hashed_not_cut_blindly_and_keep_the_marker(tmp_path: Path) -> None:
+    labels = {f"label_{i:02}": f"{i}-" + "v" * 300 for i in range(40)}
+    alert = make_alert(instance="api-01", **labels)
+    ((_, _, body, _),) = requests(tmp_path, alert24_config(), alert)
+    tags = body["tags"]
+    assert tags[0] == "incident_adapter_key:HighErrorRate:api-01"
+    assert len(tags) == 1 + TAGS_MAX and len(set(tags)) == len(tags)
+    assert all(len(t) <= TAG_CHARS for t in tags)
+    assert tags[1] == "alertname:HighErrorRate"  # by name: alertname, instance, label_00, ...
+    assert tags[3].startswith("label_00:0-vvv") and "…" in tags[3]
+    ((_, _, again, _),) = requests(tmp_path, alert24_config(), alert)
+    assert again["tags"] == tags  # the same alert, the same tags: a re-send changes nothing
+
+
+def test_a_key_too_long_for_a_tag_is_hashed_in_the_marker() -> None:
+    key = "k" * 200
+    assert (
+        marker_tag(key)
+        == "incident_adapter_key:sha256:" + __import__("hashlib").sha256(key.encode()).hexdigest()
+    )
+    assert len(marker_tag(key)) <= TAG_CHARS
+    assert marker_tag("HighErrorRate:api-01") == "incident_adapter_key:HighErrorRate:api-01"
+
+
+@pytest.mark.parametrize(
+    ("ends_at", "expected"),
+    [
+        ("2026-11-23T16:07:55.124595738Z", "2026-11-23T16:07:55.124Z"),
+        ("2026-11-23T10:05:00Z", "2026-11-23T10:05:00.000Z"),
+        ("2026-11-23T12:05:00+02:00", "2026-11-23T10:05:00.000Z"),
+        ("0001-01-01T00:00:00Z", None),
+        ("", None),
+    ],
+)
+def test_resolved_at_is_the_alerts_end_as_the_reference_writes_times(
+    ends_at: str, expected: str | None
+) -> None:
+    assert resolved_at(ends_at) == expected
+
+
+# -- the incidents API: resolve by lookup --------------------------------------------------------
+
+
+def test_a_resolve_first_lists_the_open_incidents_as_documented(tmp_path: Path) -> None:
+    resolved = make_alert("resolved", instance="api-01")
+    ((method, url, body, headers),) = requests(tmp_path, alert24_config(), resolved)
+    assert (method, url, body) == ("GET", f"{URL}?status=open&limit=100&offset=0", None)
+    assert headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_refire_updates_the_open_incident_and_resolve_closes_it_by_id(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """Re-sends update by alias; a resolve finds its incident by the marker tag and PUTs it
+    resolved with the alert's end; a second resolve finds nothing open and is done."""
+    api = IncidentsAPI(API_KEY)
+    client = make_client(api, alert24_config(delivery={"memo_ttl": "0s"}))
+    one, two = make_alert(instance="api-01"), make_alert(instance="api-02")
+    assert client.post("/alerts/pd", json=make_payload(one, two)).status_code == 200
+    assert client.post("/alerts/pd", json=make_payload(one, two)).status_code == 200
+    assert api.open_keys() == {"HighErrorRate:api-01", "HighErrorRate:api-02"}
+    assert [(i.key, i.updates) for i in api.incidents] == [
+        ("HighErrorRate:api-01", 1),
+        ("HighErrorRate:api-02", 1),
+    ]
+    gone = make_alert("resolved", instance="api-01")
+    assert client.post("/alerts/pd", json=make_payload(gone, two)).status_code == 200
+    assert api.open_keys() == {"HighErrorRate:api-02"}
+    [closed] = api.of("HighErrorRate:api-01")
+    assert (closed.status, closed.resolved_at) == ("resolved", "2026-11-23T10:05:00.000Z")
+    assert ("PUT", f"{BASE}/{closed.id}") in api.requests
+    with capture_logs() as logs:
+        response = client.post("/alerts/pd", json=make_payload(gone))  # again: harmless
+    assert response.status_code == 200 and response.json()["alerts"][0]["result"] == "delivered"
+    assert [e["pages"] for e in logs if e["event"] == "alert24.nothing_open"] == [6]
+    assert api.opened("HighErrorRate:api-01") == 1
+
+
+def test_a_resolve_finds_an_incident_a_person_moved_on_and_closes_only_its_own(
+    make_client: Callable[..., TestClient],
+) -> None:
+    api = IncidentsAPI(API_KEY)
+    client = make_client(api, alert24_config())
+    one, two = make_alert(instance="api-01"), make_alert(instance="api-02")
+    assert client.post("/alerts/pd", json=make_payload(one, two)).status_code == 200
+    [mine] = api.of("HighErrorRate:api-01")
+    mine.status = "investigating"  # someone took it on in Alert24
+    api.seed(3)  # others' incidents, no marker
+    gone = make_alert("resolved", instance="api-01")
+    assert client.post("/alerts/pd", json=make_payload(gone)).status_code == 200
+    assert mine.status == "resolved"
+    assert api.open_keys() == {"HighErrorRate:api-02"}
+    assert sum(i.status == "open" for i in api.incidents) == 4  # api-02 and the 3 others
+    statuses = [t.split("status=")[1].split("&")[0] for t in api.listings()]
+    assert statuses == ["open", "acknowledged", "investigating"]  # it stops where it found
+
+
+def test_the_lookup_pages_past_100_newer_open_incidents(
+    make_client: Callable[..., TestClient],
+) -> None:
+    api = IncidentsAPI(API_KEY)
+    client = make_client(api, alert24_config())
+    assert client.post("/alerts/pd", json=make_payload(make_alert(instance="a"))).status_code == 200
+    api.seed(250)
+    gone = make_alert("resolved", instance="a")
+    assert client.post("/alerts/pd", json=make_payload(gone)).status_code == 200
+    assert api.open_keys() == set()
+    offsets = [t.rsplit("offset=", 1)[1] for t in api.listings()]
+    assert offsets == ["0", "100", "200"]
+
+
+def test_past_the_page_bound_the_rest_stays_unseen_and_is_logged(
+    make_client: Callable[..., TestClient],
+) -> None:
+    api = IncidentsAPI(API_KEY)
+    client = make_client(api, alert24_config(delivery={"timeout": "8s"}))
+    assert client.post("/alerts/pd", json=make_payload(make_alert(instance="a"))).status_code == 200
+    api.seed(100 * LISTING_PAGES + 1)
+    gone = make_alert("resolved", instance="a")
+    with capture_logs() as logs:
+        response = client.post("/alerts/pd", json=make_payload(gone))
+    assert response.status_code == 200
+    assert len(api.listings()) == LISTING_PAGES
+    [truncated] = [e for e in logs if e["event"] == "alert24.listing_truncated"]
+    assert truncated["pages"] == LISTING_PAGES and truncated["status"] == "open"
+    assert truncated["unread_statuses"] == list(OPEN_STATUSES[1:])
+    assert api.open_keys() == {"HighErrorRate:a"}  # still open: a person closes it
+
+
+def test_an_unreadable_listing_is_retryable_and_the_retry_closes_it(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """A 200 that is not the documented listing (a proxy's error page) is a 503 for
+    Alertmanager, not a 424: its re-send finds the incident and closes it."""
+    api = IncidentsAPI(API_KEY)
+    client = make_client(api, alert24_config())
+    assert client.post("/alerts/pd", json=make_payload(make_alert(instance="a"))).status_code == 200
+    api.unreadable_listings = 1
+    gone = make_alert("resolved", instance="a")
+    first = client.post("/alerts/pd", json=make_payload(gone))
+    assert first.status_code == 503
+    assert first.json()["alerts"][0]["result"] == "failed"
+    assert "cannot read the answer: the incident listing is not JSON" in first.text
+    assert api.open_keys() == {"HighErrorRate:a"}
+    assert client.post("/alerts/pd", json=make_payload(gone)).status_code == 200
+    assert api.open_keys() == set()
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b'{"incidents": []}',
+        b'{"data": {}, "meta": {"has_more": false}}',
+        b'{"data": [], "meta": {}}',
+        b"[]",
+        b"",
+    ],
+)
+def test_a_listing_of_the_wrong_shape_is_retryable(
+    answer: bytes, make_client: Callable[..., TestClient]
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=answer)
+
+    client = make_client(handler, alert24_config())
+    response = client.post("/alerts/pd", json=make_payload(make_alert("resolved", instance="a")))
+    assert response.status_code == 503, response.json()
+
+
+def test_statuses_to_look_in_are_configurable(
+    make_client: Callable[..., TestClient],
+) -> None:
+    api = IncidentsAPI(API_KEY)
+    client = make_client(api, alert24_config(resolve={"statuses": ["open"]}))
+    gone = make_alert("resolved", instance="a")
+    assert client.post("/alerts/pd", json=make_payload(gone)).status_code == 200
+    assert api.listings() == [f"{BASE}?status=open&limit=100&offset=0"]
+
+
+def test_the_old_alias_path_resolve_is_a_setting(tmp_path: Path) -> None:
+    doc = alert24_config(
+        resolve={"by": "alias_path", "method": "PATCH", "path": "/alias/{alias}?status=resolved"}
+    )
     resolved = make_alert("resolved", instance="a/b")
     ((method, url, body, _),) = requests(tmp_path, doc, resolved)
     assert (method, url) == (
@@ -195,33 +465,26 @@ def test_severity_map_and_resolve_endpoint_are_configurable(tmp_path: Path) -> N
     assert body == {"source": "prometheus"}
 
 
-def test_a_resolve_path_without_the_alias_is_a_config_error(tmp_path: Path) -> None:
-    path = tmp_path / "c.yml"
-    path.write_text(yaml.safe_dump(alert24_config(resolve_path="/resolve")))
-    with pytest.raises(ConfigError) as raised:
-        load_config(path)
-    assert raised.value.problems[0].startswith("receivers[0].resolve_path: ")
-
-
-def test_refire_updates_the_open_incident_and_resolve_closes_it(
-    make_client: Callable[..., TestClient],
+@pytest.mark.parametrize(
+    ("resolve", "message"),
+    [
+        ({"by": "alias_path", "path": "/resolve"}, "must start with '/' and hold {alias} once"),
+        ({"method": "PUT"}, "method is not used with by: lookup"),
+        ({"by": "alias_path", "statuses": ["open"]}, "statuses is not used with by: alias_path"),
+        ({"statuses": ["open", "resolved"]}, "statuses[1]: Input should be 'open'"),
+        ({"statuses": []}, "list each status once"),
+    ],
+)
+def test_resolve_settings_are_checked(
+    resolve: dict[str, Any], message: str, tmp_path: Path
 ) -> None:
-    """Against the stateful stand-in: one incident per alias, re-sends counted as updates."""
-    api = IncidentsAPI(API_KEY)
-    client = make_client(api, alert24_config(delivery={"memo_ttl": "0s"}))
-    one, two = make_alert(instance="api-01"), make_alert(instance="api-02")
-    assert client.post("/alerts/pd", json=make_payload(one, two)).status_code == 200
-    assert client.post("/alerts/pd", json=make_payload(one, two)).status_code == 200
-    assert api.open_aliases() == {"HighErrorRate:api-01", "HighErrorRate:api-02"}
-    assert [(i.alias, i.updates) for i in api.incidents] == [
-        ("HighErrorRate:api-01", 1),
-        ("HighErrorRate:api-02", 1),
-    ]
-    gone = make_alert("resolved", instance="api-01")
-    assert client.post("/alerts/pd", json=make_payload(gone, two)).status_code == 200
-    assert api.open_aliases() == {"HighErrorRate:api-02"}
-    assert client.post("/alerts/pd", json=make_payload(gone)).status_code == 200  # again: harmless
-    assert api.opened("HighErrorRate:api-01") == 1
+    [problem] = problems(tmp_path, alert24_config(resolve=resolve))
+    assert problem.startswith("receivers[0].resolve") and message in problem, problem
+
+
+def test_the_old_resolve_keys_say_where_they_moved(tmp_path: Path) -> None:
+    [problem] = problems(tmp_path, alert24_config(resolve_path="/{alias}/resolve"))
+    assert "resolve: {by: alias_path" in problem
 
 
 def test_a_wrong_key_is_refused_for_good_and_never_printed(
@@ -233,7 +496,31 @@ def test_a_wrong_key_is_refused_for_good_and_never_printed(
     assert API_KEY not in response.text and api.incidents == []
 
 
-# -- end to end: a real Alertmanager 0.25 -> the adapter process -> the two stand-ins ------------
+def test_the_standin_refuses_what_the_reference_refuses() -> None:
+    """The stand-in itself: 401, 400 validation_error, unknown fields ignored, paging."""
+    api = IncidentsAPI(API_KEY)
+    client = httpx.Client(transport=httpx.MockTransport(api), base_url="http://a24.test")
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    assert client.get(BASE).status_code == 401
+    assert client.get(BASE, headers={"Authorization": "Bearer nope"}).status_code == 401
+    untitled = client.post(BASE, headers=auth, json={"severity": "high"})
+    assert untitled.status_code == 400
+    assert untitled.json()["error"] == {
+        "type": "validation_error",
+        "message": "title is required",
+        "status": 400,
+    }
+    assert client.post(BASE, headers=auth, json={"title": "t", "severity": "warning"}).is_error
+    made = client.post(BASE, headers=auth, json={"title": "t", "labels": {"a": "b"}})
+    assert made.status_code == 201 and made.json()["data"]["severity"] == "medium"
+    assert client.post(f"{BASE}/x/resolve?identifierType=alias", headers=auth).status_code == 404
+    assert client.get(f"{BASE}?limit=101", headers=auth).status_code == 400
+    assert client.get(f"{BASE}?status=closed", headers=auth).status_code == 400
+    page = client.get(f"{BASE}?status=open&limit=1", headers=auth).json()
+    assert page["meta"] == {"total": 1, "limit": 1, "offset": 0, "has_more": False}
+
+
+# -- end to end: a real Alertmanager 0.25 -> the adapter process -> the stand-ins -----------------
 
 
 def reopened(events: list[dict[str, Any]]) -> list[str]:
@@ -249,68 +536,103 @@ def reopened(events: list[dict[str, Any]]) -> list[str]:
     return again
 
 
+ONE = {"alertname": "HighErrorRate", "instance": "api-01", "severity": "critical"}
+TWO = {"alertname": "HighErrorRate", "instance": "api-02", "severity": "page"}
+KEYS = {"HighErrorRate:api-01", "HighErrorRate:api-02"}
+
+
+def fire_resend_resolve_one_then_the_rest(
+    am: Alertmanager, incidents: IncidentsAPI, between: Callable[[], None] = lambda: None
+) -> None:
+    """Two alerts of one group fire, Alertmanager re-sends the group, one resolves while
+    the other fires, then the rest resolve."""
+    am.alert(**ONE, service="checkout")
+    am.alert(**TWO)
+    wait_for(lambda: incidents.open_keys() == KEYS, what="two incidents")
+    wait_for(
+        lambda: all(i.updates >= 1 for k in KEYS for i in incidents.of(k)),
+        20,
+        "a re-send of the group to update both incidents",
+    )
+    between()
+    by_key = {k: incidents.of(k) for k in KEYS}
+    assert [len(v) for v in by_key.values()] == [1, 1]
+    assert by_key["HighErrorRate:api-01"][0].severity == "critical"
+    assert by_key["HighErrorRate:api-02"][0].severity == "medium"  # "page": unknown
+    assert by_key["HighErrorRate:api-01"][0].title == "HighErrorRate on api-01"
+    am.alert(resolve=True, **ONE, service="checkout")
+    wait_for(lambda: incidents.open_keys() == {"HighErrorRate:api-02"}, what="a resolve")
+    assert by_key["HighErrorRate:api-01"][0].status == "resolved"
+    assert by_key["HighErrorRate:api-02"][0].status == "open"
+    am.alert(resolve=True, **TWO)
+    wait_for(lambda: not incidents.open_keys(), what="the last resolve")
+
+
+def adapter_and_alertmanager(
+    tmp_path: Path, doc: dict[str, Any], *routes: str
+) -> tuple[AdapterProcess, Alertmanager]:
+    (tmp_path / "tokens").write_text(TOKEN + "\n")
+    doc["auth"] = {"bearer_tokens_file": str(tmp_path / "tokens")}
+    # memo off: each AM re-send reaches the APIs, so updates (not second incidents) show
+    doc["delivery"] = {"timeout": "5s", "attempt_timeout": "1s", "memo_ttl": "0s"}
+    adapter = AdapterProcess(tmp_path, doc, "--log.level=debug")
+    token_file = tmp_path / "am-token"
+    token_file.write_text(TOKEN)
+    hook = f"http://127.0.0.1:{adapter.port}/alerts/"
+    am = Alertmanager(tmp_path, hook + routes[0], token_file)
+    am_config = yaml.safe_load(am.config.read_text())
+    hooks = am_config["receivers"][0]["webhook_configs"]
+    hooks += [{**hooks[0], "url": hook + route} for route in routes[1:]]
+    am.config.write_text(yaml.safe_dump(am_config))
+    return adapter, am
+
+
 @pytest.mark.alertmanager
-def test_alertmanager_fires_resends_and_resolves_through_both_alert24_apis(tmp_path: Path) -> None:
-    """Two alerts fire, AM re-sends, one resolves while the other fires, then the rest:
-    every incident opened once, re-sends were updates, and nothing is left open."""
+def test_alertmanager_fires_resends_and_resolves_through_both_alert24_routes(
+    tmp_path: Path,
+) -> None:
+    """Each incident opened once, re-sends were updates, the right one closed first, by
+    its id, and nothing is left open; the events flavor likewise."""
     incidents, events = IncidentsAPI(API_KEY), EventsAPI("integration_key", "events-v2/alert24")
     with (
         Server(incidents.app()) as incidents_server,
         Server(events.app("/api/v1/incidents")) as events_server,
     ):
-        (tmp_path / "tokens").write_text(TOKEN + "\n")
         doc = alert24_config(name="alert24-incidents", url=incidents_server.url + BASE)
         doc["receivers"] += alert24_events_config(
             name="alert24-events", url=events_server.url + BASE
         )["receivers"]
-        doc["auth"] = {"bearer_tokens_file": str(tmp_path / "tokens")}
-        # memo off: each AM re-send reaches the APIs, so updates (not second incidents) show
-        doc["delivery"] = {"timeout": "5s", "attempt_timeout": "1s", "memo_ttl": "0s"}
-        adapter = AdapterProcess(tmp_path, doc, "--log.level=debug")
-        token_file = tmp_path / "am-token"
-        token_file.write_text(TOKEN)
-        hook = f"http://127.0.0.1:{adapter.port}/alerts/"
-        am = Alertmanager(tmp_path, hook + "alert24-incidents", token_file)
-        am_config = yaml.safe_load(am.config.read_text())
-        hooks = am_config["receivers"][0]["webhook_configs"]
-        hooks.append({**hooks[0], "url": hook + "alert24-events"})
-        am.config.write_text(yaml.safe_dump(am_config))
+        adapter, am = adapter_and_alertmanager(tmp_path, doc, "alert24-incidents", "alert24-events")
         adapter.start()
         try:
             with am:
-                one = {"alertname": "HighErrorRate", "instance": "api-01", "severity": "critical"}
-                two = {"alertname": "HighErrorRate", "instance": "api-02", "severity": "warning"}
-                am.alert(**one, service="checkout")
-                am.alert(**two)
-                aliases = {"HighErrorRate:api-01", "HighErrorRate:api-02"}
-                wait_for(lambda: incidents.open_aliases() == aliases, what="two incidents")
-                wait_for(lambda: len(events.open_keys()) == 2, what="two events incidents")
-                wait_for(
-                    lambda: all(i.updates >= 1 for i in incidents.incidents),
-                    20,
-                    "a re-send of the group to update both incidents",
-                )
-                assert len(incidents.incidents) == 2
-                assert all(i.triggers >= 2 for i in events.incidents.values())
-                by_alias = {i.alias: i for i in incidents.incidents}
-                assert by_alias["HighErrorRate:api-01"].severity == "critical"
-                assert by_alias["HighErrorRate:api-02"].severity == "high"
-                assert by_alias["HighErrorRate:api-01"].title == "HighErrorRate on api-01"
-                sources = {i.payload["source"] for i in events.incidents.values()}
-                assert sources == {"checkout", "prometheus"}
-
-                am.alert(resolve=True, **one, service="checkout")
-                wait_for(
-                    lambda: incidents.open_aliases() == {"HighErrorRate:api-02"}, what="a resolve"
-                )
-                wait_for(lambda: len(events.open_keys()) == 1, what="an events resolve")
-
-                am.alert(resolve=True, **two)
-                wait_for(lambda: not incidents.open_aliases(), what="the last resolve")
-                wait_for(lambda: not events.open_keys(), what="the last events resolve")
+                fire_resend_resolve_one_then_the_rest(am, incidents)
+                wait_for(lambda: not events.open_keys(), what="the events resolves")
         finally:
             adapter.stop()
             logs = adapter.log.read_text()
-            assert API_KEY not in logs and TOKEN not in logs
-    assert [incidents.opened(alias) for alias in sorted(aliases)] == [1, 1]
+            assert API_KEY not in logs and INTEGRATION_KEY not in logs and TOKEN not in logs
+    assert [incidents.opened(key) for key in sorted(KEYS)] == [1, 1]
+    assert all(i.resolved_at for k in KEYS for i in incidents.of(k))
+    assert not [r for r in incidents.requests if r[1].endswith("/resolve")]
     assert len(events.incidents) == 2 and reopened(events.events) == []
+
+
+@pytest.mark.alertmanager
+def test_alertmanager_past_100_open_incidents_the_lookup_pages(tmp_path: Path) -> None:
+    """The same story in an Alert24 holding more than a page of others' open incidents,
+    older and newer than ours: each resolve pages the listing to find its incident."""
+    incidents = IncidentsAPI(API_KEY)
+    incidents.seed(120)
+    with Server(incidents.app()) as server:
+        doc = alert24_config(name="alert24-incidents", url=server.url + BASE)
+        adapter, am = adapter_and_alertmanager(tmp_path, doc, "alert24-incidents")
+        adapter.start()
+        try:
+            with am:
+                fire_resend_resolve_one_then_the_rest(am, incidents, lambda: incidents.seed(150))
+        finally:
+            adapter.stop()
+    assert [incidents.opened(key) for key in sorted(KEYS)] == [1, 1]
+    assert sum(i.status == "open" for i in incidents.incidents) == 270  # others' untouched
+    assert any("offset=100" in target for target in incidents.listings())

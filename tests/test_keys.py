@@ -171,6 +171,15 @@ def test_template_key_keeps_the_alert24_examples_alertname_colon_instance() -> N
     assert key == "HighErrorRate:api-01.prod"
 
 
+def test_template_key_keeps_the_alert24_guides_prometheus_alertname_instance_or_global() -> None:
+    """Alert24's Prometheus guide aliases `prometheus-${alertname}-${instance || 'global'}`."""
+    rule = template_rule("prometheus-{{ labels.alertname }}-{{ labels.instance or 'global' }}")
+    key = dedup_key_for(alert(MIGRATED), rule, AM_GROUP_KEY, 255)
+    assert key == "prometheus-HighErrorRate-api-01.prod"
+    no_instance = {"alertname": "Watchdog", "severity": "none"}
+    assert dedup_key_for(alert(no_instance), rule, GROUP, 255) == "prometheus-Watchdog-global"
+
+
 def test_template_key_keeps_the_node_examples_group_key_dash_alertname() -> None:
     """The Node/express adapter keyed incidents `${groupKey}-${alertname}` (a real AM groupKey)."""
     rule = template_rule("{{ group_key }}-{{ labels.alertname }}")

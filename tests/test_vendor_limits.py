@@ -295,14 +295,16 @@ def alerts(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def requests_of(system: str, payload: dict[str, Any]) -> list[bytes]:
-    """Every body the receiver would send, following a status page's chain (no incident open)."""
+    """Every body the receiver would send, following a chain (a listing: no incident open)."""
     out = []
-    for delivery in plan(RECEIVERS[system], parse_payload(json.dumps(payload).encode())).deliveries:
+    receiver = RECEIVERS[system]
+    for delivery in plan(receiver, parse_payload(json.dumps(payload).encode())).deliveries:
         assert delivery.request is not None, delivery.error
         request: Any = delivery.request
         while request is not None:
             out.append(request.body)
-            request = request.then(b"[]") if request.then else None
+            empty = receiver.integration.nothing_open
+            request = request.then(empty) if request.then else None
     return out
 
 

@@ -62,7 +62,8 @@ LIMITS: dict[str, list[Limit]] = {
         Limit("title", 255, "chars", OURS),
         Limit("description", 20_000, "chars", OURS),
         Limit("source", 255, "chars", OURS),
-        Limit("labels", 16_000, "chars in all", OURS),
+        Limit("tags", 25, "items", OURS),  # the marker and 24 labels
+        Limit("tags.[]", 128, "chars", OURS),
         Limit("alias", 255, "chars", OURS),
     ],
     "status-page": [
@@ -235,7 +236,7 @@ ODD = [
         "40 labels of 400 characters",
         _labels(**{f"label_{i:02}": (f"{i}-é{FIRE}" * 80)[:400] for i in range(40)}),
         {"summary": "fat labels"},
-        frozenset({"alias", "alert24"}),
+        frozenset({"alias"}),  # Alert24's tags are bounded and hashed, not cut and noted
     ),
     Odd(
         "a 600 KB description",

@@ -1,55 +1,102 @@
-"""Alert24's incident API: create-or-update by alias, resolve by alias.
+"""Alert24's incidents API, as its reference documents it.
 
-https://alert24.net/docs/api-incidents              (create: title, description, severity, ...)
-https://alert24.net/docs/incident-ingest-prometheus (the Prometheus guide: alias, source)
+https://alert24.net/docs/api-authentication         every request: `Authorization: Bearer <key>`
+https://alert24.net/docs/api-incidents              create (title required), list, update by id
+https://alert24.net/docs/api-pagination             limit (at most 100) and offset; meta.has_more
+https://alert24.net/docs/api-errors                 400 validation_error, 401, 403, 404, 429, 500
+https://alert24.net/docs/incident-ingest-prometheus the guide: alias, source, tags "name:value"
 
-A create with the alias of an open incident updates that incident, so Alertmanager's
-re-sends never open a second one. Resolve by alias is not in Alert24's public docs: the
-default (`POST {url}/{alias}/resolve?identifierType=alias`) follows the alias-API habit
-and is configurable (`resolve_method`, `resolve_path`) for the day the docs say otherwise.
-
-Body of a create:
+Trigger: `POST {url}` with
     title        the `summary` annotation, else the alertname
     description  the `description` annotation and "Runbook: <runbook_url>", blank-line joined
-    severity     from the adapter's severity (`incident_severity.map`, else its default)
-    alias        the dedup key;  source: `source` (default "prometheus");  labels: the labels
+    severity     critical | high | medium | low | maintenance only (`incident_severity`)
+    tags         the marker `incident_adapter_key:<dedup key>` first, then the labels as
+                 `name:value` (TAGS_MAX of them, by name; each at most TAG_CHARS)
+    alias        the dedup key: the guide's create-or-update, so a re-send updates
+    source       `source:` (default "prometheus")
+
+Resolve (`resolve.by: lookup`, the default): the reference closes an incident only by its id
+(`PUT {url}/{id}` `{"status": "resolved", "resolved_at": ...}`), and the adapter keeps no
+state, so it finds the id again at Alert24: it pages the listing of each open-like status
+(`GET {url}?status=S&limit=100&offset=N`; `status` takes one value) until a page holds an
+incident carrying the key's marker tag (or, should the listing return it, the key as its
+alias), then PUTs each such incident resolved. Nothing open under the key: the resolve was
+done before (delivered; `alert24.nothing_open`). A listing that cannot be read is retryable.
+At most LISTING_PAGES pages per resolve; past them the rest stays unseen
+(`alert24.listing_truncated`) and the resolve counts as done. `resolve.by: alias_path` keeps
+the old undocumented `POST {url}/{alias}/resolve?identifierType=alias`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal
-from urllib.parse import quote
+import hashlib
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+from urllib.parse import quote, urlencode
 
-from pydantic import Field, field_validator
+import orjson
+import structlog
+from pydantic import Field, field_validator, model_validator
 
-from adapter.budgets import Budget, Text, Total, fit
-from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
+from adapter.budgets import Budget, Text, cut_chars, fit, units
+from adapter.integrations.base import (
+    AlertEvent,
+    Integration,
+    RetryableAnswer,
+    RetryPolicy,
+    UpstreamRequest,
+)
 from adapter.settings import KeyedReceiverSettings, Model
+from adapter.severity import SeverityRule, severity_by_rule
+
+log = structlog.get_logger("adapter.alert24")
 
 # Vendor facts, from the API reference above.
 URL = "https://app.alert24.io/api/v1/incidents"  # the reference's host (its guide shows .net)
 SEVERITIES = ("critical", "high", "medium", "low", "maintenance")
+# The statuses an incident can be in before `resolved` (and `postmortem` after it), most
+# likely first: a create is `open` unless it says otherwise.
+OpenStatus = Literal["open", "acknowledged", "investigating", "identified", "monitoring", "new"]
+OPEN_STATUSES: tuple[OpenStatus, ...] = (
+    "open",
+    "acknowledged",
+    "investigating",
+    "identified",
+    "monitoring",
+    "new",
+)
+PAGE_SIZE = 100  # "limit: Results per page (default: 25, max: 100)"
 # No retry codes are documented: the contract's default (408, 429 and 5xx).
-RETRY = RetryPolicy(frozenset({408, 429}), doc_url="https://alert24.net/docs/api-incidents")
+RETRY = RetryPolicy(frozenset({408, 429}), doc_url="https://alert24.net/docs/api-errors")
 # No alias limit is documented: PagerDuty's 255, so a hashed key (64) and any
 # hand-written key people migrate from fit.
 ALIAS_LIMIT = 255
+
+# Ours, not Alert24's (it documents none; docs/limits.md): listing pages read per resolve, at
+# most: 2,000 open incidents. A bound, so that an API answering full pages forever can
+# neither hold a delivery nor spend its deadline.
+LISTING_PAGES = 20
+# Tags: the marker, then at most TAGS_MAX labels, each tag at most TAG_CHARS characters. A
+# longer tag keeps its start and ends in a hash of the whole, so two long values never meet.
+TAGS_MAX = 24
+TAG_CHARS = 128
+MARKER = "incident_adapter_key:"
+_HASHED = 16  # hex digits of sha256 that end a cut tag
+
 # Not documented: ours (docs/limits.md). The API reference names the fields and a 400
 # validation_error, no sizes; these are small enough for any sane API. The description is cut
 # out of its middle (a stack trace's start and the runbook line at its end stay) and carries
-# the note of what was cut as its last line: the text a responder reads.
+# the note of what was cut as its last line: the text a responder reads. Tags are bounded
+# when rendered (above) and never cut here: the marker finds the incident again.
 BUDGET = Budget(
     vendor="the Alert24 incident API",
     doc_url="https://alert24.net/docs/api-incidents",
     body_bytes=65_536,
-    limits=(
-        Text("title", 255),
-        Text("description", 20_000, middle=True),
-        Text("source", 255),
-        Total("labels", 16_000),
-    ),
-    cut_first=("description", "labels"),
-    keep=frozenset({"alias", "severity"}),
+    limits=(Text("title", 255), Text("description", 20_000, middle=True), Text("source", 255)),
+    cut_first=("description",),
+    keep=frozenset({"alias", "severity", "tags"}),
     mark="description",
     mark_line=True,
     key_chars=ALIAS_LIMIT,
@@ -64,22 +111,22 @@ def _default_map() -> dict[Level, Alert24Severity]:
 
 
 class IncidentSeverity(Model):
-    """From the adapter's severity to Alert24's; a level not in `map` gets `default`."""
+    """From the adapter's severity to Alert24's; a level not in `map`, and a severity label
+    the receiver's `severity.map` does not know, get `default` (the guide's `|| 'medium'`)."""
 
     map: dict[Level, Alert24Severity] = Field(default_factory=_default_map)
     default: Alert24Severity = "medium"
 
 
-class Alert24Settings(KeyedReceiverSettings):
-    type: Literal["alert24"]
-    url: str = URL
-    auth_scheme: str = "Bearer"  # the header's value is "<auth_scheme> <key>"
-    incident_severity: IncidentSeverity = Field(default_factory=IncidentSeverity)
-    source: str = "prometheus"
-    resolve_method: Literal["POST", "PATCH", "PUT"] = "POST"
-    resolve_path: str = "/{alias}/resolve?identifierType=alias"  # after url; {alias} quoted
+class ResolveSettings(Model):
+    """How a resolve finds its incident: `lookup` (the documented route) or `alias_path`."""
 
-    @field_validator("resolve_path")
+    by: Literal["lookup", "alias_path"] = "lookup"
+    statuses: tuple[OpenStatus, ...] = OPEN_STATUSES  # lookup: listed in this order
+    method: Literal["POST", "PATCH", "PUT"] = "POST"  # alias_path
+    path: str = "/{alias}/resolve?identifierType=alias"  # alias_path: after url; {alias} quoted
+
+    @field_validator("path")
     @classmethod
     def _names_the_alias(cls, value: str) -> str:
         if not value.startswith("/") or value.count("{alias}") != 1:
@@ -89,37 +136,203 @@ class Alert24Settings(KeyedReceiverSettings):
             )
         return value
 
+    @field_validator("statuses")
+    @classmethod
+    def _some_statuses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or len(set(value)) != len(value):
+            raise ValueError(f"list each status once, e.g. {list(OPEN_STATUSES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _fields_of_its_way(self) -> ResolveSettings:
+        unused = {"lookup": {"method", "path"}, "alias_path": {"statuses"}}[self.by]
+        if wrong := sorted(unused & self.model_fields_set):
+            raise ValueError(f"{', '.join(wrong)} is not used with by: {self.by}")
+        return self
+
+
+class Alert24Settings(KeyedReceiverSettings):
+    type: Literal["alert24"]
+    url: str = URL
+    auth_scheme: str = "Bearer"  # the header's value is "<auth_scheme> <key>"
+    incident_severity: IncidentSeverity = Field(default_factory=IncidentSeverity)
+    source: str = "prometheus"
+    resolve: ResolveSettings = Field(default_factory=ResolveSettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_keys(cls, data: Any) -> Any:
+        moved = {"resolve_method", "resolve_path"}
+        if isinstance(data, dict) and (old := sorted(moved & set(data))):
+            raise ValueError(
+                f"{', '.join(old)} moved: the documented resolve is now the default; to keep "
+                "the alias path write resolve: {by: alias_path, method: POST, path: "
+                "'/{alias}/resolve?identifierType=alias'}"
+            )
+        return data
+
+
+def marker_tag(key: str) -> str:
+    """The tag that finds a key's incident again; a key too long for a tag is hashed."""
+    tag = MARKER + key
+    if units(tag) <= TAG_CHARS:
+        return tag
+    return MARKER + "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def bounded_tag(tag: str) -> str:
+    if units(tag) <= TAG_CHARS:
+        return tag
+    digest = hashlib.sha256(tag.encode()).hexdigest()[:_HASHED]
+    return cut_chars(tag, TAG_CHARS - _HASHED) + digest
+
+
+def tags_for(key: str, labels: dict[str, str]) -> list[str]:
+    """The marker first (never dropped), then the labels as `name:value`, by name."""
+    names = sorted(labels)[:TAGS_MAX]
+    return [marker_tag(key), *(bounded_tag(f"{n}:{labels[n]}") for n in names)]
+
+
+def resolved_at(ends_at: str) -> str | None:
+    """Alertmanager's endsAt (nanoseconds) as the reference writes times: RFC 3339 in UTC,
+    milliseconds. None when the alert carries no end (an older sender)."""
+    try:
+        when = datetime.fromisoformat(ends_at)
+    except ValueError:
+        return None
+    if when.year <= 1:  # Go's zero time: "no end"
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def _page(answer: bytes) -> tuple[list[dict[str, Any]], bool]:
+    """One listing answer's incidents, and whether more follow. Anything else is retryable:
+    a proxy's error page, a truncated body."""
+    try:
+        data = orjson.loads(answer)
+    except orjson.JSONDecodeError:
+        raise RetryableAnswer("the incident listing is not JSON") from None
+    items = data.get("data") if isinstance(data, dict) else None
+    meta = data.get("meta") if isinstance(data, dict) else None
+    if not isinstance(items, list) or not isinstance(meta, dict):
+        raise RetryableAnswer('the incident listing is not {"data": [...], "meta": {...}}')
+    more = meta.get("has_more")
+    if not isinstance(more, bool):
+        raise RetryableAnswer("the incident listing's meta.has_more is not true or false")
+    return [i for i in items if isinstance(i, dict)], more
+
+
+def _sequence(steps: Sequence[UpstreamRequest]) -> UpstreamRequest | None:
+    """The steps one after another: each runs once the one before has succeeded."""
+    if not steps:
+        return None
+    return replace(steps[0], then=lambda _: _sequence(steps[1:]))
+
 
 class Alert24(Integration[Alert24Settings]):
     dedup_key_limit = ALIAS_LIMIT
     retry_policy = RETRY
+    nothing_open: ClassVar[bytes] = b'{"data": [], "meta": {"has_more": false}}'
 
     def __init__(self, settings: Alert24Settings) -> None:
         super().__init__(settings)
         self._headers = settings.json_headers(settings.auth_scheme)
         self._base = settings.url.rstrip("/")
         self._protected = (settings.key.reveal(),)
+        # An unknown severity label becomes Alert24's default unless the receiver set a
+        # `severity.default` of its own: then that one was meant.
+        own_default = "default" in settings.severity.model_fields_set
+        self._label_rule: SeverityRule | None = None if own_default else settings.severity.rule()
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
-        if event.action == "resolve":
-            path = self.settings.resolve_path.replace("{alias}", quote(event.dedup_key, safe=""))
+        if event.action == "trigger":
+            content = fit(self.body(event), BUDGET, (*self._protected, event.dedup_key))
+            return UpstreamRequest("POST", self._base, self._headers, content)
+        resolve = self.settings.resolve
+        if resolve.by == "alias_path":
+            path = resolve.path.replace("{alias}", quote(event.dedup_key, safe=""))
             body = fit({"source": self.settings.source}, BUDGET, self._protected)
-            method = self.settings.resolve_method
-            return UpstreamRequest(method, self._base + path, self._headers, body)
-        content = fit(self.body(event), BUDGET, (*self._protected, event.dedup_key))
-        return UpstreamRequest("POST", self._base, self._headers, content)
+            return UpstreamRequest(resolve.method, self._base + path, self._headers, body)
+        return self._listing(event, 0, 0, 1)
+
+    def severity(self, event: AlertEvent) -> str:
+        own = self.settings.incident_severity
+        rule = self._label_rule
+        if (
+            rule is not None
+            and event.severity == rule.default
+            and severity_by_rule(event.alert.labels, rule, event.alert.startsAt) is None
+        ):
+            return own.default
+        return next((s for level, s in own.map.items() if level == event.severity), own.default)
 
     def body(self, event: AlertEvent) -> dict[str, Any]:
         labels, annotations = event.alert.labels, event.alert.annotations
         runbook = annotations.get("runbook_url", "")
         parts = (annotations.get("description", ""), f"Runbook: {runbook}" if runbook else "")
-        rule = self.settings.incident_severity
-        severity = next((s for level, s in rule.map.items() if level == event.severity), None)
         return {
             "title": annotations.get("summary") or labels.get("alertname") or "alert",
             "description": "\n\n".join(p for p in parts if p.strip()),
-            "severity": severity or rule.default,
+            "severity": self.severity(event),
+            "tags": tags_for(event.dedup_key, labels),
             "alias": event.dedup_key,
             "source": self.settings.source,
-            "labels": dict(labels),
         }
+
+    # -- resolve by lookup -----------------------------------------------------------------
+
+    def _listing(self, event: AlertEvent, status: int, offset: int, page: int) -> UpstreamRequest:
+        """GET one page of one status's listing; what follows depends on what it holds."""
+        statuses = self.settings.resolve.statuses
+        query = urlencode({"status": statuses[status], "limit": PAGE_SIZE, "offset": offset})
+        url = self._base + ("&" if "?" in self._base else "?") + query
+
+        def then(answer: bytes) -> UpstreamRequest | None:
+            items, more = _page(answer)
+            ids = self.matching(event.dedup_key, items)
+            if ids:
+                return _sequence([self._close(event, i) for i in ids])
+            if not more and status + 1 == len(statuses):
+                log.info(
+                    "alert24.nothing_open",
+                    receiver=self.settings.name,
+                    dedup_key=event.dedup_key,
+                    pages=page,
+                )
+                return None
+            if page >= LISTING_PAGES:
+                log.warning(
+                    "alert24.listing_truncated",
+                    receiver=self.settings.name,
+                    dedup_key=event.dedup_key,
+                    pages=page,
+                    status=statuses[status],
+                    unread_statuses=list(statuses[status + 1 :]),
+                )
+                return None
+            if more:
+                return self._listing(event, status, offset + PAGE_SIZE, page + 1)
+            return self._listing(event, status + 1, 0, page + 1)
+
+        return UpstreamRequest("GET", url, self._headers, b"", then=then)
+
+    def matching(self, key: str, items: Sequence[dict[str, Any]]) -> list[str]:
+        """The ids of the open incidents among `items` that carry the key."""
+        marker = marker_tag(key)
+        out = []
+        for item in items:
+            tags = item.get("tags")
+            mine = (isinstance(tags, list) and marker in tags) or item.get("alias") == key
+            incident_id = item.get("id")
+            if mine and item.get("status") != "resolved" and isinstance(incident_id, str | int):
+                out.append(str(incident_id))
+        return list(dict.fromkeys(out))
+
+    def _close(self, event: AlertEvent, incident_id: str) -> UpstreamRequest:
+        body: dict[str, Any] = {"status": "resolved"}
+        if (when := resolved_at(event.alert.endsAt)) is not None:
+            body["resolved_at"] = when
+        url = f"{self._base}/{quote(incident_id, safe='')}"
+        return UpstreamRequest("PUT", url, self._headers, orjson.dumps(body))

@@ -7,6 +7,9 @@ does no I/O: adapter/delivery.py sends what `render` returns. Outcomes of one re
     Verdict.DELIVERED   2xx
     Verdict.RETRY       the upstream may accept it later (429, 408, 5xx by default)
     Verdict.REJECT      the upstream will never accept it as sent (other 4xx, 3xx)
+
+A follow-up (`UpstreamRequest.then`) that cannot read a 2xx answer raises `RetryableAnswer`
+when another try may read it (a listing that came back as an error page): RETRY, not REJECT.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ class RenderError(Exception):
     label the alert lacks). It fails that event for good (424), never the whole webhook."""
 
 
+class RetryableAnswer(Exception):
+    """Raised by a `then` for a 2xx answer it cannot read (not JSON, not the documented
+    shape): the API may answer properly next time, so the event is retryable (503), where
+    any other exception in `then` is a dialect's bug and fails the event for good."""
+
+
 class Verdict(enum.Enum):
     DELIVERED = "delivered"
     RETRY = "retry"
@@ -44,7 +53,7 @@ class UpstreamRequest:
     body: bytes
     # A follow-up derived, without I/O, from a successful answer's body: for APIs where
     # one step needs what the previous one returned (find an incident's id, then resolve
-    # it). None: this request is the last.
+    # it). None: this request is the last. Raises RetryableAnswer for an unreadable answer.
     then: Callable[[bytes], UpstreamRequest | None] | None = field(default=None, compare=False)
     # What the delivery memo compares instead of the body (None: the body): for a create that
     # must happen once per dedup key whatever its text says (an API with no lookup).
@@ -95,6 +104,8 @@ class Integration(ABC, Generic[S]):
     default_rate_limit: tuple[int, float] | None = None
     # False for dry-run dialects: delivery logs the request instead of sending it.
     sends: ClassVar[bool] = True
+    # What `render` feeds a chain's follow-ups to show them: an answer with nothing open.
+    nothing_open: ClassVar[bytes] = b""
 
     def __init__(self, settings: S) -> None:
         self.settings = settings

@@ -1,10 +1,16 @@
-"""PagerDuty Events API v2, and compatible APIs (Alert24 names the key `integration_key`).
+"""PagerDuty Events API v2, and compatible APIs (an Alert24 post names the key `integration_key`).
 
 https://developer.pagerduty.com/docs/events-api-v2/trigger-events/
 https://developer.pagerduty.com/docs/events-api-v2/resolve-events/
 
 `flavor` picks a vendor's defaults (`PRESETS`: url, key field, where `payload.source`
 comes from, which links); each of them can be set in the receiver's config instead.
+
+`flavor: alert24` keeps the body of Alert24's blog posts' sketch for whoever has such an
+endpoint. Alert24's API reference documents no events endpoint: its documented route is the
+incidents API, `type: alert24` (alert24.py). Every request to Alert24's API needs
+`Authorization: Bearer <API key>` (https://alert24.net/docs/api-authentication), so this
+flavor requires `api_key` (or `api_key_file`) and sends it so.
 """
 
 from __future__ import annotations
@@ -83,10 +89,10 @@ PRESETS = {
         rate_limit=(120, 60.0),
         budget=BUDGET,
     ),
-    # Alert24's events API takes PagerDuty's event shape with `integration_key`. Its docs
-    # name app.alert24.io (API reference) and app.alert24.net (the Prometheus guide's
-    # example); we default to .io, the API reference's host. No retry codes or rate limit
-    # are documented: the contract's default (408, 429, 5xx) and no budget.
+    # The blog posts' sketch: PagerDuty's event shape with `integration_key`, posted to the
+    # incidents URL of Alert24's reference (app.alert24.io; its guide shows app.alert24.net).
+    # The reference documents no such body there (https://alert24.net/docs/api-incidents).
+    # No retry codes or rate limit are documented: the contract's default (408, 429, 5xx).
     "alert24": Preset(
         url="https://app.alert24.io/api/v1/incidents",
         routing_key_field="integration_key",
@@ -113,6 +119,9 @@ class EventsV2Settings(ReceiverSettings):
     source_labels: list[str] | None = None
     source: str | None = None
     links: list[Link] | None = None
+    # flavor alert24: sent as `Authorization: Bearer <key>`, which every Alert24 request needs
+    api_key: Secret | None = None
+    api_key_file: SecretFile | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -125,14 +134,28 @@ class EventsV2Settings(ReceiverSettings):
     def _one_key(self) -> EventsV2Settings:
         one_secret("routing_key", self.routing_key, self.routing_key_file)
         check_http_url(self.url)
+        if self.flavor == "alert24":
+            try:
+                one_secret("api_key", self.api_key, self.api_key_file)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{exc}: flavor alert24 sends it as 'Authorization: Bearer <key>', without "
+                    "which Alert24 answers 401 (https://alert24.net/docs/api-authentication)"
+                ) from None
+        elif self.api_key is not None or self.api_key_file is not None:
+            raise ValueError(f"api_key is for flavor alert24; flavor {self.flavor} sends none")
         return self
 
     @property
     def key(self) -> Secret:
         return one_secret("routing_key", self.routing_key, self.routing_key_file)
 
+    @property
+    def bearer(self) -> Secret | None:
+        return self.api_key if self.api_key is not None else self.api_key_file
+
     def dialect_secrets(self) -> list[str]:
-        return [self.key.reveal()]
+        return [s.reveal() for s in (self.key, self.bearer) if s is not None]
 
     def preset(self) -> Preset:
         return PRESETS[self.flavor]
@@ -149,12 +172,14 @@ class EventsV2(Integration[EventsV2Settings]):
         preset = settings.preset()
         self.default_rate_limit, self.retry_policy = preset.rate_limit, preset.retry
         self._headers = {"Content-Type": "application/json"}
+        if (bearer := settings.bearer) is not None:
+            self._headers["Authorization"] = f"Bearer {bearer.reveal()}"
         self._key = settings.key.reveal()  # once: render runs for every alert
         given = settings.source_labels
         self._source_labels = tuple(given) if given is not None else preset.source_labels
         self._source = settings.source if settings.source is not None else preset.source
         self._links = tuple(settings.links) if settings.links is not None else preset.links
-        self._protected = (self._key,)
+        self._protected = (self._key, *([bearer.reveal()] if bearer is not None else []))
         self._budget = preset.budget
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
