@@ -1,0 +1,129 @@
+"""Each alert re-sent as its own Alertmanager webhook, for tools that take that webhook natively.
+
+Alert24's inbound Alertmanager URL, Grafana OnCall, Squadcast, Zenduty, Rootly and others
+open one incident per webhook *group* (docs/alertmanager-webhook.md lists what each keys on):
+two hosts failing in one group are one incident, and one recovering closes nothing
+(prometheus/alertmanager issues 1587, 2874). This dialect sends every alert alone, in a
+version 4 webhook whose group is the alert's dedup key:
+
+    groupLabels  {"incident_adapter_key": "<dedup key>"}
+    groupKey     '{}:{incident_adapter_key="<dedup key>"}'
+
+The group key is written the way Alertmanager writes one (route matchers `{}`, then the group
+labels as a label set), so a tool that parses or shows it sees the familiar shape; it is the
+same for the trigger and the resolve of an alert, as the dedup key is. `status`,
+`commonLabels` and `commonAnnotations` are the alert's own; `externalURL` and `receiver` are
+the original webhook's. The receiving tool's auth (bearer, basic, an HMAC signature) comes
+from the receiver's `http_config`, like every dialect's.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import orjson
+from pydantic import Field, field_validator
+
+from adapter.budgets import Budget, OverBudget, fit
+from adapter.integrations.base import DEFAULT_RETRY, AlertEvent, Integration, UpstreamRequest
+from adapter.settings import ReceiverSettings, check_http_url
+
+KEY_LABEL = "incident_adapter_key"
+# No tool in docs/alertmanager-webhook.md documents a size limit for its Alertmanager intake
+# (Alertmanager itself sends groups of any size): ours, as for the other undocumented APIs
+# (docs/limits.md). Only the annotations give way, in both places they appear, and the
+# note of what was cut is an annotation too; labels, status and the group are never cut.
+BODY_BYTES = 65_536
+DOC_URL = "https://prometheus.io/docs/alerting/latest/configuration/#webhook_config"
+# The contract's default: 408, 429 (incident.io's answer above 120 events a minute per
+# source) and 5xx are worth a retry; other 4xx (bad token, not version 4) are not.
+RETRY = DEFAULT_RETRY
+
+
+def group_key_for(key: str) -> str:
+    """Alertmanager's groupKey form for the one-label group of a dedup key (values quoted
+    and escaped as Go's %q does for the characters a key can hold)."""
+    value = key.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'{{}}:{{{KEY_LABEL}="{value}"}}'
+
+
+class AlertmanagerWebhookSettings(ReceiverSettings):
+    type: Literal["alertmanager-webhook"]
+    url: str
+    # Writes the adapter's mapped severity (critical|error|warning|info) into this label of
+    # the copy, e.g. `severity`; unset: the labels go as Alertmanager sent them.
+    severity_label: str | None = Field(default=None, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+    max_body_bytes: int = Field(default=BODY_BYTES, ge=4096, le=10_485_760)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        check_http_url(value)
+        return value
+
+
+class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
+    dedup_key_limit = 255
+    retry_policy = RETRY
+
+    def __init__(self, settings: AlertmanagerWebhookSettings) -> None:
+        super().__init__(settings)
+        self._headers = {"Content-Type": "application/json"}
+
+    def render(self, event: AlertEvent) -> UpstreamRequest:
+        body = self.webhook(event, {})
+        room = self.settings.max_body_bytes - len(orjson.dumps(body))
+        annotations = event.alert.annotations
+        if room < 0:
+            raise OverBudget(
+                f"the alert's labels and links alone are over the {self.settings.max_body_bytes:,} "
+                "bytes of max_body_bytes"
+            )
+        if annotations:
+            annotations = self._fitted(annotations, room, event.dedup_key)
+        content = orjson.dumps(self.webhook(event, annotations))
+        return UpstreamRequest("POST", self.settings.url, self._headers, content)
+
+    def webhook(self, event: AlertEvent, annotations: dict[str, str]) -> dict[str, Any]:
+        """The one-alert webhook, with `annotations` in both places they go."""
+        alert, group = event.alert, event.group
+        status = "firing" if event.action == "trigger" else "resolved"
+        labels = dict(alert.labels)
+        if self.settings.severity_label:
+            labels[self.settings.severity_label] = event.severity
+        return {
+            "version": "4",
+            "groupKey": group_key_for(event.dedup_key),
+            "truncatedAlerts": 0,
+            "status": status,
+            "receiver": group.receiver,
+            "groupLabels": {KEY_LABEL: event.dedup_key},
+            "commonLabels": labels,
+            "commonAnnotations": annotations,
+            "externalURL": group.externalURL,
+            "alerts": [
+                {
+                    "status": status,
+                    "labels": labels,
+                    "annotations": annotations,
+                    "startsAt": alert.startsAt,
+                    "endsAt": alert.endsAt,
+                    "generatorURL": alert.generatorURL,
+                    "fingerprint": alert.fingerprint,
+                }
+            ],
+        }
+
+    def _fitted(self, annotations: dict[str, str], room: int, key: str) -> dict[str, str]:
+        """The annotations cut so that both copies fit in `room` more bytes than a body
+        with none: each copy may grow from `{}` by half of it."""
+        wrapped = {"annotations": annotations}
+        wrapper = len(orjson.dumps({"annotations": {}}))
+        budget = Budget(
+            vendor="this receiver's max_body_bytes",
+            doc_url=DOC_URL,
+            body_bytes=room // 2 + wrapper,
+            mark="annotations.incident_adapter_truncated",
+        )
+        fitted: dict[str, dict[str, str]] = orjson.loads(fit(wrapped, budget, (key,)))
+        return fitted["annotations"]
