@@ -22,7 +22,7 @@ from adapter.config import ConfigError, load_config
 from adapter.integrations.alertmanager_webhook import group_key_for
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from tests.conftest import ROUTING_KEY, TOKEN, config_from, make_alert, make_payload, pd_config
+from tests.conftest import TOKEN, config_from, make_alert, make_payload, pd_config
 from tests.process import AdapterProcess, run_adapter
 from tests.standin import Server
 from tests.standin_amwebhook import InboundAlertmanager
@@ -155,13 +155,35 @@ def test_long_annotations_are_cut_alike_in_both_places_and_noted(tmp_path: Path)
     assert body["alerts"][0]["labels"] == alert["labels"] and body["status"] == "firing"
 
 
-def test_labels_over_the_limit_fail_that_alert_alone(make_client: MakeClient) -> None:
+def test_labels_alone_over_the_limit_give_their_longest_values_and_the_key_stays(
+    tmp_path: Path,
+) -> None:
+    doc = amwebhook_config(max_body_bytes=8192)
+    alert = make_alert(instance="x" * 9000, team="sre", severity="critical")
+    (body,) = bodies(tmp_path, doc, alert)
+    assert len(json.dumps(body, separators=(",", ":")).encode()) <= 8192
+    labels = body["alerts"][0]["labels"]
+    assert labels == body["commonLabels"]
+    assert labels["instance"].startswith("xxx") and labels["instance"].endswith("…")
+    assert (labels["team"], labels["severity"], labels["alertname"]) == (
+        "sre",
+        "critical",
+        "HighErrorRate",
+    )
+    fp = parse_payload(json.dumps(make_payload(alert)).encode()).alerts[0].fingerprint
+    assert body["alerts"][0]["fingerprint"] == fp == body["groupLabels"]["incident_adapter_key"]
+    assert "labels.instance" in body["commonAnnotations"]["incident_adapter_truncated"]
+
+
+def test_a_link_over_the_limit_fails_that_alert_alone(make_client: MakeClient) -> None:
     api = InboundAlertmanager(bearer=HOOK_TOKEN)
     client = make_client(api, amwebhook_config(max_body_bytes=4096))
-    payload = make_payload(make_alert(instance="x" * 5000), make_alert(instance="ok"))
-    response = client.post("/alerts/pd", json=payload)
+    huge = make_alert(instance="x")
+    huge["generatorURL"] = "http://prometheus.example/graph?g0.expr=" + "u" * 5000
+    response = client.post("/alerts/pd", json=make_payload(huge, make_alert(instance="ok")))
     assert response.status_code == 424
     assert [a["result"] for a in response.json()["alerts"]] == ["rejected", "delivered"]
+    assert "over max_body_bytes" in response.json()["alerts"][0]["detail"]
     assert len(api.incidents) == 1
 
 
@@ -236,7 +258,8 @@ def test_matchers_filter_and_the_memo_skips_an_unchanged_resend(make_client: Mak
     first = client.post("/alerts/pd", json=payload).json()
     assert (first["delivered"], first["filtered"]) == (1, 1)
     again = client.post("/alerts/pd", json=payload).json()
-    assert again["delivered"] == 1 and api.received == 1  # the memo answered for the tool
+    outcomes = [a["result"] for a in again["alerts"]]
+    assert outcomes == ["skipped", "filtered"] and api.received == 1  # the memo answered
     assert [i.alerts[0]["labels"]["instance"] for i in api.incidents] == ["a"]
 
 
@@ -403,7 +426,8 @@ def test_auth_secrets_print_as_secret_and_are_scrubbed_from_upstream_answers(
     secret; nothing of them gets out, in the response, the logs or the config's dump."""
 
     def echo(request: httpx.Request) -> httpx.Response:
-        said = f"{request.headers.get('authorization')} {HMAC_SECRET} {ROUTING_KEY}"
+        signed = "X-Signature" in request.headers  # then it knows the signing secret
+        said = f"{request.headers.get('authorization')} {HMAC_SECRET if signed else ''}"
         return httpx.Response(400, text=said)
 
     basic = {"username": "am", "password": "hunter2-SECRET"}

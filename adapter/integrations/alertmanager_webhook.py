@@ -31,8 +31,9 @@ from adapter.settings import ReceiverSettings, check_http_url
 KEY_LABEL = "incident_adapter_key"
 # No tool in docs/alertmanager-webhook.md documents a size limit for its Alertmanager intake
 # (Alertmanager itself sends groups of any size): ours, as for the other undocumented APIs
-# (docs/limits.md). Only the annotations give way, in both places they appear, and the
-# note of what was cut is an annotation too; labels, status and the group are never cut.
+# (docs/limits.md). The annotations give way first, alike in both places they appear, then
+# (only when they alone are over) the longest label values; the note of what was cut is an
+# annotation. Status, fingerprint and the group are never cut.
 BODY_BYTES = 65_536
 DOC_URL = "https://prometheus.io/docs/alerting/latest/configuration/#webhook_config"
 # The contract's default: 408, 429 (incident.io's answer above 120 events a minute per
@@ -71,26 +72,29 @@ class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
         self._headers = {"Content-Type": "application/json"}
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
-        body = self.webhook(event, {})
-        room = self.settings.max_body_bytes - len(orjson.dumps(body))
-        annotations = event.alert.annotations
-        if room < 0:
-            raise OverBudget(
-                f"the alert's labels and links alone are over the {self.settings.max_body_bytes:,} "
-                "bytes of max_body_bytes"
-            )
-        if annotations:
-            annotations = self._fitted(annotations, room, event.dedup_key)
-        content = orjson.dumps(self.webhook(event, annotations))
-        return UpstreamRequest("POST", self.settings.url, self._headers, content)
-
-    def webhook(self, event: AlertEvent, annotations: dict[str, str]) -> dict[str, Any]:
-        """The one-alert webhook, with `annotations` in both places they go."""
-        alert, group = event.alert, event.group
-        status = "firing" if event.action == "trigger" else "resolved"
-        labels = dict(alert.labels)
+        labels = dict(event.alert.labels)
         if self.settings.severity_label:
             labels[self.settings.severity_label] = event.severity
+        annotations = event.alert.annotations
+        content = orjson.dumps(self.webhook(event, labels, annotations))
+        if len(content) > self.settings.max_body_bytes:  # rare: cut, or fail this alert alone
+            bare = len(orjson.dumps(self.webhook(event, {}, {})))
+            room = self.settings.max_body_bytes - bare
+            if room < 0:
+                raise OverBudget(
+                    f"the alert's links and group alone are {bare:,} bytes, over "
+                    f"max_body_bytes ({self.settings.max_body_bytes:,})"
+                )
+            labels, annotations = self._fitted(labels, annotations, room, event.dedup_key)
+            content = orjson.dumps(self.webhook(event, labels, annotations))
+        return UpstreamRequest("POST", self.settings.url, self._headers, content)
+
+    def webhook(
+        self, event: AlertEvent, labels: dict[str, str], annotations: dict[str, str]
+    ) -> dict[str, Any]:
+        """The one-alert webhook, with `labels` and `annotations` in both places they go."""
+        alert, group = event.alert, event.group
+        status = "firing" if event.action == "trigger" else "resolved"
         return {
             "version": "4",
             "groupKey": group_key_for(event.dedup_key),
@@ -114,16 +118,20 @@ class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
             ],
         }
 
-    def _fitted(self, annotations: dict[str, str], room: int, key: str) -> dict[str, str]:
-        """The annotations cut so that both copies fit in `room` more bytes than a body
-        with none: each copy may grow from `{}` by half of it."""
-        wrapped = {"annotations": annotations}
-        wrapper = len(orjson.dumps({"annotations": {}}))
+    def _fitted(
+        self, labels: dict[str, str], annotations: dict[str, str], room: int, key: str
+    ) -> tuple[dict[str, str], dict[str, str]]:
+        """Labels and annotations cut so that both copies of each fit in `room` more bytes
+        than a body with none: together they may grow from `{}` by half of it. Annotations
+        give way first; labels only when they alone are over, longest values first (the
+        fingerprint and the group key, which identify the alert, stay whole)."""
+        wrapped = {"annotations": annotations, "labels": labels}
         budget = Budget(
             vendor="this receiver's max_body_bytes",
             doc_url=DOC_URL,
-            body_bytes=room // 2 + wrapper,
+            body_bytes=room // 2 + len(orjson.dumps({"annotations": {}, "labels": {}})),
+            cut_first=("annotations",),
             mark="annotations.incident_adapter_truncated",
         )
         fitted: dict[str, dict[str, str]] = orjson.loads(fit(wrapped, budget, (key,)))
-        return fitted["annotations"]
+        return fitted["labels"], fitted["annotations"]
