@@ -311,6 +311,28 @@ def test_render_shows_the_webhook_and_check_config_names_the_type(tmp_path: Path
     assert checked.returncode == 0 and "pd (alertmanager-webhook)" in checked.stdout
 
 
+def test_a_url_with_the_key_in_it_from_a_file_is_a_secret(tmp_path: Path) -> None:
+    """Alert24's inbound URL carries its key: read from url_file, it renders as <secret>."""
+    secret_url = "https://app.alert24.io/integrations/alertmanager/KEY-0123-SECRET"
+    (tmp_path / "url").write_text(secret_url + "\n")
+    doc = amwebhook_config(url_file=str(tmp_path / "url"))
+    del doc["receivers"][0]["url"]
+    config = tmp_path / "c.yml"
+    config.write_text(yaml.safe_dump(doc))
+    out = run_adapter(
+        "render", f"--config.file={config}", "-", stdin=json.dumps(make_payload()).encode()
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["requests"][0]["url"] == "<secret>"
+    assert "KEY-0123-SECRET" not in out.stdout
+    (tmp_path / "url").write_text("app.alert24.io/integrations/alertmanager/KEY-0123-SECRET\n")
+    found = problems(tmp_path, doc)
+    assert any("url_file must hold an absolute http(s) URL" in p for p in found), found
+    assert not any("KEY-0123-SECRET" in p for p in found)
+    doc["receivers"][0]["url"] = URL
+    assert any("exactly one of url or url_file" in p for p in problems(tmp_path, doc))
+
+
 # -- http_config: authorization, basic_auth, signature (every dialect) ---------------------
 
 

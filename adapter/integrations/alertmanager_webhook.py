@@ -22,10 +22,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import orjson
-from pydantic import Field, field_validator
+from pydantic import Field, model_validator
 
 from adapter.budgets import Budget, OverBudget, fit
 from adapter.integrations.base import DEFAULT_RETRY, AlertEvent, Integration, UpstreamRequest
+from adapter.secrets import SecretFile
 from adapter.settings import ReceiverSettings, check_http_url
 
 KEY_LABEL = "incident_adapter_key"
@@ -50,17 +51,31 @@ def group_key_for(key: str) -> str:
 
 class AlertmanagerWebhookSettings(ReceiverSettings):
     type: Literal["alertmanager-webhook"]
-    url: str
+    url: str = ""
+    # Tools that put their key in the URL (Alert24's `/integrations/alertmanager/<key>`,
+    # Grafana OnCall, Squadcast, Zenduty): the whole URL from a file, a secret like any key.
+    url_file: SecretFile | None = None
     # Writes the adapter's mapped severity (critical|error|warning|info) into this label of
     # the copy, e.g. `severity`; unset: the labels go as Alertmanager sent them.
     severity_label: str | None = Field(default=None, pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$")
     max_body_bytes: int = Field(default=BODY_BYTES, ge=4096, le=10_485_760)
 
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        check_http_url(value)
-        return value
+    @model_validator(mode="after")
+    def _one_url(self) -> AlertmanagerWebhookSettings:
+        if bool(self.url) == (self.url_file is not None):
+            raise ValueError("set exactly one of url or url_file")
+        if self.url_file is not None and not self.target.startswith(("http://", "https://")):
+            # not check_http_url: its message quotes the URL, here a secret
+            raise ValueError("url_file must hold an absolute http(s) URL")
+        check_http_url(self.target)
+        return self
+
+    @property
+    def target(self) -> str:
+        return self.url_file.reveal() if self.url_file is not None else self.url
+
+    def dialect_secrets(self) -> list[str]:
+        return [self.url_file.reveal()] if self.url_file is not None else []
 
 
 class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
@@ -70,6 +85,7 @@ class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
     def __init__(self, settings: AlertmanagerWebhookSettings) -> None:
         super().__init__(settings)
         self._headers = {"Content-Type": "application/json"}
+        self._url = settings.target  # once: render runs for every alert
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         labels = dict(event.alert.labels)
@@ -87,7 +103,7 @@ class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
                 )
             labels, annotations = self._fitted(labels, annotations, room, event.dedup_key)
             content = orjson.dumps(self.webhook(event, labels, annotations))
-        return UpstreamRequest("POST", self.settings.url, self._headers, content)
+        return UpstreamRequest("POST", self._url, self._headers, content)
 
     def webhook(
         self, event: AlertEvent, labels: dict[str, str], annotations: dict[str, str]
