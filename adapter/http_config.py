@@ -53,8 +53,9 @@ class HTTPOptions:
 
     ssl: ssl.SSLContext | None = None
     proxy: str | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    signer: Signer | None = None
+    # Not in repr: they hold revealed credentials (Authorization, header_files).
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+    signer: Signer | None = field(default=None, repr=False)
 
     def headers_for(self, request_headers: Mapping[str, str], body: bytes) -> dict[str, str]:
         """The request's headers with the receiver's over them, and the body's signature."""

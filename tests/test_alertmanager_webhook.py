@@ -297,6 +297,20 @@ def test_test_incident_opens_and_closes_one_incident_and_the_page_lists_the_type
     assert "alertmanager-webhook" in client.get("/").text
 
 
+def test_the_cli_test_incident_opens_and_resolves_one_incident(tmp_path: Path) -> None:
+    """`incident-adapter test` (the real process, aiohttp) through this dialect to the tool."""
+    api = InboundAlertmanager(bearer=HOOK_TOKEN)
+    with Server(api.app()) as tool:
+        config = tmp_path / "c.yml"
+        config.write_text(yaml.safe_dump(amwebhook_config(url=tool.url + "/hook")))
+        result = run_adapter("test", f"--config.file={config}", "--resolve-after=0s")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK: the incident API accepted the trigger and the resolve" in result.stdout
+    (incident,) = api.incidents
+    assert incident.status == "resolved" and len(incident.webhooks) == 2
+    assert HOOK_TOKEN not in result.stdout + result.stderr
+
+
 def test_render_shows_the_webhook_and_check_config_names_the_type(tmp_path: Path) -> None:
     config = tmp_path / "c.yml"
     config.write_text(yaml.safe_dump(amwebhook_config()))

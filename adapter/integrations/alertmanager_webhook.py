@@ -43,10 +43,10 @@ RETRY = DEFAULT_RETRY
 
 
 def group_key_for(key: str) -> str:
-    """Alertmanager's groupKey form for the one-label group of a dedup key (values quoted
-    and escaped as Go's %q does for the characters a key can hold)."""
-    value = key.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'{{}}:{{{KEY_LABEL}="{value}"}}'
+    """Alertmanager's groupKey form for the one-label group of a dedup key. The value is
+    quoted as a JSON string, which is what Go's %q (Alertmanager's quoting) gives for
+    printable text: backslash and double quote escaped, the rest as is."""
+    return f"{{}}:{{{KEY_LABEL}={orjson.dumps(key).decode()}}}"
 
 
 class AlertmanagerWebhookSettings(ReceiverSettings):
