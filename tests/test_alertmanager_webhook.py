@@ -561,3 +561,16 @@ def test_alertmanager_through_the_adapter_is_one_incident_per_alert_and_straight
     assert [per_alert.opened(i.group_key) for i in per_alert.incidents] == [1, 1]
     assert per_alert.refused == []
     assert len(per_group.incidents) == 1  # what the dialect replaces: one for the whole group
+
+
+def test_storm_guard_sends_one_aggregated_webhook(make_client: MakeClient) -> None:
+    """Past the storm threshold the group becomes one incident; its resolve closes it."""
+    api = InboundAlertmanager(bearer=HOOK_TOKEN)
+    client = make_client(api, amwebhook_config(storm_guard={"threshold": 2}))
+    firing = [make_alert(instance=f"h{i}") for i in range(3)]
+    assert client.post("/alerts/pd", json=make_payload(*firing)).status_code == 200
+    (incident,) = api.incidents
+    assert "3 alerts firing" in incident.alerts[0]["annotations"]["summary"]
+    resolved = [make_alert("resolved", instance=f"h{i}") for i in range(3)]
+    assert client.post("/alerts/pd", json=make_payload(*resolved)).status_code == 200
+    assert api.open_keys() == set()
