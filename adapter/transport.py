@@ -98,7 +98,7 @@ class AiohttpTransport:
         headers = request.headers
         extra: dict[str, Any] = {}
         if options is not None:
-            headers = {**headers, **options.headers}
+            headers = options.headers_for(headers, request.body)
             extra = {"ssl": options.ssl or True, "proxy": options.proxy}
         try:
             async with self._session.request(
@@ -129,7 +129,7 @@ class AiohttpTransport:
 class HttpxTransport:
     """httpx underneath: pass `transport=httpx.MockTransport(handler)` or use respx in tests.
 
-    It applies a receiver's extra headers; TLS and proxy settings need the aiohttp
+    It applies a receiver's extra headers and signature; TLS and proxy settings need the aiohttp
     transport (the default), since httpx fixes them per client, not per request.
     """
 
@@ -149,7 +149,7 @@ class HttpxTransport:
     ) -> UpstreamResponse:
         headers = dict(request.headers)
         if options is not None:
-            headers.update(options.headers)
+            headers = options.headers_for(headers, request.body)
         try:
             async with asyncio.timeout(timeout):
                 response = await self._client.request(

@@ -20,7 +20,10 @@ def localised(example: Path, tmp_path: Path) -> Path:
     for line in text.splitlines():
         if SECRETS_DIR in line:
             name = line.split(SECRETS_DIR, 1)[1].split()[0]
-            (tmp_path / name).write_text(f"example-{name}-value\n")
+            value = f"example-{name}-value"
+            if name.endswith("-url"):  # a URL that carries its key (url_file)
+                value = f"https://hooks.example/{value}"
+            (tmp_path / name).write_text(value + "\n")
     path = tmp_path / example.name
     path.write_text(text.replace(SECRETS_DIR, f"{tmp_path}/"))
     return path

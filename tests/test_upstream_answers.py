@@ -9,6 +9,7 @@ from starlette.testclient import TestClient
 
 from tests.conftest import make_alert, make_payload, pd_config
 from tests.test_alert24 import alert24_config, alert24_events_config
+from tests.test_alertmanager_webhook import amwebhook_config
 from tests.test_alias import alias_config
 from tests.test_status_page import status_page_config
 from tests.test_template import template_config
@@ -23,6 +24,7 @@ DIALECTS = {
     "events-v2 alert24": (alert24_events_config(), 1),
     "template": (template_config(), 1),
     "status-page": (status_page_config(), 3),
+    "alertmanager-webhook": (amwebhook_config(), 1),
 }
 
 

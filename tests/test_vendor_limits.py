@@ -22,10 +22,12 @@ from adapter.pipeline import Receiver, plan
 from tests.conftest import make_alert, make_payload, pd_config
 from tests.standin import AlertsAPI
 from tests.standin_alert24 import IncidentsAPI
+from tests.standin_amwebhook import InboundAlertmanager
 from tests.standin_pagecalm import Alert24StatusAPI, PageCalmAPI
 from tests.standin_statuspage import SimpleAPI
 from tests.test_alert24 import API_KEY as ALERT24_KEY
 from tests.test_alert24 import alert24_config, alert24_events_config
+from tests.test_alertmanager_webhook import HOOK_TOKEN, amwebhook_config
 from tests.test_alias import API_KEY as OPSGENIE_KEY
 from tests.test_alias import alias_config
 from tests.test_status_page import API_KEY as PAGE_KEY
@@ -62,6 +64,7 @@ def configs() -> dict[str, dict[str, Any]]:
             "alert24-status", matchers=[], components=COMPONENTS
         ),
         "template": template_config(**TEMPLATE),
+        "alertmanager-webhook": amwebhook_config(),
     }
 
 
@@ -77,6 +80,8 @@ def handler(system: str, sent: list[httpx.Request]) -> Callable[[httpx.Request],
         inner = AlertsAPI(OPSGENIE_KEY)
     elif system == "alert24":
         inner = IncidentsAPI(ALERT24_KEY)
+    elif system == "alertmanager-webhook":
+        inner = InboundAlertmanager(bearer=HOOK_TOKEN)
     elif system == "status-page":
         inner = fake("statuspage")
     elif system == "status-page/simple":

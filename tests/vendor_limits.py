@@ -83,6 +83,8 @@ LIMITS: dict[str, list[Limit]] = {
         Limit("", 65_536, "body bytes", OURS),
     ],
     "template": [Limit("", 65_536, "body bytes", "max_body_bytes in the test's config")],
+    # No tool that takes Alertmanager's webhook documents a size (docs/alertmanager-webhook.md)
+    "alertmanager-webhook": [Limit("", 65_536, "body bytes", OURS)],
 }
 
 # Where each system notes what it cut (the template's is set by its config): a field, or
@@ -97,6 +99,7 @@ MARKS: dict[str, tuple[str, Literal["field", "last line"]] | None] = {
     "status-page/pagecalm": ("raw_input", "last line"),
     "status-page/alert24-status": None,
     "template": ("details.truncated", "field"),
+    "alertmanager-webhook": ("commonAnnotations.incident_adapter_truncated", "field"),
 }
 # The dedup key, which must arrive whole (never cut); None: the body carries no key.
 KEYS = {
@@ -109,6 +112,7 @@ KEYS = {
     "status-page/pagecalm": None,  # no listing, no marker: docs/pagecalm.md
     "status-page/alert24-status": None,
     "template": "key",
+    "alertmanager-webhook": "groupLabels.incident_adapter_key",
 }
 # The rest of what routes and pages: present in every create and never cut.
 ROUTES = {
@@ -133,6 +137,7 @@ ROUTES = {
     ),
     "status-page/alert24-status": ("status",),
     "template": (),
+    "alertmanager-webhook": ("status", "groupKey", "alerts.[].status", "alerts.[].labels"),
 }
 
 

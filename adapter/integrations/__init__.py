@@ -7,6 +7,10 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from adapter.integrations.alert24 import Alert24, Alert24Settings
+from adapter.integrations.alertmanager_webhook import (
+    AlertmanagerWebhook,
+    AlertmanagerWebhookSettings,
+)
 from adapter.integrations.alias import Alias, AliasSettings
 from adapter.integrations.base import Integration
 from adapter.integrations.events_v2 import EventsV2, EventsV2Settings
@@ -20,6 +24,7 @@ DIALECTS: dict[str, tuple[type[Any], type[Integration[Any]]]] = {
     "events-v2": (EventsV2Settings, EventsV2),
     "alias": (AliasSettings, Alias),
     "alert24": (Alert24Settings, Alert24),
+    "alertmanager-webhook": (AlertmanagerWebhookSettings, AlertmanagerWebhook),
     "template": (TemplateSettings, Template),
     "status-page": (StatusPageSettings, StatusPage),
     "log": (LogSettings, Log),
@@ -29,6 +34,7 @@ AnyReceiverSettings = Annotated[
     EventsV2Settings
     | AliasSettings
     | Alert24Settings
+    | AlertmanagerWebhookSettings
     | TemplateSettings
     | StatusPageSettings
     | LogSettings,
