@@ -37,7 +37,22 @@ RELEASES = [
         "am032_mixed.json", "am030_headers.json", ("notification_reason",), id="0.32"
     ),
     pytest.param(
-        "am033_mixed.json", "am030_headers.json", ("notification_reason",), id="0.33"
+        "am033_firing_one.json",
+        "am033_headers.json",
+        ("notification_reason",),
+        id="0.33.1-captured-firing-traced",
+    ),
+    pytest.param(
+        "am033_mixed.json",
+        "am033_headers.json",
+        ("notification_reason",),
+        id="0.33.1-captured-mixed-traced",
+    ),
+    pytest.param(
+        "am033_resolved.json",
+        "am033_headers.json",
+        ("notification_reason",),
+        id="0.33.1-captured-resolved-traced",
     ),
     pytest.param(
         "am034_route_labels.json",
