@@ -443,6 +443,24 @@ class ReceiverSettings(Model):
     def filters(self) -> tuple[Matcher, ...]:
         return self.matchers
 
+    def sets_authorization(self) -> bool:
+        """Whether the receiver's requests carry an Authorization header of its config."""
+        http = self.http_config
+        names = {*http.headers, *http.header_files} if http else set()
+        return any(name.lower() == "authorization" for name in names)
+
+    @model_validator(mode="after")
+    def _one_authorization(self) -> ReceiverSettings:
+        # The client makes a Basic Authorization header of a url's user:password; with a
+        # header of the config's too, it refuses every request (aiohttp: ValueError).
+        url = getattr(self, "url", "") or ""
+        if "@" in urlsplit(url).netloc and self.sets_authorization():
+            raise ValueError(
+                "url: its user:password is sent as the Authorization header, which this "
+                "receiver sets too (its key, or http_config); keep the credential in one place"
+            )
+        return self
+
     def secret_values(self) -> list[str]:
         """Every secret this receiver holds, revealed, in each form it can be echoed in
         (longest first), for scrubbing text that came from outside: its keys, its header
@@ -477,6 +495,9 @@ class KeyedReceiverSettings(ReceiverSettings):
 
     def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]
+
+    def sets_authorization(self) -> bool:
+        return self.auth_header.lower() == "authorization" or super().sets_authorization()
 
     def json_headers(self, scheme: str) -> dict[str, str]:
         """What every request of the receiver carries: JSON, and the key in `auth_header`."""

@@ -130,6 +130,10 @@ class TemplateSettings(ReceiverSettings):
                 raise ValueError(str(exc)) from None
         return self
 
+    def sets_authorization(self) -> bool:
+        headers = [*self.trigger.headers, *self.resolve.headers]
+        return any(h.lower() == "authorization" for h in headers) or super().sets_authorization()
+
     def named_secrets(self) -> dict[str, str]:
         return {n: s.reveal() for n, s in {**self.secrets, **self.secret_files}.items()}
 
