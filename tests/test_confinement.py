@@ -23,7 +23,6 @@ from adapter.integrations.base import UpstreamRequest
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from adapter.transport import AiohttpTransport, HttpxTransport, Transport
-from adapter.urls import join, outside, path_segment, web_link
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
 from tests.standin import Server
 from tests.standin_echo import Echo
@@ -233,11 +232,15 @@ def test_both_transports_send_the_url_as_written(echo: tuple[Echo, Server], kind
     ],
 )
 def test_what_is_under_a_receivers_url(url: str, why: str | None) -> None:
+    from adapter.urls import outside
+
     found = outside(url, "https://h/base?k=1")
     assert found == why if why is None else (found or "").startswith(why), found
 
 
 def test_path_segment_and_join() -> None:
+    from adapter.urls import join, path_segment
+
     assert [path_segment(v) for v in ("..", ".", "...", "a/b", "?#&=", "é")] == [
         "%2E%2E",
         "%2E",
@@ -253,6 +256,8 @@ def test_path_segment_and_join() -> None:
 
 @pytest.mark.parametrize("link", HOSTILE_LINKS)
 def test_only_http_links_are_web_links(link: str) -> None:
+    from adapter.urls import web_link
+
     assert web_link(link) is None
     assert web_link(" https://runbooks.example/x?y=1#z ") == "https://runbooks.example/x?y=1#z"
     assert web_link("HTTP://prometheus:9090/graph") == "HTTP://prometheus:9090/graph"

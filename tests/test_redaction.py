@@ -24,7 +24,6 @@ import httpx
 import pytest
 import yaml
 
-from adapter.secrets import redact_url, scrub, url_secrets
 from tests.certs import make_cert
 from tests.conftest import TOKEN, make_alert, make_payload
 from tests.process import AdapterProcess, run_adapter
@@ -300,10 +299,14 @@ def test_a_secret_cut_by_the_answer_limit_is_still_scrubbed(tmp_path: Path) -> N
     ],
 )
 def test_redact_url(url: str, shown: str) -> None:
+    from adapter.secrets import redact_url
+
     assert redact_url(url) == shown
 
 
 def test_url_secrets_are_scrubbed_in_every_form_short_values_only_with_their_name() -> None:
+    from adapter.secrets import scrub, url_secrets
+
     secrets = url_secrets("https://ops:p%40ssw0rd-long@h/hook?token=a%2Bb%2Fc-long-value&fmt=json")
     text = (
         "got token=a%2Bb%2Fc-long-value, a+b/c-long-value, a%2Bb%2Fc-long-value; "
