@@ -33,6 +33,8 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from adapter.urls import path_segment
+
 if TYPE_CHECKING:
     import jinja2
 
@@ -74,8 +76,6 @@ class Encoded(str):
 
 def urlquote(value: Any) -> Encoded:
     """Every reserved character quoted (`/` too); a bare `.` or `..` as `%2E` (adapter/urls.py)."""
-    from adapter.urls import path_segment
-
     return Encoded(path_segment(str(value)))
 
 
