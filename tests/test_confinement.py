@@ -350,3 +350,43 @@ def test_events_v2_links_and_client_url(tmp_path: Path) -> None:
     body = json.loads(good.body)
     assert [link["href"] for link in body["links"]] == ["http://prometheus:9090/graph"] * 2
     assert body["client_url"] == "http://prometheus:9090/graph"
+
+
+def test_an_id_from_the_apis_own_answer_stays_one_segment(tmp_path: Path) -> None:
+    """A status page's listing names the incident to resolve; an id of `..` from it must
+    not turn `incidents/{id}` into the page's root."""
+    doc = {
+        "auth": {"bearer_tokens": [TOKEN]},
+        "receivers": [{"name": "pd", **DIALECTS["status-page"]}],
+    }
+    config = config_from(doc, tmp_path)
+    rx = Receiver.from_settings(config.receivers[0], config.delivery)
+    resolved = make_alert("resolved", service="api", severity="critical")
+    payload = parse_payload(json.dumps(make_payload(resolved)).encode())
+    (delivery,) = plan(rx, payload).deliveries
+    listing = delivery.request
+    assert listing is not None and listing.then is not None
+    key = delivery.events[0].dedup_key
+    marker = {"dedup_key": key, "component": "c1", "status": "major_outage"}
+    answer = {
+        "incidents": [
+            {"id": "..", "status": "investigating", "metadata": {"incident_adapter": marker}}
+        ]
+    }
+    resolve = listing.then(json.dumps(answer).encode())
+    assert resolve is not None
+    assert resolve.method == "PATCH"
+    assert resolve.url == "https://status.test/api/v1/incidents/%2E%2E"
+
+
+def test_a_follow_up_is_checked_when_it_is_derived() -> None:
+    from adapter.integrations.base import RenderError, confined
+
+    def elsewhere(_: bytes) -> UpstreamRequest:
+        return UpstreamRequest("PATCH", "https://h/other/1", {}, b"")
+
+    first = UpstreamRequest("GET", "https://h/base/list", {}, b"", then=elsewhere)
+    checked = confined(first, "https://h/base")
+    assert checked.then is not None
+    with pytest.raises(RenderError, match="its path is not under /base"):
+        checked.then(b"{}")
