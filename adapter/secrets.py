@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 from pydantic import BeforeValidator, GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -141,9 +140,12 @@ def url_secrets(url: str) -> list[str]:
         found += [v for v in (username or "", password or "", user, pw) if len(v) >= MIN_BARE]
         found.append(base64.b64encode(f"{user}:{pw}".encode()).decode())
     if parts.query:
-        found.append(parts.query)
+        found.append(parts.query if len(parts.query) >= MIN_BARE else "?" + parts.query)
         for pair in parts.query.split("&"):
-            found.append(pair)
+            if "=" in pair or len(pair) >= MIN_BARE:
+                found.append(pair)
+            else:  # a short token on its own: only where it stands in a query
+                found += ["?" + pair, "&" + pair]
             name, _, raw = pair.partition("=")
             value = unquote(raw.replace("+", " "))
             if len(value) >= MIN_BARE:
@@ -167,20 +169,9 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+    # `name=value` keeps its name; a part without `=` may be a token itself (`?abc123`).
     query = "&".join(
-        f"{name}={REDACTED}" if value else name
-        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+        f"{name}={REDACTED}" if sep else REDACTED
+        for name, sep, _ in (pair.partition("=") for pair in parts.query.split("&") if pair)
     )
-    if parts.query and not query:  # not name=value pairs: all of it
-        query = REDACTED
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment and REDACTED))
-
-
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s'\"<>]+")
-
-
-def redact_urls(text: str) -> str:
-    """`redact_url` on every URL in a text (a message that may quote a config value)."""
-    if "://" not in text:
-        return text
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)

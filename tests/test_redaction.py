@@ -290,10 +290,11 @@ def test_a_secret_cut_by_the_answer_limit_is_still_scrubbed(tmp_path: Path) -> N
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("https://h/hook?token=abc&x=", "https://h/hook?token=<secret>&x"),
+        ("https://h/hook?token=abc&x=", "https://h/hook?token=<secret>&x=<secret>"),
         ("https://user:pw@h:8443/p", "https://<secret>@h:8443/p"),
         ("https://TOKEN@h/p", "https://<secret>@h/p"),
-        ("https://h/p?justatoken", "https://h/p?justatoken"),
+        ("https://h/p?justatoken", "https://h/p?<secret>"),
+        ("https://h/p?a=1&&b", "https://h/p?a=<secret>&<secret>"),
         ("https://h/p#frag", "https://h/p#<secret>"),
         ("https://h/p", "https://h/p"),
     ],
