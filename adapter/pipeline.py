@@ -167,7 +167,12 @@ def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
     integration = receiver.integration
     for request, reps in integration.render_all([rep for rep, _ in merged.values()]):
         covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])
-        if not isinstance(request, RenderError) and integration.sends:
+        if (
+            not isinstance(request, RenderError)
+            and integration.sends
+            # the receiver's url itself, with nothing to follow, is under it: most requests
+            and (request.url != receiver.base_url or request.then is not None)
+        ):
             try:
                 request = confined(request, receiver.base_url)
             except RenderError as exc:
