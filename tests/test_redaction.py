@@ -63,6 +63,20 @@ SECRETS = (
     RELOAD_PASSWORD,
     RELOAD_TOKEN,
     RELOAD_TEMPLATE,
+    # The heads of those secrets that a client re-encodes its own way (yarl requoted
+    # `%2F` to `/` and kept `%3D`): found in any form.
+    "R0UTING-key",
+    "QUERY%2Btoken",
+    "QUERY+token",
+    "0PSGENIE-key",
+    "USERINFO@pw",
+    "USERINFO%40pw",
+    "X-api-key-SECRET",
+    "TEMPLATE-token",
+    "basic-pw-SECRET",
+    "STATUS-key-SECRET",
+    "STATUSAPI-key",
+    "RELOAD-",
 )
 RECEIVERS = ("pd", "og", "tm", "sp")
 
