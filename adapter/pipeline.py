@@ -75,7 +75,7 @@ class Receiver:
             ),
             storm_guard=settings.storm_guard,
             http=options_for(settings.name, settings.http_config, getattr(settings, "url", "")),
-            base_url=getattr(settings, "url", ""),
+            base_url=settings.base_url(),
         )
 
 

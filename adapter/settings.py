@@ -443,9 +443,15 @@ class ReceiverSettings(Model):
     def filters(self) -> tuple[Matcher, ...]:
         return self.matchers
 
+    def base_url(self) -> str:
+        """Where every request of the receiver must stay (adapter/urls.py): its `url`."""
+        return getattr(self, "url", "") or ""
+
     def sets_authorization(self) -> bool:
         """Whether the receiver's requests carry an Authorization header of its config."""
         http = self.http_config
+        if http is not None and (http.authorization is not None or http.basic_auth is not None):
+            return True
         names = {*http.headers, *http.header_files} if http else set()
         return any(name.lower() == "authorization" for name in names)
 
@@ -453,8 +459,7 @@ class ReceiverSettings(Model):
     def _one_authorization(self) -> ReceiverSettings:
         # The client makes a Basic Authorization header of a url's user:password; with a
         # header of the config's too, it refuses every request (aiohttp: ValueError).
-        url = getattr(self, "url", "") or ""
-        if "@" in urlsplit(url).netloc and self.sets_authorization():
+        if "@" in urlsplit(self.base_url()).netloc and self.sets_authorization():
             raise ValueError(
                 "url: its user:password is sent as the Authorization header, which this "
                 "receiver sets too (its key, or http_config); keep the credential in one place"
@@ -467,7 +472,7 @@ class ReceiverSettings(Model):
         files, and what its `url` and proxy can carry (userinfo, query: url_secrets)."""
         http = self.http_config.secret_values() if self.http_config else []
         values = [form for v in (*self.dialect_secrets(), *http) for form in secret_forms(v)]
-        values += url_secrets(getattr(self, "url", "") or "")
+        values += url_secrets(self.base_url())
         return sorted(set(values), key=len, reverse=True)
 
     def dialect_secrets(self) -> list[str]:

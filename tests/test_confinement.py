@@ -175,6 +175,7 @@ def test_a_request_outside_the_receivers_url_is_refused_without_sending(
         "url": server.url + "/api/v1/incidents",
         "api_key": "a24-key-0123456789",
         "dedup_key": {"strategy": "template", "template": "{{ labels.key }}"},
+        "resolve": {"by": "alias_path"},
     }
     payload = make_payload(make_alert("resolved", key=".."), make_alert("resolved", key="ok"))
     status, body = send_through(receiver, payload)

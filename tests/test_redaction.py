@@ -368,3 +368,19 @@ def test_a_url_user_password_and_an_authorization_header_are_a_config_error(
         "this receiver sets too (its key, or http_config); keep the credential in one place"
     ]
 
+
+def test_a_key_in_a_url_files_path_is_scrubbed_where_only_the_path_is_echoed(
+    tmp_path: Path,
+) -> None:
+    """Tools that put their key in the URL's path (alertmanager-webhook's url_file): an
+    upstream echoing its request line shows the path, not the whole URL."""
+    from adapter.secrets import scrub
+    from tests.conftest import config_from
+
+    key = "K3Y-0123456789abcdef"
+    (tmp_path / "url").write_text(f"https://app.alert24.test/integrations/alertmanager/{key}\n")
+    receiver = {"name": "r", "type": "alertmanager-webhook", "url_file": str(tmp_path / "url")}
+    config = config_from({"receivers": [receiver]}, tmp_path)
+    echoed = f"404: no route POST /integrations/alertmanager/{key} (key {key})"
+    out = scrub(echoed, config.receivers[0].secret_values())
+    assert key not in out and "K3Y" not in out, out
