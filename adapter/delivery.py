@@ -208,7 +208,8 @@ class Deliverer:
             if verdict is Verdict.DELIVERED:
                 answer = response.body
                 return Result(verdict, response.status, attempts=attempts)
-            said = scrub(response.body[:300].decode("utf-8", "replace"), receiver.secrets)
+            # Scrubbed, then cut: cut first, a secret across the cut would leave its head.
+            said = scrub(response.body[:4096].decode("utf-8", "replace"), receiver.secrets)[:300]
             detail = f"upstream answered {response.status}: {said}".rstrip(": ")
             if verdict is Verdict.RETRY:
                 raise _Retryable(detail, response.status, response.retry_after)

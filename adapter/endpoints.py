@@ -89,18 +89,25 @@ async def reload(request: Request) -> Response:
 async def index(request: Request) -> Response:
     state = _state(request)
     kinds = {name: r.kind for name, r in state.loaded.receivers.items()}
+    # What upstreams said only for a reader with the credential (adapter/landing.py).
+    detailed = state.loaded.auth.allows(request.headers.get("authorization"))
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(
             {
                 "name": "incident-adapter",
                 "version": __version__,
                 "receivers": {
-                    name: {"type": kind, **state.activity.get(name, Activity()).as_json()}
+                    name: {
+                        "type": kind,
+                        **state.activity.get(name, Activity()).as_json(detailed),
+                    }
                     for name, kind in kinds.items()
                 },
             }
         )
-    return HTMLResponse(landing.page(__version__, kinds, state.activity, state.loaded.auth.enabled))
+    return HTMLResponse(
+        landing.page(__version__, kinds, state.activity, state.loaded.auth.enabled, detailed)
+    )
 
 
 async def docs(_: Request) -> Response:

@@ -1,6 +1,11 @@
 """The page at `/`: what runs here and how each receiver is doing, readable without scripts.
-No secrets: only names, dialects, times, keys, status codes and the (scrubbed) reasons the
-upstream gave.
+No secrets: only names, dialects, times, keys, status codes and reasons.
+
+A reason is the adapter's own words (`upstream answered 400`, `cannot render`: report.py,
+`AlertOutcome.reason`) unless the request carries the inbound credential (`detailed`): only
+then does it go on with what the upstream said or a template quoted, scrubbed of the
+receiver's secrets. An upstream's error body can echo anything it was sent (a label, an
+annotation, a URL, a header), and anyone who can reach the page can read it.
 
 Per receiver: the last webhook answers, the last RECENT deliveries this replica made (a
 bounded deque, in memory), and a form that sends a test incident (POST /-/test/{receiver},
@@ -62,16 +67,16 @@ class Activity:
         for outcome in outcomes:
             recent.append((now, outcome))
 
-    def as_json(self) -> dict[str, object]:
+    def as_json(self, detailed: bool = False) -> dict[str, object]:
         return {
             "last_success": _iso(self.last_success),
             "last_failure": _iso(self.last_failure),
             "last_failure_code": self.last_failure_code,
-            "recent": [_delivery_json(when, o) for when, o in reversed(self.recent)],
+            "recent": [_delivery_json(when, o, detailed) for when, o in reversed(self.recent)],
         }
 
 
-def _delivery_json(when: float, outcome: AlertOutcome) -> dict[str, Any]:
+def _delivery_json(when: float, outcome: AlertOutcome, detailed: bool) -> dict[str, Any]:
     return {
         "time": _iso(when),
         "alertname": outcome.alertname,
@@ -79,7 +84,7 @@ def _delivery_json(when: float, outcome: AlertOutcome) -> dict[str, Any]:
         "action": outcome.action,
         "outcome": outcome.result,
         "upstream_status": outcome.status,
-        "reason": outcome.detail,
+        "reason": outcome.detail if detailed else outcome.reason,
     }
 
 
@@ -133,7 +138,7 @@ def _test_form(name: str, auth_enabled: bool) -> str:
     )
 
 
-def deliveries_table(seen: Activity) -> str:
+def deliveries_table(seen: Activity, detailed: bool = False) -> str:
     if not seen.recent:
         return "<p>No deliveries since this replica started.</p>"
     rows = []
@@ -147,7 +152,7 @@ def deliveries_table(seen: Activity) -> str:
             f"<td>{html.escape(o.alertname)}</td>"
             f'<td class="key">{html.escape(o.dedup_key)}</td><td>{html.escape(o.action)}</td>'
             f'<td class="{html.escape(o.result)}">{html.escape(o.result)}</td>'
-            f"<td>{status}</td><td>{html.escape(o.detail)}</td></tr>"
+            f"<td>{status}</td><td>{html.escape(o.detail if detailed else o.reason)}</td></tr>"
         )
     return (
         '<table class="deliveries"><tr><th>when (UTC)</th><th>alertname</th><th>dedup key</th>'
@@ -157,13 +162,13 @@ def deliveries_table(seen: Activity) -> str:
     )
 
 
-def _section(name: str, kind: str, seen: Activity, auth_enabled: bool) -> str:
+def _section(name: str, kind: str, seen: Activity, auth_enabled: bool, detailed: bool) -> str:
     return (
         f'<section id="receiver-{html.escape(name)}"><h2>{html.escape(name)} '
         f"<small>({html.escape(kind)})</small></h2>\n"
         f"{_test_form(name, auth_enabled)}\n"
         f"<h3>Last deliveries (newest first, at most {RECENT}, this replica only)</h3>\n"
-        f"{deliveries_table(seen)}</section>\n"
+        f"{deliveries_table(seen, detailed)}</section>\n"
     )
 
 
@@ -172,6 +177,7 @@ def page(
     receivers: dict[str, str],
     activity: dict[str, Activity],
     auth_enabled: bool = True,
+    detailed: bool = False,
 ) -> str:
     rows = []
     sections = []
@@ -185,7 +191,7 @@ def page(
             f"<td>{_iso(seen.last_success) or 'never'}</td><td>{html.escape(failure)}</td>"
             f'<td><a href="#receiver-{html.escape(name)}">deliveries and test</a></td></tr>'
         )
-        sections.append(_section(name, kind, seen, auth_enabled))
+        sections.append(_section(name, kind, seen, auth_enabled, detailed))
     return f"""{_head("incident-adapter")}
 <h1>incident-adapter {html.escape(version)}</h1>
 <p>Alertmanager webhooks in, one incident event per alert out.</p>
@@ -207,7 +213,8 @@ def result_page(
     auth_enabled: bool,
     host: str,
 ) -> str:
-    """The page after "Send test incident": what the API answered for each step."""
+    """The page after "Send test incident": what the API answered for each step. Its
+    reader gave the credential, so reasons are shown in full (scrubbed)."""
     ok = bool(answers) and all(a.accepted for a in answers)
     verdict = (
         '<p class="ok">The incident API accepted the trigger and the resolve.</p>'
@@ -229,7 +236,7 @@ def result_page(
 <p>Sent from {html.escape(host)} as alertname <code>IncidentAdapterTest</code>, through this
 receiver's own key rule, severity, budget and retries.</p>
 <p><a href="/">Back to all receivers</a></p>
-{_section(name, kind, seen, auth_enabled)}
+{_section(name, kind, seen, auth_enabled, detailed=True)}
 </body></html>
 """
 

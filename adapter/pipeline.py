@@ -15,11 +15,18 @@ from typing import Literal
 from adapter import storm
 from adapter.http_config import HTTPOptions, options_for
 from adapter.integrations import integration_for
-from adapter.integrations.base import AlertEvent, Integration, RenderError, UpstreamRequest
+from adapter.integrations.base import (
+    AlertEvent,
+    Integration,
+    RenderError,
+    UpstreamRequest,
+    confined,
+)
 from adapter.keys import DedupRule, dedup_key_for
 from adapter.matchers import Matcher, all_match
 from adapter.payload import Alert, WebhookPayload
 from adapter.ratelimit import Budget
+from adapter.secrets import scrub
 from adapter.settings import (
     DeliverySettings,
     RateLimitSettings,
@@ -42,6 +49,8 @@ class Receiver:
     budget: Budget | None
     storm_guard: StormGuardSettings | None
     http: HTTPOptions | None
+    # Where every request of the receiver must stay (adapter/urls.py): its `url`.
+    base_url: str = ""
 
     @classmethod
     def from_settings(
@@ -66,6 +75,7 @@ class Receiver:
             ),
             storm_guard=settings.storm_guard,
             http=options_for(settings.name, settings.http_config, getattr(settings, "url", "")),
+            base_url=settings.base_url(),
         )
 
 
@@ -154,10 +164,23 @@ def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
         limit = receiver.integration.dedup_key_limit
         merged = storm.guard(merged, payload, sg.threshold, sg.listed, receiver.dedup.prefix, limit)
     deliveries = []
-    for request, reps in receiver.integration.render_all([rep for rep, _ in merged.values()]):
+    integration = receiver.integration
+    for request, reps in integration.render_all([rep for rep, _ in merged.values()]):
         covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])
+        if (
+            not isinstance(request, RenderError)
+            and integration.sends
+            # the receiver's url itself, with nothing to follow, is under it: most requests
+            and (request.url != receiver.base_url or request.then is not None)
+        ):
+            try:
+                request = confined(request, receiver.base_url)
+            except RenderError as exc:
+                request = exc
         if isinstance(request, RenderError):
-            deliveries.append(Delivery(None, covered, f"cannot render: {request}"))
+            # A render error may quote what it rendered: no secret of the receiver in it.
+            why = scrub(str(request), receiver.secrets)
+            deliveries.append(Delivery(None, covered, f"cannot render: {why}"))
         else:
             deliveries.append(Delivery(request, covered))
     return Plan(deliveries, filtered)

@@ -36,6 +36,16 @@ class AlertOutcome:
     detail: str = ""
     alertname: str = ""  # for the landing page's deliveries; not in the webhook's answer
 
+    @property
+    def reason(self) -> str:
+        """The detail without anyone else's words, for a reader who holds no credential.
+
+        Every detail is the adapter's own sentence, then, after ": ", what it quotes: the
+        upstream's answer (`upstream answered 400: ...`), a template's error (`cannot
+        render: ...`). The first part is ours alone: `upstream answered 400`, `cannot
+        render`, `no answer within 3s`, `deadline reached`."""
+        return self.detail.partition(": ")[0]
+
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "fingerprint": self.fingerprint,

@@ -8,8 +8,12 @@ calls it.
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
 from pydantic import BeforeValidator, GetCoreSchemaHandler
 from pydantic_core import core_schema
@@ -91,9 +95,83 @@ def read_token_file(path: str | Path) -> list[Secret]:
     return tokens
 
 
-def scrub(text: str, secrets: list[str] | tuple[str, ...] | frozenset[str]) -> str:
-    """Replace every occurrence of each secret value in text (for text that came from outside)."""
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """Replace every occurrence of each secret value in text (for text that came from outside).
+
+    `secrets` holds each value in the forms it can be echoed in (`secret_forms`): a receiver's
+    are made once, at load, so this stays a few `in` tests on the path of a failure."""
     for value in secrets:
         if value and value in text:
             text = text.replace(value, REDACTED)
     return text
+
+
+# A query value shorter than this is scrubbed only as `name=value`: a bare `1`, `json` or
+# `true` replaced in every text would wreck the text (`application/<secret>`) and hide
+# nothing a guess would not find.
+MIN_BARE = 8
+
+
+def secret_forms(value: str) -> list[str]:
+    """A secret as an upstream or a renderer may echo it: as is, percent-encoded (in a URL),
+    form-encoded, JSON-escaped. Longest first, so a form that contains another goes whole."""
+    forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+    forms.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+def url_secrets(url: str) -> list[str]:
+    """What in a configured URL can carry a secret, in every form it can be echoed in: the
+    userinfo (as a whole, each part, and the Basic credential clients make of it) and the
+    query (as a whole, each `name=value`, each value); a part shorter than MIN_BARE only
+    where it stands with its neighbours.
+
+    `https://user:pw@host/hook?token=abc` gives `pw`, `user`, base64 `user:pw`,
+    `token=abc`, `abc`, ... (decoded and as written)."""
+    try:
+        parts = urlsplit(url)
+        username, password = parts.username, parts.password
+    except ValueError:  # a bad port: the config check names it; scrub what can be told
+        return [url] if url else []
+    found: list[str] = []
+    if username is not None or password is not None:
+        user, pw = unquote(username or ""), unquote(password or "")
+        found.append(parts.netloc.rpartition("@")[0])
+        found += [v for v in (username or "", password or "", user, pw) if len(v) >= MIN_BARE]
+        found.append(base64.b64encode(f"{user}:{pw}".encode()).decode())
+    if parts.query:
+        found.append(parts.query if len(parts.query) >= MIN_BARE else "?" + parts.query)
+        for pair in parts.query.split("&"):
+            if "=" in pair or len(pair) >= MIN_BARE:
+                found.append(pair)
+            else:  # a short token on its own: only where it stands in a query
+                found += ["?" + pair, "&" + pair]
+            name, _, raw = pair.partition("=")
+            value = unquote(raw.replace("+", " "))
+            if len(value) >= MIN_BARE:
+                found += [raw, value]
+            elif value:
+                found += [f"{name}={quote(value, safe='')}", f"{unquote(name)}={value}"]
+    out: list[str] = []
+    for value in found:
+        out += secret_forms(value) if value else []
+    return sorted(set(out), key=len, reverse=True)
+
+
+def redact_url(url: str) -> str:
+    """The URL with anything that can carry a secret replaced: the userinfo and each query
+    value (names stay, to tell which). For printing a URL whose secrets are not known (a
+    config error): `https://<secret>@host/hook?token=<secret>`."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return REDACTED
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = f"{REDACTED}@{netloc.rpartition('@')[2]}"
+    # `name=value` keeps its name; a part without `=` may be a token itself (`?abc123`).
+    query = "&".join(
+        f"{name}={REDACTED}" if sep else REDACTED
+        for name, sep, _ in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment and REDACTED))

@@ -8,6 +8,7 @@ fix a bad value; they turn into the plain rule objects the pure transforms use.
 from __future__ import annotations
 
 import base64
+import re
 import ssl
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,7 +30,7 @@ from pydantic import (
 from adapter.durations import Duration
 from adapter.keys import TEMPLATE_NAMES, DedupRule
 from adapter.matchers import Matcher, parse_matchers
-from adapter.secrets import Secret, SecretFile
+from adapter.secrets import Secret, SecretFile, redact_url, secret_forms, url_secrets
 from adapter.severity import LEVELS, SeverityOverride, SeverityRule
 from adapter.templating import Fields, compile_template, names_read, template_error
 from adapter.timeintervals import TimeInterval
@@ -74,9 +75,20 @@ def one_secret(name: str, inline: Secret | None, from_file: Secret | None) -> Se
 
 
 def check_http_url(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"url {url!r} must be an absolute http(s) URL")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 -- raises ValueError for a port that is not a number
+    except ValueError:
+        parts = urlsplit("")
+    # printable ASCII, percent-encoded: the transports send it as written (adapter/urls.py)
+    if parts.scheme not in ("http", "https") or not parts.hostname or not _ENCODED.match(url):
+        raise ValueError(
+            f"url {redact_url(url)!r} must be an absolute http(s) URL, percent-encoded "
+            "(no spaces or characters outside ASCII)"
+        )
+
+
+_ENCODED = re.compile(r"[!-~]+\Z")
 
 
 class DeliverySettings(Model):
@@ -371,8 +383,8 @@ class HTTPClientSettings(Model):
 
     def secret_values(self) -> list[str]:
         values = [s.reveal() for s in self.header_files.values()]
-        if self.proxy_url and (password := urlsplit(self.proxy_url).password):
-            values.append(password)
+        if self.proxy_url:
+            values += url_secrets(self.proxy_url)
         if self.authorization is not None:
             values.append(self.authorization.header().partition(" ")[2])
         if self.basic_auth is not None:
@@ -431,10 +443,37 @@ class ReceiverSettings(Model):
     def filters(self) -> tuple[Matcher, ...]:
         return self.matchers
 
+    def base_url(self) -> str:
+        """Where every request of the receiver must stay (adapter/urls.py): its `url`."""
+        return getattr(self, "url", "") or ""
+
+    def sets_authorization(self) -> bool:
+        """Whether the receiver's requests carry an Authorization header of its config."""
+        http = self.http_config
+        if http is not None and (http.authorization is not None or http.basic_auth is not None):
+            return True
+        names = {*http.headers, *http.header_files} if http else set()
+        return any(name.lower() == "authorization" for name in names)
+
+    @model_validator(mode="after")
+    def _one_authorization(self) -> ReceiverSettings:
+        # The client makes a Basic Authorization header of a url's user:password; with a
+        # header of the config's too, it refuses every request (aiohttp: ValueError).
+        if "@" in urlsplit(self.base_url()).netloc and self.sets_authorization():
+            raise ValueError(
+                "url: its user:password is sent as the Authorization header, which this "
+                "receiver sets too (its key, or http_config); keep the credential in one place"
+            )
+        return self
+
     def secret_values(self) -> list[str]:
-        """Every secret this receiver holds, revealed, for scrubbing text that came from outside."""
+        """Every secret this receiver holds, revealed, in each form it can be echoed in
+        (longest first), for scrubbing text that came from outside: its keys, its header
+        files, and what its `url` and proxy can carry (userinfo, query: url_secrets)."""
         http = self.http_config.secret_values() if self.http_config else []
-        return [*self.dialect_secrets(), *http]
+        values = [form for v in (*self.dialect_secrets(), *http) for form in secret_forms(v)]
+        values += url_secrets(self.base_url())
+        return sorted(set(values), key=len, reverse=True)
 
     def dialect_secrets(self) -> list[str]:
         """The dialect's own secrets (keys, tokens); each dialect with one says which."""
@@ -461,6 +500,9 @@ class KeyedReceiverSettings(ReceiverSettings):
 
     def dialect_secrets(self) -> list[str]:
         return [self.key.reveal()]
+
+    def sets_authorization(self) -> bool:
+        return self.auth_header.lower() == "authorization" or super().sets_authorization()
 
     def json_headers(self, scheme: str) -> dict[str, str]:
         """What every request of the receiver carries: JSON, and the key in `auth_header`."""

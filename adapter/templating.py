@@ -15,6 +15,13 @@ Filters: `tojson` (safe embedding in JSON; a missing label is ""), `urlquote` (q
 every reserved character, `/` included, for a path segment) and `sha256` (the hex digest of
 the text's UTF-8: `{{ group_key | sha256 }}` is the key Alertmanager's own PagerDuty and
 Opsgenie notifiers use); Jinja2's own otherwise.
+
+URL templates (`compile_url_template`: the `template` dialect's `path`) encode what every
+`{{ }}` prints as `urlquote` does, the way an HTML template escapes: a label is data in the
+URL, never syntax, whether or not the template says `| urlquote` (what `urlquote` already
+encoded is not encoded twice). So `/incidents/{{ alert.labels.service }}` with
+`service=../../admin` requests `/incidents/..%2F..%2Fadmin`, and `x?token=a` adds no query
+parameter. The literal text of the template is the config's: it may hold `/`, `?` and `&`.
 Jinja2 is imported on first use: an adapter without templates never loads it.
 """
 
@@ -25,7 +32,8 @@ import hashlib
 import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+
+from adapter.urls import path_segment
 
 if TYPE_CHECKING:
     import jinja2
@@ -37,10 +45,46 @@ def environment() -> jinja2.Environment:
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     env = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
-    env.filters["tojson"] = _tojson
-    env.filters["urlquote"] = lambda value: quote(str(value), safe="")
-    env.filters["sha256"] = lambda value: hashlib.sha256(str(value).encode()).hexdigest()
+    _add_filters(env)
     return env
+
+
+@functools.cache
+def url_environment() -> jinja2.Environment:
+    """The sandbox for URL templates: every `{{ }}` prints URL-encoded (`_encoded`)."""
+    import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    env = ImmutableSandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, finalize=_encoded
+    )
+    _add_filters(env)
+    return env
+
+
+def _add_filters(env: jinja2.Environment) -> None:
+    env.filters["tojson"] = _tojson
+    env.filters["urlquote"] = urlquote
+    env.filters["sha256"] = lambda value: hashlib.sha256(str(value).encode()).hexdigest()
+
+
+class Encoded(str):
+    """Text already URL-encoded by `urlquote`: a URL template prints it as it is."""
+
+    __slots__ = ()
+
+
+def urlquote(value: Any) -> Encoded:
+    """Every reserved character quoted (`/` too); a bare `.` or `..` as `%2E` (adapter/urls.py)."""
+    return Encoded(path_segment(str(value)))
+
+
+def _encoded(value: Any) -> Any:
+    """What a `{{ }}` of a URL template prints: urlquote'd unless it already is."""
+    if isinstance(value, Encoded):
+        return value
+    text = str(value)  # a StrictUndefined raises here, as it would when printed
+    return urlquote(text) if text else text
 
 
 @functools.cache
@@ -80,6 +124,16 @@ def compile_template(source: str) -> jinja2.Template:
 
     try:
         return environment().from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise ValueError(f"template error on line {exc.lineno}: {exc.message}") from None
+
+
+def compile_url_template(source: str) -> jinja2.Template:
+    """`compile_template` for a URL: every `{{ }}` prints URL-encoded."""
+    import jinja2
+
+    try:
+        return url_environment().from_string(source)
     except jinja2.TemplateSyntaxError as exc:
         raise ValueError(f"template error on line {exc.lineno}: {exc.message}") from None
 

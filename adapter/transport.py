@@ -14,6 +14,11 @@ Two implementations:
 
 Redirects are never followed: an incident API that redirects is misconfigured, and
 following a redirect could carry a routing key to another host.
+
+Both send the URL as written: the pipeline has checked it stays under the receiver's url
+(adapter/urls.py). yarl, under aiohttp, would otherwise decode `%2E%2E` and collapse it
+(`/v2/alerts/%2E%2E/close` becomes `/v2/close`), so aiohttp gets a `yarl.URL(...,
+encoded=True)`; httpx keeps percent-encoded segments as they are.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
+import yarl
 
 from adapter import __version__
 from adapter.http_config import HTTPOptions
@@ -103,7 +109,7 @@ class AiohttpTransport:
         try:
             async with self._session.request(
                 request.method,
-                request.url,
+                yarl.URL(request.url, encoded=True),
                 headers=headers,
                 data=request.body,
                 allow_redirects=False,

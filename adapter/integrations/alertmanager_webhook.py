@@ -20,6 +20,7 @@ from the receiver's `http_config`, like every dialect's.
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import Field, model_validator
@@ -74,8 +75,15 @@ class AlertmanagerWebhookSettings(ReceiverSettings):
     def target(self) -> str:
         return self.url_file.reveal() if self.url_file is not None else self.url
 
+    def base_url(self) -> str:
+        return self.target
+
     def dialect_secrets(self) -> list[str]:
-        return [self.url_file.reveal()] if self.url_file is not None else []
+        if self.url_file is None:
+            return []
+        # The key is in the path: an upstream that echoes only the path must not show it.
+        path = urlsplit(self.target).path
+        return [self.target, path, *(part for part in path.split("/") if len(part) >= 16)]
 
 
 class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):

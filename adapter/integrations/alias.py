@@ -15,7 +15,7 @@ for that (`update_alerts`); this dialect does not. A resolve closes the alert wi
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
@@ -23,6 +23,7 @@ from adapter.budgets import Budget, Items, Text, Total, fit
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
 from adapter.matchers import all_match
 from adapter.settings import KeyedReceiverSettings, Matchers, Model
+from adapter.urls import join, path_segment, web_link
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
@@ -113,7 +114,8 @@ class Alias(Integration[AliasSettings]):
     def render(self, event: AlertEvent) -> UpstreamRequest:
         source = self.settings.source or urlsplit(event.group.externalURL).netloc or "alertmanager"
         if event.action == "resolve":
-            url = f"{self._base}/{quote(event.dedup_key, safe='')}/close?identifierType=alias"
+            path = f"/{path_segment(event.dedup_key)}/close"  # a key of `..` stays one segment
+            url = join(self._base, path, "identifierType=alias")
             body = {"source": source, "note": "Resolved in Alertmanager"}
             content = fit(body, CLOSE_BUDGET, self._protected)
             return UpstreamRequest("POST", url, self._headers, content)
@@ -125,10 +127,11 @@ class Alias(Integration[AliasSettings]):
         labels, annotations = alert.labels, alert.annotations
         message = annotations.get("summary") or labels.get("alertname") or "alert"
         description = annotations.get("description", "")
-        if runbook := annotations.get("runbook_url"):
+        # Opsgenie turns URLs in a description into links: http(s) ones only (adapter/urls.py).
+        if runbook := web_link(annotations.get("runbook_url")):
             description = f"{description}\n\nRunbook: {runbook}".strip()
-        if alert.generatorURL:
-            description = f"{description}\n\nSource: {alert.generatorURL}".strip()
+        if source_url := web_link(alert.generatorURL):
+            description = f"{description}\n\nSource: {source_url}".strip()
         tags = [*self.settings.tags]
         tags += [f"{n}:{labels[n]}" for n in self.settings.tag_labels if labels.get(n)]
         return {

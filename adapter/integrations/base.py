@@ -17,10 +17,11 @@ from __future__ import annotations
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
 from adapter.payload import Alert, WebhookPayload
+from adapter.urls import check_under
 
 if TYPE_CHECKING:
     from adapter.settings import ReceiverSettings
@@ -138,3 +139,23 @@ class Integration(ABC, Generic[S]):
 
     def verdict(self, status: int) -> Verdict:
         return self.retry_policy.verdict(status)
+
+
+def confined(request: UpstreamRequest, base: str) -> UpstreamRequest:
+    """The request, if its URL is under the receiver's `base` url (adapter/urls.py), with each
+    follow-up it derives checked the same way when it is derived; else RenderError.
+
+    Applied by the pipeline to every dialect's every request, not by each dialect: a new
+    dialect cannot forget it."""
+    why = check_under(request.url, base)
+    if why is not None:
+        raise RenderError(why)
+    follow = request.then
+    if follow is None:
+        return request
+
+    def then(answer: bytes) -> UpstreamRequest | None:
+        derived = follow(answer)
+        return None if derived is None else confined(derived, base)
+
+    return replace(request, then=then)

@@ -26,6 +26,7 @@ from adapter.budgets import Budget, Text, fit
 from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import ReceiverSettings, check_http_url, one_secret
+from adapter.urls import web_link
 
 Link = Literal["source", "runbook"]  # the alert's generatorURL; its runbook_url annotation
 
@@ -208,14 +209,16 @@ class EventsV2(Integration[EventsV2Settings]):
         }
         if alert.startsAt:
             payload["timestamp"] = alert.startsAt
+        # Links only to http(s): a `javascript:` or `data:` href is a click away from running
+        # in the incident tool's page (adapter/urls.py).
         links = []
-        if alert.generatorURL and "source" in self._links:
-            links.append({"href": alert.generatorURL, "text": "Source"})
-        if (runbook := annotations.get("runbook_url")) and "runbook" in self._links:
+        if "source" in self._links and (source_url := web_link(alert.generatorURL)):
+            links.append({"href": source_url, "text": "Source"})
+        if "runbook" in self._links and (runbook := web_link(annotations.get("runbook_url"))):
             links.append({"href": runbook, "text": "Runbook"})
         fields: dict[str, Any] = {"payload": payload, "client": "Alertmanager"}
         if links:
             fields["links"] = links
-        if group.externalURL:
-            fields["client_url"] = group.externalURL
+        if client_url := web_link(group.externalURL):
+            fields["client_url"] = client_url
         return fields

@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import orjson
 import structlog
@@ -68,6 +68,7 @@ from adapter.integrations.status_page_text import (
     raw_input_text,
     text_budget_for,
 )
+from adapter.urls import join, path_segment, web_link
 
 log = structlog.get_logger("adapter.status_page")
 
@@ -136,7 +137,6 @@ class StatusPage(Integration[StatusPageSettings]):
         self.extra = settings.extra_create_fields()
         self.markers = tuple(m for m in (self.shape.marker, settings.preset.marker_fallback) if m)
         self._headers = settings.json_headers(self.shape.auth_scheme)
-        self._base = settings.url.rstrip("/") + "/"
         self._clock = clock or (lambda: datetime.now(UTC))
         limits = settings.preset.limits
         as_text = self.raw_input_format == "text"
@@ -323,9 +323,9 @@ class StatusPage(Integration[StatusPageSettings]):
             "starts_at": alert.startsAt,
             "firing_for": firing_for,
         }
-        if alert.generatorURL:
-            out["source"] = alert.generatorURL
-        if runbook := alert.annotations.get("runbook_url"):
+        if source_url := web_link(alert.generatorURL):  # links: http(s) only (adapter/urls.py)
+            out["source"] = source_url
+        if runbook := web_link(alert.annotations.get("runbook_url")):
             out["runbook_url"] = runbook
         others = {k: v for k, v in alert.annotations.items() if k not in TEXT_ANNOTATIONS and v}
         if others:
@@ -347,10 +347,12 @@ class StatusPage(Integration[StatusPageSettings]):
 
     def _url(self, which: str, ids: dict[str, str] | None = None) -> str:
         text: str = getattr(self.shape, which)
-        text = text.replace("{page_id}", quote(self.settings.page_id, safe=""))
+        # An id may come from the API's own answer: one segment, never `..` (adapter/urls.py).
+        text = text.replace("{page_id}", path_segment(self.settings.page_id))
         for name, value in (ids or {}).items():
-            text = text.replace("{" + name + "}", quote(value, safe=""))
-        return self._base + text
+            text = text.replace("{" + name + "}", path_segment(value))
+        path, _, query = text.partition("?")
+        return join(self.settings.url, "/" + path, query)
 
 
 def _json(body: dict[str, Any]) -> bytes:

@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 from adapter.integrations.status_page_presets import FIELDS, PATHS, PRESETS, Preset, Shape
 from adapter.keys import dedup_key_for
 from adapter.payload import Alert
+from adapter.secrets import redact_url
 from adapter.settings import KeyedReceiverSettings, Model
 from adapter.templating import Fields
 
@@ -84,7 +85,7 @@ class StatusPageSettings(KeyedReceiverSettings):
         for name in PATHS[:-1]:
             path = getattr(shape, name)
             if path.startswith("/") or "://" in path:
-                raise ValueError(f"paths.{name}: {path!r} must be relative to url")
+                raise ValueError(f"paths.{name}: {redact_url(path)!r} must be relative to url")
         if shape.component_method not in ("PATCH", "PUT", "POST"):
             raise ValueError("paths.component_method: use PATCH, PUT or POST")
         if shape.component and "{component_id}" not in shape.component:

@@ -7,6 +7,10 @@ error naming the receiver, the field and the line, not a 3 a.m. surprise.
 
 The upstream's scheme and host are fixed by `url` in the config; templates fill only the
 path and query, so no alert content can send a request (and its credentials) elsewhere.
+Every `{{ }}` of `path` prints URL-encoded, like `urlquote` (adapter/templating.py): a
+label is one path segment or one query value, never `/`, `..`, `?` or `#`; and the
+rendered URL must stay under `url`, its path included (adapter/urls.py), or the alert is
+refused (424, `cannot render`) without sending anything.
 
 Context of every template:
     alert         status, labels, annotations, startsAt, endsAt, generatorURL, fingerprint
@@ -16,6 +20,8 @@ Context of every template:
     secrets       the receiver's named secrets (printed as <secret> by `render`)
 A label or annotation the alert lacks renders as empty (adapter/templating.py); a name
 that does not exist at all is a config error. Filters: `tojson`, `urlquote`, Jinja2's own.
+`alert.generatorURL`, `external_url` and the `runbook_url` annotation are links: each is
+empty (the annotation absent) unless it is an http(s) URL, so no `javascript:` goes out.
 
 An API of your own has limits only you know: `max_body_bytes` (default: none) fits a body
 over it the way every dialect fits its vendor's limits (adapter/budgets.py): the longest
@@ -42,10 +48,11 @@ from adapter.integrations.base import (
     UpstreamRequest,
 )
 from adapter.payload import Alert, WebhookPayload
-from adapter.secrets import Secret, SecretFile
-from adapter.settings import Model, ReceiverSettings
-from adapter.templating import Fields, fields, template_error
+from adapter.secrets import Secret, SecretFile, redact_url
+from adapter.settings import Model, ReceiverSettings, check_http_url
+from adapter.templating import Fields, compile_url_template, fields, template_error
 from adapter.templating import compile_template as _compile
+from adapter.urls import check_under, web_link
 
 
 class RequestTemplate(Model):
@@ -54,7 +61,13 @@ class RequestTemplate(Model):
     headers: dict[str, str] = Field(default_factory=dict)  # values are templates
     body: str = ""  # a template; JSON unless Content-Type says otherwise
 
-    @field_validator("path", "body")
+    @field_validator("path")
+    @classmethod
+    def _url_compiles(cls, value: str) -> str:
+        compile_url_template(value)
+        return value
+
+    @field_validator("body")
     @classmethod
     def _compiles(cls, value: str) -> str:
         _compile(value)
@@ -65,7 +78,8 @@ class RequestTemplate(Model):
     def _stays_on_the_host(cls, value: str) -> str:
         if value and value[0] not in "/?":
             raise ValueError(
-                f"{value[:40]!r} must start with '/' or '?': the path cannot change the host"
+                f"{redact_url(value)[:40]!r} must start with '/' or '?': the path cannot "
+                "change the host"
             )
         return value
 
@@ -95,9 +109,11 @@ class TemplateSettings(ReceiverSettings):
     @field_validator("url")
     @classmethod
     def _absolute(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
-            raise ValueError(f"{value!r} must be an absolute http(s) URL without a query")
+        check_http_url(value)
+        if urlsplit(value).query:
+            raise ValueError(
+                f"{redact_url(value)!r} must be an absolute http(s) URL without a query"
+            )
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -113,6 +129,10 @@ class TemplateSettings(ReceiverSettings):
             except RenderError as exc:
                 raise ValueError(str(exc)) from None
         return self
+
+    def sets_authorization(self) -> bool:
+        headers = [*self.trigger.headers, *self.resolve.headers]
+        return any(h.lower() == "authorization" for h in headers) or super().sets_authorization()
 
     def named_secrets(self) -> dict[str, str]:
         return {n: s.reveal() for n, s in {**self.secrets, **self.secret_files}.items()}
@@ -166,10 +186,9 @@ class Template(Integration[TemplateSettings]):
         super().__init__(settings)
         self.dedup_key_limit = settings.dedup_key_limit
         self.retry_policy = RetryPolicy(frozenset(settings.retry_statuses))
-        self._host = urlsplit(settings.url).netloc
         self._compiled = {
             action: (
-                _compile(t.path),
+                compile_url_template(t.path),
                 {name: _compile(v) for name, v in t.headers.items()},
                 _compile(t.body),
                 t,
@@ -198,8 +217,10 @@ class Template(Integration[TemplateSettings]):
             content = body.render(context)
         except (template_error(), TypeError, ValueError) as exc:  # undefined, sandbox, ...
             raise RenderError(f"{field}: {exc}") from None
-        if urlsplit(url).netloc != self._host or any(c in url for c in "\r\n"):
-            raise RenderError(f"{event.action}.path: the rendered URL leaves {self._host}")
+        # The pipeline checks every dialect's requests (base.confined); here too, so the
+        # load-time render against a sample alert finds a path that cannot stay under url.
+        if (why := check_under(url, self.settings.url)) is not None:
+            raise RenderError(f"{event.action}.path: {why}")
         if any(c in v for v in rendered.values() for c in "\r\n"):
             raise RenderError(f"{event.action}.headers: a rendered value holds a line break")
         data = content.encode()
@@ -221,14 +242,18 @@ class Template(Integration[TemplateSettings]):
 
     def _context(self, event: AlertEvent) -> dict[str, Any]:
         alert = event.alert
+        annotations = alert.annotations
+        runbook = annotations.get("runbook_url")
+        if runbook is not None and web_link(runbook) is None:  # only http(s) links go out
+            annotations = {k: v for k, v in annotations.items() if k != "runbook_url"}
         return {
             "alert": {
                 "status": alert.status,
                 "labels": fields(alert.labels),
-                "annotations": fields(alert.annotations),
+                "annotations": fields(annotations),
                 "startsAt": alert.startsAt,
                 "endsAt": alert.endsAt,
-                "generatorURL": alert.generatorURL,
+                "generatorURL": web_link(alert.generatorURL) or "",
                 "fingerprint": alert.fingerprint,
             },
             "action": event.action,
@@ -237,6 +262,6 @@ class Template(Integration[TemplateSettings]):
             "receiver": self.settings.name,
             "group_key": event.group.groupKey,
             "common_labels": fields(event.group.commonLabels),
-            "external_url": event.group.externalURL,
+            "external_url": web_link(event.group.externalURL) or "",
             "secrets": self._secrets,
         }
