@@ -4,7 +4,8 @@
 
 - httptools parses fastest, but buffers any header size; the protocol below counts the
   request line and headers as they arrive and answers 431 past the limit.
-- SIGTERM: readiness turns 503 at once, in-flight webhooks get GRACEFUL_SECONDS, exit 0.
+- SIGTERM: readiness turns 503 at once, in-flight webhooks get the longest delivery.timeout
+  plus GRACE_MARGIN_SECONDS (`shutdown_grace`), exit 0.
 - Once started, the garbage collector leaves the startup heap alone and collects the young
   generation less often (`settled`): the p99 of a webhook and ~8% of its CPU.
 - TLS from a web config file in Prometheus exporter-toolkit's format (`--web.config.file`):
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import signal
 import socket
 import ssl
@@ -35,9 +37,21 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from adapter.settings import Model
 
-# In-flight webhooks get this long after SIGTERM; keep Kubernetes'
-# terminationGracePeriodSeconds above it (deploy/kubernetes sets 30).
-GRACEFUL_SECONDS = 20
+# After SIGTERM, in-flight webhooks get the longest delivery.timeout of any receiver (each
+# answers by its own) plus this margin, for the answer to be written: a stop never cuts a
+# webhook inside its deadline. Worked out at the signal, so a reload's timeouts count.
+GRACE_MARGIN_SECONDS = 5
+
+
+def shutdown_grace(longest_webhook: float) -> int:
+    """Seconds a stop waits for in-flight webhooks, given the longest delivery.timeout."""
+    return math.ceil(longest_webhook) + GRACE_MARGIN_SECONDS
+
+
+# The grace with the default delivery.timeout (8 s). Kubernetes' terminationGracePeriodSeconds
+# must stay above the preStop pause plus the grace (deploy/kubernetes sets 30): raise it with
+# delivery.timeout (docs/operations.md, "Stopping").
+GRACEFUL_SECONDS = shutdown_grace(8.0)
 
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
@@ -165,8 +179,9 @@ def serve(
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             # Not ready from the first moment of shutdown, so the Service stops sending
-            # new webhooks while in-flight ones finish.
+            # new webhooks while in-flight ones finish, each within its own deadline.
             state.ready = False
+            self.config.timeout_graceful_shutdown = shutdown_grace(state.loaded.longest_webhook)
             super().handle_exit(sig, frame)
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -196,7 +211,7 @@ def serve(
             ws="none",
             lifespan="on",
             server_header=False,
-            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            timeout_graceful_shutdown=shutdown_grace(state.loaded.longest_webhook),
             **tls,
         )
     ).run()
