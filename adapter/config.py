@@ -307,7 +307,7 @@ def _problems(exc: ValidationError, data: Any) -> list[str]:
     return problems
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def yaml_problem(exc: yaml.YAMLError) -> str:
     """Where and what kind of YAML error, never the offending line: it may hold a secret."""
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark or exc.context_mark
@@ -350,7 +350,7 @@ def load_config(path: str | Path | None = None) -> Config:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 -- a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError(source, [_yaml_problem(exc)]) from None
+        raise ConfigError(source, [yaml_problem(exc)]) from None
     if not isinstance(data, dict):
         raise ConfigError(source, ["the top level must be a mapping with at least `receivers:`"])
     try:

@@ -35,6 +35,7 @@ from pydantic import Field, ValidationError
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from adapter.config import yaml_problem
 from adapter.settings import Model
 
 # After SIGTERM, in-flight webhooks get the longest delivery.timeout of any receiver (each
@@ -84,8 +85,10 @@ def load_web_config(path: str) -> WebConfig:
     """The web config; ValueError names what is wrong, like the main config's errors."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read the web config: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the web config: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:  # the place and kind, never the line: it may hold a secret
+        raise ValueError(f"{path}: {yaml_problem(exc)}") from None
     if isinstance(data, dict) and "basic_auth_users" in data:
         raise ValueError(
             f"{path}: basic_auth_users is not supported here; set auth.basic_auth in the "
@@ -109,7 +112,29 @@ def load_web_config(path: str) -> WebConfig:
             raise ValueError(
                 f"{path}: tls_server_config.client_ca_file is needed to verify clients"
             )
+        _check_tls_files(path, tls)
     return web
+
+
+def _check_tls_files(path: str, tls: TLSServerConfig) -> None:
+    """Load the files as the server will, so a bad PEM is an error here (and in check-config
+    --web.config.file), not a traceback from uvicorn at start."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(
+            f"{path}: tls_server_config.cert_file, key_file: cannot load them as a certificate "
+            f"and its key: {exc.__class__.__name__} {getattr(exc, 'reason', '') or ''}".rstrip()
+        ) from None
+    if tls.client_ca_file is not None:
+        try:
+            context.load_verify_locations(tls.client_ca_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(
+                f"{path}: tls_server_config.client_ca_file: cannot load it as CA certificates: "
+                f"{exc.__class__.__name__} {getattr(exc, 'reason', '') or ''}".rstrip()
+            ) from None
 
 
 def bounded_protocol(max_header_bytes: int) -> type[HttpToolsProtocol]:

@@ -147,3 +147,28 @@ def test_a_short_token_is_refused_at_start_off_loopback(tmp_path: Path) -> None:
     assert "auth.bearer_tokens_file: token 2 of the 2" in result.stderr
     assert "openssl rand -hex 32" in result.stderr
     assert "SECRET" not in result.stdout + result.stderr
+
+
+def test_a_web_config_that_uvicorn_would_fail_on_is_refused_by_check_config_and_start(
+    tmp_path: Path,
+) -> None:
+    """Files that exist but hold no certificate passed, and uvicorn failed at start with a
+    traceback; a YAML error printed the offending line."""
+    config = tmp_path / "c.yml"
+    config.write_text(yaml.safe_dump(pd_config()))
+    (tmp_path / "tls.crt").write_text("not a certificate\n")
+    (tmp_path / "tls.key").write_text("not a key\n")
+    web = tmp_path / "web.yml"
+    web.write_text(
+        f"tls_server_config:\n  cert_file: {tmp_path / 'tls.crt'}\n  key_file: {tmp_path / 'tls.key'}\n"
+    )
+    checked = run("check-config", f"--web.config.file={web}", str(config))
+    started = run(f"--config.file={config}", f"--web.config.file={web}")
+    for result in (checked, started):
+        assert result.returncode in (1, 2)
+        assert "tls_server_config.cert_file, key_file: cannot load them" in result.stderr
+        assert "Traceback" not in result.stderr
+    web.write_text('tls_server_config: {cert_file: "web-SECRET-token\n')
+    result = run("check-config", f"--web.config.file={web}", str(config))
+    assert result.returncode == 1 and "not valid YAML: line " in result.stderr
+    assert "SECRET" not in result.stderr
