@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import types
 import typing
 from importlib import resources
@@ -278,8 +279,11 @@ def without_values(message: str, given: Any) -> str:
 
 # Parts of a location that name a branch of a union schema, not a key a user wrote:
 # `routing_key.function-after[Secret(), str]` is `routing_key`.
+_SCHEMA_BRANCH = re.compile(r"^[a-z][a-z-]*\[.*\]$|^(str|int|float|bool|list|dict)$")
+
+
 def _is_schema_branch(part: int | str) -> bool:
-    return isinstance(part, str) and ("[" in part or part in ("str", "int", "list", "dict"))
+    return isinstance(part, str) and _SCHEMA_BRANCH.match(part) is not None
 
 
 def _problems(exc: ValidationError, data: Any) -> list[str]:
