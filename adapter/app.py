@@ -58,11 +58,14 @@ def create_app(
     registry: CollectorRegistry | None = None,
     config_path: str | None = None,
     token_poll: float = TOKEN_FILE_POLL,
+    listen_host: str | None = None,
 ) -> Starlette:
+    """The app for `config`; raises ConfigError when it cannot serve it (adapter/state.py,
+    build). `listen_host`: where it will listen, for the checks of credentials."""
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry, (r.name for r in config.receivers))
+    state = State(config, transport, metrics, config_path, token_poll, listen_host)
     metrics.config_loaded(True, time.time())
-    state = State(config, transport, metrics, config_path, token_poll)
     webhook = Webhook(state)
     app = App(
         webhook,

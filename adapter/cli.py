@@ -2,7 +2,7 @@
 
     incident-adapter [--config.file=PATH] [--web.listen-address=HOST:PORT]
                      [--web.config.file=PATH] [--log.level=...] [--log.format=json|console]
-    incident-adapter check-config PATH...
+    incident-adapter check-config [--web.listen-address=HOST:PORT] [--web.config.file=PATH] PATH...
     incident-adapter render --config.file=PATH [--receiver=NAME] PAYLOAD.json|-
     incident-adapter test --config.file=PATH [--receiver=NAME] [--resolve-after=30s]
                           [--severity=info] [--label=NAME=VALUE]...
@@ -21,14 +21,13 @@ A flag on the command line wins.
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import sys
 from collections.abc import Sequence
 
 from adapter import __version__
-from adapter.config import DEFAULT_SOURCE, Config, ConfigError, load_config
+from adapter.config import DEFAULT_SOURCE, ConfigError, load_config
 from adapter.integrations.base import UpstreamRequest
 from adapter.logs import LEVELS
 
@@ -86,32 +85,52 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def check_exposure(config: Config, host: str) -> str | None:
-    """Why the adapter must not start, or None: no credential is only fine on loopback."""
-    if config.auth.enabled or is_loopback(host):
-        return None
-    return (
-        f"refusing to listen on {host} without an inbound credential: anyone who can reach it "
-        "could open incidents. Set auth.bearer_tokens_file (one token a line; point "
-        "Alertmanager's http_config.authorization.credentials_file at the same token) or "
-        "auth.basic_auth in the config, or listen on 127.0.0.1."
+def _check_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="incident-adapter check-config",
+        description="Check config files as the adapter would use them: every problem at "
+        "once, each with its path; exit 1 on any. The credentials are checked against the "
+        "listen address, as at start.",
     )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen",
+        default=_env("WEB_LISTEN_ADDRESS", DEFAULT_LISTEN),
+        help=f"where the adapter will listen (default {DEFAULT_LISTEN}, or "
+        "INCIDENT_ADAPTER_WEB_LISTEN_ADDRESS)",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        default=_env("WEB_CONFIG_FILE", None),
+        help="the listener's TLS web config to check too",
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH")
+    return parser
 
 
-def check_config(paths: Sequence[str]) -> int:
+def check_config(argv: Sequence[str]) -> int:
+    import structlog
+
+    from adapter.server import load_web_config
+    from adapter.state import build
+
+    args = _check_parser().parse_args(argv)
+    if not structlog.is_configured():
+        # warnings (a byte-order mark dropped from a secret file) beside the report, on stderr
+        structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    try:
+        host, _ = split_address(args.listen)
+        if args.web_config_file:
+            load_web_config(args.web_config_file)
+    except ValueError as exc:
+        print(f"incident-adapter check-config: {exc}", file=sys.stderr)
+        return 1
     failed = False
-    for path in paths:
+    for path in args.paths:
         try:
             config = load_config(path)
+            build(config, path, host=host)
         except ConfigError as exc:
             failed = True
             print(f"Checking '{path}'  FAILED", file=sys.stderr)
@@ -302,23 +321,22 @@ def serve(argv: Sequence[str]) -> int:
     try:
         host, port = split_address(args.listen)
         web = load_web_config(args.web_config_file) if args.web_config_file else None
-        config = load_config(args.config_file)
     except ValueError as exc:
         print(f"incident-adapter: {exc}", file=sys.stderr)
         return 2
-    except ConfigError as exc:
-        print(exc.report(), file=sys.stderr)
-        return 1
-    if (why := check_exposure(config, host)) is not None:
-        print(f"incident-adapter: {why}", file=sys.stderr)
-        return 1
 
     import structlog
 
     from adapter.app import create_app
     from adapter.server import serve as run_server
 
-    app = create_app(config, config_path=args.config_file)
+    try:
+        config = load_config(args.config_file)
+        # everything the config implies, checked as check-config and a reload check it
+        app = create_app(config, config_path=args.config_file, listen_host=host)
+    except ConfigError as exc:
+        print(exc.report(), file=sys.stderr)
+        return 1
     structlog.get_logger("adapter").info(
         "adapter.starting",
         listen=f"{host}:{port}",
@@ -332,9 +350,6 @@ def serve(argv: Sequence[str]) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "check-config":
-        if len(argv) < 2:
-            print("usage: incident-adapter check-config PATH...", file=sys.stderr)
-            return 2
         return check_config(argv[1:])
     if argv and argv[0] == "render":
         return _render(argv[1:])

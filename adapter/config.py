@@ -9,12 +9,14 @@ variables (pydantic-settings, `__` between levels: INCIDENT_ADAPTER_DELIVERY__TI
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import types
 import typing
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -25,7 +27,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 
 from adapter.integrations import DIALECTS, AnyReceiverSettings
 from adapter.secrets import Secret, SecretFile, read_token_file
@@ -40,6 +47,13 @@ class BasicAuthSettings(Model):
     password: Secret | None = None
     password_file: SecretFile | None = None
 
+    @field_validator("username")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty or only whitespace")
+        return value
+
     @model_validator(mode="after")
     def _one_password(self) -> BasicAuthSettings:
         if (self.password is None) == (self.password_file is None):
@@ -48,9 +62,20 @@ class BasicAuthSettings(Model):
 
     @property
     def secret(self) -> Secret:
-        value = self.password or self.password_file
-        assert value is not None
+        value = self.password if self.password is not None else self.password_file
+        if value is None:  # _one_password makes this unreachable for a validated model
+            raise ValueError("auth.basic_auth: set exactly one of password or password_file")
         return value
+
+    @property
+    def secret_path(self) -> str:
+        """Where the password came from, for a message about it."""
+        return "auth.basic_auth." + ("password" if self.password is not None else "password_file")
+
+
+# What `auth.protect` can put behind the inbound credential: the landing page (`/`, its
+# HTML and JSON) and `/metrics`. Health and readiness never: a kubelet sends no token.
+Protectable = Literal["landing", "metrics"]
 
 
 class AuthSettings(Model):
@@ -58,19 +83,21 @@ class AuthSettings(Model):
     # One token a line. Watched: replacing the file rotates tokens without a reload.
     bearer_tokens_file: Path | None = None
     basic_auth: BasicAuthSettings | None = None
+    protect: list[Protectable] = Field(default_factory=list)
     _file_tokens: list[Secret] = PrivateAttr(default_factory=list)
-
-    @field_validator("bearer_tokens_file")
-    @classmethod
-    def _readable(cls, path: Path | None) -> Path | None:
-        if path is not None:
-            read_token_file(path)
-        return path
 
     @model_validator(mode="after")
     def _load_file(self) -> AuthSettings:
         if self.bearer_tokens_file is not None:
-            self._file_tokens = read_token_file(self.bearer_tokens_file)
+            try:
+                self._file_tokens = read_token_file(self.bearer_tokens_file)
+            except ValueError as exc:
+                raise ValueError(f"bearer_tokens_file: {exc}") from None
+        if self.protect and not self.enabled:
+            raise ValueError(
+                "protect needs a credential to check: set bearer_tokens_file, bearer_tokens "
+                "or basic_auth"
+            )
         return self
 
     def with_file_tokens(self, tokens: list[Secret]) -> AuthSettings:
@@ -78,6 +105,11 @@ class AuthSettings(Model):
         copy = self.model_copy()
         copy._file_tokens = tokens
         return copy
+
+    @property
+    def file_tokens(self) -> list[Secret]:
+        """The tokens read from bearer_tokens_file (the last rotation's)."""
+        return list(self._file_tokens)
 
     @property
     def tokens(self) -> list[Secret]:
@@ -149,9 +181,10 @@ class Config(BaseSettings):
 class ConfigError(Exception):
     """Every problem of one config file; str() is the report check-config prints."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
+    def __init__(self, source: str, problems: list[str], *, unexpected: bool = False) -> None:
         self.source = source
         self.problems = problems
+        self.unexpected = unexpected  # a bug, not the config: a reload answers 500
         super().__init__(f"{source}: " + "; ".join(problems))
 
     def report(self) -> str:
@@ -169,9 +202,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             key = self.construct_object(key_node, deep=deep)
             if key in seen:
                 mark = key_node.start_mark
-                raise yaml.MarkedYAMLError(
-                    problem=f"duplicate key {key!r} (line {mark.line + 1})", problem_mark=mark
-                )
+                raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}", problem_mark=mark)
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
 
@@ -223,14 +254,70 @@ def _model_at(loc: tuple[int | str, ...], root: Any = Config) -> type[BaseModel]
     return current if isinstance(current, type) and issubclass(current, BaseModel) else None
 
 
+def _strings_in(value: Any) -> set[str]:
+    """Every string a YAML value holds (its leaves, and a mapping's keys too)."""
+    if isinstance(value, str):
+        return {value}
+    if isinstance(value, dict):
+        return {s for k, v in value.items() for s in (*_strings_in(k), *_strings_in(v))}
+    if isinstance(value, list | tuple):
+        return {s for item in value for s in _strings_in(item)}
+    return set()
+
+
+SHOWN_VALUE = "<value>"
+
+
+def _literals(annotation: Any, seen: set[type]) -> set[str]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        if annotation in seen:
+            return set()
+        seen.add(annotation)
+        return {w for f in annotation.model_fields.values() for w in _literals(f.annotation, seen)}
+    if typing.get_origin(annotation) is Literal:
+        return {a for a in typing.get_args(annotation) if isinstance(a, str)}
+    return {w for a in typing.get_args(annotation) for w in _literals(a, seen)}
+
+
+@functools.cache
+def vocabulary() -> frozenset[str]:
+    """Every word the config's schema offers as a choice (`type`, `strategy`, `flavor`...):
+    such a value is never a secret, and a message is clearer with it."""
+    models = [Config, *(settings for settings, _ in DIALECTS.values())]
+    seen: set[type] = set()
+    return frozenset(w for model in models for w in _literals(model, seen))
+
+
+def without_values(message: str, given: Any) -> str:
+    """The message with each value given at that place (quoted, as validators echo them) left
+    out, unless the schema lists it as a choice: a secret pasted under the wrong key, or a
+    URL with a token in it, must not reach check-config's output, a log or a reload answer.
+    The path says where to look."""
+    words = vocabulary()
+    for text in sorted(_strings_in(given) - words, key=len, reverse=True):
+        for shown in (repr(text), f'"{text}"'):
+            if shown in message:
+                message = message.replace(shown, SHOWN_VALUE)
+    return message
+
+
+# Parts of a location that name a branch of a union schema, not a key a user wrote:
+# `routing_key.function-after[Secret(), str]` is `routing_key`.
+_SCHEMA_BRANCH = re.compile(r"^[a-z][a-z-]*\[.*\]$|^(str|int|float|bool|list|dict)$")
+
+
+def _is_schema_branch(part: int | str) -> bool:
+    return isinstance(part, str) and _SCHEMA_BRANCH.match(part) is not None
+
+
 def _problems(exc: ValidationError, data: Any) -> list[str]:
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False):
-        loc: list[int | str] = list(error["loc"])
+    problems: list[str] = []
+    for error in exc.errors(include_url=False):
+        loc: list[int | str] = [p for p in error["loc"] if not _is_schema_branch(p)]
         # a discriminated union puts the dialect's name in the path: receivers.0.log.url
         if len(loc) > 2 and loc[0] == "receivers" and loc[2] in DIALECTS:
             del loc[2]
-        message = error["msg"].removeprefix("Value error, ")
+        message = without_values(error["msg"].removeprefix("Value error, "), error.get("input"))
         kind = error["type"]
         if kind == "extra_forbidden":
             model = _model_at(tuple(loc[:-1])) if loc[0] != "receivers" else None
@@ -242,8 +329,37 @@ def _problems(exc: ValidationError, data: Any) -> list[str]:
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             loc.append("type")
             message = f"unknown or missing receiver type; use one of {', '.join(DIALECTS)}"
-        problems.append(f"{_path(tuple(loc)) or 'config'}: {message}")
+        problem = f"{_path(tuple(loc)) or 'config'}: {message}"
+        if problem not in problems:  # one per branch of a union: say it once
+            problems.append(problem)
     return problems
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what kind of YAML error, never the offending line: it may hold a secret."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        what = exc.problem or exc.context or "syntax error"
+        if exc.problem and exc.context:
+            start = exc.context_mark
+            at = f" at line {start.line + 1}, column {start.column + 1}" if start else ""
+            what += f" ({exc.context}{at})"
+        return f"not valid YAML: {where}{what}"
+    if isinstance(exc, yaml.reader.ReaderError):
+        return f"not valid YAML: at character {exc.position}: {exc.reason}"
+    return "not valid YAML"
+
+
+def _environment_problem(exc: SettingsError) -> str:
+    """pydantic-settings' error names the top-level field; say which variables feed it."""
+    field = str(exc).split('"')[1] if str(exc).count('"') >= 2 else ""
+    prefix = f"INCIDENT_ADAPTER_{field.upper()}"
+    names = sorted(n for n in os.environ if n.upper().startswith(prefix)) or [prefix]
+    return (
+        f"{field or 'config'}: the environment variable {', '.join(names)} cannot be read: "
+        "lists and mappings are JSON, e.g. INCIDENT_ADAPTER_AUTH__BEARER_TOKENS='[\"...\"]'"
+    )
 
 
 def load_config(path: str | Path | None = None) -> Config:
@@ -262,13 +378,15 @@ def load_config(path: str | Path | None = None) -> Config:
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 -- a SafeLoader subclass
     except yaml.YAMLError as exc:
-        raise ConfigError(source, [f"not valid YAML: {exc}"]) from None
+        raise ConfigError(source, [yaml_problem(exc)]) from None
     if not isinstance(data, dict):
         raise ConfigError(source, ["the top level must be a mapping with at least `receivers:`"])
     try:
         config = Config(**data)
     except ValidationError as exc:
         raise ConfigError(source, _problems(exc, data)) from None
+    except SettingsError as exc:
+        raise ConfigError(source, [_environment_problem(exc)]) from None
     problems = _cross_checks(config)
     if problems:
         raise ConfigError(source, problems)

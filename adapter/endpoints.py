@@ -61,15 +61,22 @@ async def ready(request: Request) -> Response:
 
 
 async def metrics(request: Request) -> Response:
-    return Response(
-        generate_latest(_state(request).metrics.registry), media_type=CONTENT_TYPE_LATEST
-    )
+    state = _state(request)
+    if _refused(request, state, "metrics"):
+        return _unauthorized(state)
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 def _unauthorized(state: State) -> Response:
     return error(
         401, "missing or wrong credential", {"WWW-Authenticate": state.loaded.auth.challenge}
     )
+
+
+def _refused(request: Request, state: State, page: str) -> bool:
+    """Whether `page` is behind the credential (auth.protect) and the request lacks it."""
+    auth = state.loaded.auth
+    return auth.guards(page) and not auth.allows(request.headers.get("authorization"))
 
 
 async def reload(request: Request) -> Response:
@@ -79,15 +86,18 @@ async def reload(request: Request) -> Response:
     try:
         await state.reload()
     except ConfigError as exc:
+        # 400: the config is wrong; 500: the adapter is (a bug), named but never traced
         return JSONResponse(
             {"error": "config not reloaded; the old one stays", "problems": exc.problems},
-            status_code=400,
+            status_code=500 if exc.unexpected else 400,
         )
     return JSONResponse({"status": "reloaded", "receivers": sorted(state.loaded.receivers)})
 
 
 async def index(request: Request) -> Response:
     state = _state(request)
+    if _refused(request, state, "landing"):
+        return _unauthorized(state)
     kinds = {name: r.kind for name, r in state.loaded.receivers.items()}
     # What upstreams said only for a reader with the credential (adapter/landing.py).
     detailed = state.loaded.auth.allows(request.headers.get("authorization"))

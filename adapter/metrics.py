@@ -122,6 +122,7 @@ class Metrics:
             {"version": __version__, "python_version": platform.python_version()}
         )
         self._children: dict[str, ReceiverMetrics] = {}
+        self._retired: dict[str, ReceiverMetrics] = {}  # removed by a reload
         for name in receivers:
             self.add_receiver(name)
         # Webhooks refused before a receiver is known count under receiver="": create
@@ -130,6 +131,7 @@ class Metrics:
             self.webhooks.labels("", code)
 
     def add_receiver(self, name: str) -> None:
+        self._retired.pop(name, None)
         self._children[name] = ReceiverMetrics(
             webhooks={code: self.webhooks.labels(name, code) for code in CODES},
             events={(a, o): self.events.labels(name, a, o) for a in ACTIONS for o in OUTCOMES},
@@ -141,9 +143,32 @@ class Metrics:
             budget_waiting={p: self.budget_waiting.labels(name, p) for p in PRIORITIES},
         )
 
+    def remove_receiver(self, name: str) -> None:
+        """Drop every series of a receiver a reload removed: a dashboard or an alert must not
+        keep showing it at its last values. Webhooks still in flight for it keep counting,
+        into children no longer exported."""
+        removed = self._children.pop(name, None)
+        if removed is None:
+            return
+        self._retired[name] = removed
+        for family in (
+            self.webhooks,
+            self.events,
+            self.upstream,
+            self.delivery_seconds,
+            self.retries,
+            self.alerts_per_webhook,
+            self.truncated,
+            self.budget_waiting,
+        ):
+            family.remove_by_labels({"receiver": name})
+
     def of(self, receiver: str) -> ReceiverMetrics:
         """The receiver's series, looked up once at load instead of on every call."""
-        return self._children[receiver]
+        try:
+            return self._children[receiver]
+        except KeyError:  # removed by a reload while its webhook was in flight
+            return self._retired[receiver]
 
     def config_loaded(self, ok: bool, when: float) -> None:
         self.reload_ok.set(1 if ok else 0)

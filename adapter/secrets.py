@@ -15,10 +15,22 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, quote_plus, unquote, urlsplit, urlunsplit
 
+import structlog
 from pydantic import BeforeValidator, GetCoreSchemaHandler
 from pydantic_core import core_schema
 
 REDACTED = "<secret>"
+BOM = "\ufeff"  # what Windows editors put first in a "UTF-8" file
+
+log = structlog.get_logger("adapter.secrets")
+
+
+def _not_blank(value: str) -> str:
+    # An empty credential matches an empty Authorization header; an empty key is refused
+    # by every API only when an alert fires. Either way: a config error, at load.
+    if not value.strip():
+        raise ValueError("must not be empty or only whitespace")
+    return value
 
 
 class Secret:
@@ -48,12 +60,29 @@ class Secret:
     def __get_pydantic_core_schema__(
         cls, source: Any, handler: GetCoreSchemaHandler
     ) -> core_schema.CoreSchema:
-        from_str = core_schema.no_info_after_validator_function(cls, core_schema.str_schema())
+        def validate(value: Any) -> Secret:
+            if isinstance(value, cls):
+                return value
+            if not isinstance(value, str):  # e.g. an unquoted number in YAML
+                raise ValueError("must be a string (quote it in YAML)")
+            return cls(_not_blank(value))
+
         return core_schema.json_or_python_schema(
-            json_schema=from_str,
-            python_schema=core_schema.union_schema([core_schema.is_instance_schema(cls), from_str]),
+            json_schema=core_schema.no_info_after_validator_function(
+                validate, core_schema.str_schema()
+            ),
+            python_schema=core_schema.no_info_plain_validator_function(validate),
             serialization=core_schema.plain_serializer_function_ser_schema(lambda _: REDACTED),
         )
+
+
+def _without_bom(text: str, path: str | Path) -> str:
+    """The text without a leading byte-order mark, which would become part of the secret (and
+    every request a 401) while no editor shows it; said in the log, by file name only."""
+    if not text.startswith(BOM):
+        return text
+    log.warning("secret_file.bom_stripped", path=str(path))
+    return text[len(BOM) :]
 
 
 def read_secret_file(path: str | Path) -> str:
@@ -63,7 +92,9 @@ def read_secret_file(path: str | Path) -> str:
     except OSError as exc:
         # exc.strerror, not str(exc): the message must not echo file content, only why.
         raise ValueError(f"cannot read secret file {path}: {exc.strerror or exc}") from None
-    value = text.strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"secret file {path} is not UTF-8 text") from None
+    value = _without_bom(text, path).strip()
     if not value:
         raise ValueError(f"secret file {path} is empty")
     return value
@@ -85,6 +116,9 @@ def read_token_file(path: str | Path) -> list[Secret]:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"cannot read token file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"token file {path} is not UTF-8 text") from None
+    text = _without_bom(text, path)
     tokens = [
         Secret(line.strip())
         for line in text.splitlines()

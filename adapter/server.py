@@ -4,7 +4,8 @@
 
 - httptools parses fastest, but buffers any header size; the protocol below counts the
   request line and headers as they arrive and answers 431 past the limit.
-- SIGTERM: readiness turns 503 at once, in-flight webhooks get GRACEFUL_SECONDS, exit 0.
+- SIGTERM: readiness turns 503 at once, in-flight webhooks get the longest delivery.timeout
+  plus GRACE_MARGIN_SECONDS (`shutdown_grace`), exit 0.
 - Once started, the garbage collector leaves the startup heap alone and collects the young
   generation less often (`settled`): the p99 of a webhook and ~8% of its CPU.
 - TLS from a web config file in Prometheus exporter-toolkit's format (`--web.config.file`):
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import signal
 import socket
 import ssl
@@ -33,11 +35,24 @@ from pydantic import Field, ValidationError
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from adapter.config import yaml_problem
 from adapter.settings import Model
 
-# In-flight webhooks get this long after SIGTERM; keep Kubernetes'
-# terminationGracePeriodSeconds above it (deploy/kubernetes sets 30).
-GRACEFUL_SECONDS = 20
+# After SIGTERM, in-flight webhooks get the longest delivery.timeout of any receiver (each
+# answers by its own) plus this margin, for the answer to be written: a stop never cuts a
+# webhook inside its deadline. Worked out at the signal, so a reload's timeouts count.
+GRACE_MARGIN_SECONDS = 5
+
+
+def shutdown_grace(longest_webhook: float) -> int:
+    """Seconds a stop waits for in-flight webhooks, given the longest delivery.timeout."""
+    return math.ceil(longest_webhook) + GRACE_MARGIN_SECONDS
+
+
+# The grace with the default delivery.timeout (8 s). Kubernetes' terminationGracePeriodSeconds
+# must stay above the preStop pause plus the grace (deploy/kubernetes sets 30): raise it with
+# delivery.timeout (docs/operations.md, "Stopping").
+GRACEFUL_SECONDS = shutdown_grace(8.0)
 
 CLIENT_AUTH = {
     "NoClientCert": ssl.CERT_NONE,
@@ -70,8 +85,10 @@ def load_web_config(path: str) -> WebConfig:
     """The web config; ValueError names what is wrong, like the main config's errors."""
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read the web config: {exc}") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the web config: {exc.strerror or exc}") from None
+    except yaml.YAMLError as exc:  # the place and kind, never the line: it may hold a secret
+        raise ValueError(f"{path}: {yaml_problem(exc)}") from None
     if isinstance(data, dict) and "basic_auth_users" in data:
         raise ValueError(
             f"{path}: basic_auth_users is not supported here; set auth.basic_auth in the "
@@ -95,7 +112,29 @@ def load_web_config(path: str) -> WebConfig:
             raise ValueError(
                 f"{path}: tls_server_config.client_ca_file is needed to verify clients"
             )
+        _check_tls_files(path, tls)
     return web
+
+
+def _check_tls_files(path: str, tls: TLSServerConfig) -> None:
+    """Load the files as the server will, so a bad PEM is an error here (and in check-config
+    --web.config.file), not a traceback from uvicorn at start."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(tls.cert_file, tls.key_file)
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(
+            f"{path}: tls_server_config.cert_file, key_file: cannot load them as a certificate "
+            f"and its key: {exc.__class__.__name__} {getattr(exc, 'reason', '') or ''}".rstrip()
+        ) from None
+    if tls.client_ca_file is not None:
+        try:
+            context.load_verify_locations(tls.client_ca_file)
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(
+                f"{path}: tls_server_config.client_ca_file: cannot load it as CA certificates: "
+                f"{exc.__class__.__name__} {getattr(exc, 'reason', '') or ''}".rstrip()
+            ) from None
 
 
 def bounded_protocol(max_header_bytes: int) -> type[HttpToolsProtocol]:
@@ -165,8 +204,9 @@ def serve(
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             # Not ready from the first moment of shutdown, so the Service stops sending
-            # new webhooks while in-flight ones finish.
+            # new webhooks while in-flight ones finish, each within its own deadline.
             state.ready = False
+            self.config.timeout_graceful_shutdown = shutdown_grace(state.loaded.longest_webhook)
             super().handle_exit(sig, frame)
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -196,7 +236,7 @@ def serve(
             ws="none",
             lifespan="on",
             server_header=False,
-            timeout_graceful_shutdown=GRACEFUL_SECONDS,
+            timeout_graceful_shutdown=shutdown_grace(state.loaded.longest_webhook),
             **tls,
         )
     ).run()

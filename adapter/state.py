@@ -1,6 +1,7 @@
 """What a running adapter holds: the loaded config made ready for use, and what a reload
 or a token rotation swaps in.
 
+    build(config, source, host=, before=)   everything the config implies, or ConfigError
     State.loaded        Loaded(config, receivers, auth), replaced in one assignment
     State.reload()      re-read the config and its secret files; keep the old one on error
     State.watch_tokens  poll bearer_tokens_file and rotate tokens without a reload
@@ -14,13 +15,13 @@ from dataclasses import dataclass, replace
 
 import structlog
 
-from adapter.auth import Authenticator
-from adapter.config import Config, ConfigError, load_config
+from adapter.auth import Authenticator, exposure_problems, token_file_problems
+from adapter.config import DEFAULT_SOURCE, Config, ConfigError, load_config
 from adapter.delivery import Deliverer
 from adapter.landing import Activity
 from adapter.metrics import Metrics
-from adapter.pipeline import Receiver, receivers_from
-from adapter.secrets import read_token_file
+from adapter.pipeline import Receiver
+from adapter.secrets import read_token_file, scrub
 from adapter.transport import Transport
 
 log = structlog.get_logger("adapter.state")
@@ -36,13 +37,56 @@ class Loaded:
     receivers: dict[str, Receiver]
     auth: Authenticator
 
+    @property
+    def longest_webhook(self) -> float:
+        """Seconds the slowest receiver may take to answer a webhook (its delivery.timeout)."""
+        timeouts = [r.delivery.timeout for r in self.receivers.values()]
+        return max(timeouts, default=self.config.delivery.timeout)
 
-def load(config: Config, before: Loaded | None = None) -> Loaded:
-    """The config made ready; on a reload, receivers keep their rate budgets from `before`."""
-    receivers = receivers_from(
-        config.receivers, config.delivery, before.receivers if before else None
-    )
-    return Loaded(config, receivers, Authenticator(config.auth))
+
+def _why(exc: Exception, secrets: list[str]) -> str:
+    # A ValueError's text is written for users; anything else is a bug, named by its type.
+    text = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+    return scrub(text, secrets)
+
+
+def build(
+    config: Config,
+    source: str,
+    *,
+    host: str | None = None,
+    before: Loaded | None = None,
+) -> Loaded:
+    """Everything the config implies, made ready: each receiver (its dialect, key and
+    severity rules, rate budget, outbound TLS context, proxy and headers), the
+    authenticator, and the credentials checked against the listen address `host` (None:
+    not known, as for an app made in a test).
+
+    check-config, the start and every reload call this one function, so whatever passes
+    check-config starts, and whatever would fail at start fails a reload instead, which
+    then keeps the old config. Raises ConfigError with every problem, each naming its path.
+    On a reload, receivers take over the rate budgets of `before` only once all is well."""
+    problems = exposure_problems(config.auth, host)
+    secrets = config.secret_values()
+    receivers: dict[str, Receiver] = {}
+    for index, settings in enumerate(config.receivers):
+        try:
+            receivers[settings.name] = Receiver.from_settings(settings, config.delivery)
+        except Exception as exc:  # any failure here is a config that must not be served
+            problems.append(f"receivers[{index}]: cannot be set up: {_why(exc, secrets)}")
+    try:
+        auth = Authenticator(config.auth)
+    except Exception as exc:  # as above
+        problems.append(f"auth: cannot be set up: {_why(exc, secrets)}")
+    if problems:
+        raise ConfigError(source, problems)
+    if before is not None:
+        # Budget.succeeding updates the old budget in place: only for a build that stands.
+        for name, receiver in receivers.items():
+            old = before.receivers.get(name)
+            if receiver.budget is not None and old is not None:
+                receivers[name] = replace(receiver, budget=receiver.budget.succeeding(old.budget))
+    return Loaded(config, receivers, auth)
 
 
 class State:
@@ -53,8 +97,11 @@ class State:
         metrics: Metrics,
         config_path: str | None,
         token_poll: float = TOKEN_FILE_POLL,
+        host: str | None = None,
     ) -> None:
-        self.loaded = load(config)
+        self.source = config_path or DEFAULT_SOURCE
+        self.host = host  # the listen address's host, for the checks of credentials
+        self.loaded = build(config, self.source, host=host)
         self.metrics = metrics
         self.config_path = config_path
         self.transport = transport
@@ -65,18 +112,26 @@ class State:
         self.activity: dict[str, Activity] = {}
 
     async def reload(self) -> None:
-        """Re-read the config and its secret files; on any error keep serving the old one."""
+        """Re-read the config and its secret files; on any error keep serving the old one.
+
+        Raises ConfigError naming every problem; `unexpected` is set when the cause was a
+        bug rather than the config (the answer is then a 500, still without a trace)."""
         async with self.reload_lock:
             try:
                 config = await asyncio.to_thread(load_config, self.config_path)
-                loaded = load(config, self.loaded)
-            except ConfigError as exc:
+                loaded = build(config, self.source, host=self.host, before=self.loaded)
+            except Exception as exc:
+                failure = exc if isinstance(exc, ConfigError) else _unexpected(self.source, exc)
                 self.metrics.config_loaded(False, time.time())
-                log.error("config.reload_failed", problems=exc.problems)
-                raise
+                log.error("config.reload_failed", problems=failure.problems, source=self.source)
+                raise failure from None
+            gone = set(self.loaded.receivers) - set(loaded.receivers)
             for name in loaded.receivers:
                 self.metrics.add_receiver(name)
             self.loaded = loaded
+            for name in gone:  # no series left behind for a receiver that no longer exists
+                self.metrics.remove_receiver(name)
+                self.activity.pop(name, None)
             self.metrics.config_loaded(True, time.time())
             log.info("config.reloaded", receivers=sorted(loaded.receivers))
 
@@ -95,14 +150,23 @@ class State:
                     stamp = (info.st_mtime_ns, info.st_ino, info.st_size)
                     if seen is not None and stamp != seen:
                         tokens = read_token_file(path)
-                        config = self.loaded.config.model_copy(
-                            update={"auth": auth.with_file_tokens(tokens)}
-                        )
-                        self.loaded = replace(
-                            self.loaded, config=config, auth=Authenticator(config.auth)
-                        )
-                        log.info("auth.tokens_rotated", tokens=len(tokens))
+                        rotated = auth.with_file_tokens(tokens)
+                        if problems := token_file_problems(rotated, self.host):
+                            log.error("auth.tokens_refused", problems=problems, path=str(path))
+                        else:
+                            config = self.loaded.config.model_copy(update={"auth": rotated})
+                            self.loaded = replace(
+                                self.loaded, config=config, auth=Authenticator(config.auth)
+                            )
+                            log.info("auth.tokens_rotated", tokens=len(tokens))
                     seen = stamp
                 except (OSError, ValueError) as exc:
                     log.error("auth.tokens_unreadable", error=str(exc), path=str(path))
             await asyncio.sleep(every)
+
+
+def _unexpected(source: str, exc: Exception) -> ConfigError:
+    """A failure that is not the config's (a bug): reported like one, its type named."""
+    return ConfigError(
+        source, [f"the reload failed unexpectedly: {type(exc).__name__}"], unexpected=True
+    )

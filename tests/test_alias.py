@@ -152,8 +152,8 @@ def test_config_errors_name_the_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         config_from(alias_config(priority={"map": {"critical": "P9"}, "default": "high"}), tmp_path)
     assert info.value.problems == [
-        "receivers[0].priority.map.critical: 'P9' is not a priority; use one of P1, P2, P3, P4, P5",
-        "receivers[0].priority.default: 'high' is not a priority; use one of P1, P2, P3, P4, P5",
+        "receivers[0].priority.map.critical: <value> is not a priority; use one of P1, P2, P3, P4, P5",
+        "receivers[0].priority.default: <value> is not a priority; use one of P1, P2, P3, P4, P5",
     ]
 
 

@@ -475,3 +475,64 @@ def test_an_unexpected_error_in_a_webhook_is_a_logged_500_and_the_next_webhook_w
     assert counted == 1
     broken["on"] = False
     assert client.post("/alerts/pd", json=make_payload()).status_code == 200
+
+
+def test_bearer_with_nothing_after_it_never_passes() -> None:
+    """Even an authenticator handed an empty token (the config refuses one) lets no empty
+    credential through."""
+    from adapter.auth import Authenticator
+    from adapter.config import AuthSettings
+    from adapter.secrets import Secret
+
+    auth = Authenticator(AuthSettings.model_construct(bearer_tokens=[Secret("")]))
+    assert auth.enabled
+    for header in ("Bearer", "Bearer ", "Bearer   ", "bearer \t", "Basic", "Basic "):
+        assert not auth.allows(header), header
+
+
+def test_landing_page_and_metrics_can_be_put_behind_the_credential(
+    make_client: MakeClient,
+) -> None:
+    """auth.protect: [landing, metrics]; health and readiness never need a token (a kubelet
+    sends none)."""
+    doc = pd_config()
+    doc["auth"]["protect"] = ["landing", "metrics"]
+    client = make_client(doc=doc)
+    token = client.headers.pop("Authorization")
+    for path in ("/", "/metrics"):
+        refused = client.get(path)
+        assert refused.status_code == 401, path
+        assert refused.headers["WWW-Authenticate"].startswith("Bearer")
+        assert refused.json() == {"error": "missing or wrong credential"}
+        assert "pd" not in refused.text
+        assert client.get(path, headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert client.get(path, headers={"Authorization": token}).status_code == 200, path
+    as_json = client.get("/", headers={"Accept": "application/json"})
+    assert as_json.status_code == 401
+    assert client.get("/-/healthy").status_code == 200
+    assert client.get("/-/ready").status_code == 200
+    # only what is named: metrics alone leaves the page open
+    doc["auth"]["protect"] = ["metrics"]
+    client = make_client(doc=doc)
+    del client.headers["Authorization"]
+    assert client.get("/").status_code == 200
+    assert client.get("/metrics").status_code == 401
+
+
+def test_protect_without_a_credential_is_a_config_error(tmp_path: Path) -> None:
+    from adapter.config import ConfigError, load_config
+
+    doc = pd_config()
+    doc["auth"] = {"protect": ["metrics"]}
+    (tmp_path / "c.yml").write_text(json.dumps(doc))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "c.yml")
+    assert info.value.problems == [
+        "auth: protect needs a credential to check: set bearer_tokens_file, bearer_tokens or "
+        "basic_auth"
+    ]
+    doc["auth"] = {"bearer_tokens": [TOKEN], "protect": ["health"]}
+    (tmp_path / "c.yml").write_text(json.dumps(doc))
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path / "c.yml")
+    assert info.value.problems[0].startswith("auth.protect[0]: ")

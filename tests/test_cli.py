@@ -29,7 +29,7 @@ def test_check_config_accepts_good_and_rejects_bad_naming_each_path(tmp_path: Pa
     result = run("check-config", str(good), str(bad))
     assert result.returncode == 1
     assert f"Checking '{good}'  SUCCESS" in result.stdout
-    assert "receivers[0].severity.default: 'urgent' is not a severity" in result.stderr
+    assert "receivers[0].severity.default: <value> is not a severity" in result.stderr
     assert "receivers[0].dedup_key.strategy:" in result.stderr
     assert ROUTING_KEY not in result.stdout + result.stderr
 
@@ -109,3 +109,66 @@ def test_render_shows_a_shared_keys_action_as_the_incidents(tmp_path: Path) -> N
     ((request,),) = [json.loads(result.stdout)["requests"]]
     assert request["dedup_key"] == '{}:{alertname="HighErrorRate"}-HighErrorRate'
     assert request["action"] == request["body"]["event_action"] == "trigger"
+
+
+def test_check_config_fails_what_the_start_would_fail(tmp_path: Path) -> None:
+    """check-config passed `password: ""`, which then failed at start with an AssertionError;
+    and it now checks the credentials against the listen address, as the start does."""
+    config = tmp_path / "c.yml"
+    doc = pd_config()
+    doc["auth"] = {"basic_auth": {"username": "am", "password": ""}}
+    config.write_text(yaml.safe_dump(doc))
+    result = run("check-config", str(config))
+    assert result.returncode == 1 and f"Checking '{config}'  FAILED" in result.stderr
+    assert "auth.basic_auth.password: must not be empty or only whitespace" in result.stderr
+    doc["auth"] = {"bearer_tokens": ["short-SECRET"]}
+    config.write_text(yaml.safe_dump(doc))
+    assert run("check-config", str(config)).returncode == 0  # fine on loopback
+    for args, env in (
+        (["--web.listen-address=0.0.0.0:9095"], {}),
+        ([], {"INCIDENT_ADAPTER_WEB_LISTEN_ADDRESS": "0.0.0.0:9095"}),
+    ):
+        result = run("check-config", *args, str(config), env=env)
+        assert result.returncode == 1
+        assert "auth.bearer_tokens[0]: shorter than 16 characters" in result.stderr
+        assert "openssl rand -hex 32" in result.stderr
+        assert "SECRET" not in result.stdout + result.stderr
+
+
+def test_a_short_token_is_refused_at_start_off_loopback(tmp_path: Path) -> None:
+    config = tmp_path / "c.yml"
+    tokens = tmp_path / "tokens"
+    tokens.write_text(f"{TOKEN}\nshort-SECRET\n")
+    doc = pd_config()
+    doc["auth"] = {"bearer_tokens_file": str(tokens)}
+    config.write_text(yaml.safe_dump(doc))
+    result = run(f"--config.file={config}", "--web.listen-address=0.0.0.0:0")
+    assert result.returncode == 1
+    assert "auth.bearer_tokens_file: token 2 of the 2" in result.stderr
+    assert "openssl rand -hex 32" in result.stderr
+    assert "SECRET" not in result.stdout + result.stderr
+
+
+def test_a_web_config_that_uvicorn_would_fail_on_is_refused_by_check_config_and_start(
+    tmp_path: Path,
+) -> None:
+    """Files that exist but hold no certificate passed, and uvicorn failed at start with a
+    traceback; a YAML error printed the offending line."""
+    config = tmp_path / "c.yml"
+    config.write_text(yaml.safe_dump(pd_config()))
+    (tmp_path / "tls.crt").write_text("not a certificate\n")
+    (tmp_path / "tls.key").write_text("not a key\n")
+    web = tmp_path / "web.yml"
+    web.write_text(
+        f"tls_server_config:\n  cert_file: {tmp_path / 'tls.crt'}\n  key_file: {tmp_path / 'tls.key'}\n"
+    )
+    checked = run("check-config", f"--web.config.file={web}", str(config))
+    started = run(f"--config.file={config}", f"--web.config.file={web}")
+    for result in (checked, started):
+        assert result.returncode in (1, 2)
+        assert "tls_server_config.cert_file, key_file: cannot load them" in result.stderr
+        assert "Traceback" not in result.stderr
+    web.write_text('tls_server_config: {cert_file: "web-SECRET-token\n')
+    result = run("check-config", f"--web.config.file={web}", str(config))
+    assert result.returncode == 1 and "not valid YAML: line " in result.stderr
+    assert "SECRET" not in result.stderr

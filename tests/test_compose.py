@@ -71,8 +71,16 @@ def mounts(volumes: list[str]) -> dict[str, str]:
 def test_each_config_of_the_stack_passes_its_checker(tmp_path: Path) -> None:
     promtool = require("promtool", "prometheus")
     amtool = require("amtool", "prometheus-alertmanager")
+    # promtool wants the scrape's token file to exist: the one compose.yaml mounts, here
+    prometheus = (COMPOSE / "prometheus" / "prometheus.yml").read_text()
+    (tmp_path / "token").write_text("example-token-0123456789")
+    token_file = "/etc/prometheus/secrets/incident-adapter-token"
+    assert token_file in prometheus
+    (tmp_path / "prometheus.yml").write_text(
+        prometheus.replace(token_file, str(tmp_path / "token"))
+    )
     for args in (
-        [promtool, "check", "config", str(COMPOSE / "prometheus" / "prometheus.yml")],
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")],
         [promtool, "check", "rules", *map(str, (COMPOSE / "prometheus" / "rules").glob("*.yml"))],
         [amtool, "check-config", str(COMPOSE / "alertmanager" / "alertmanager.yml")],
     ):
@@ -100,6 +108,13 @@ def test_the_compose_file_wires_the_stack_as_documented() -> None:
     # one file: what Alertmanager sends is what the adapter accepts
     am_mounts = mounts(services["alertmanager"]["volumes"])
     adapter_mounts = mounts(adapter["volumes"])
+    prometheus_mounts = mounts(services["prometheus"]["volumes"])
+    prometheus_config = yaml.safe_load((COMPOSE / "prometheus" / "prometheus.yml").read_text())
+    (scrape,) = (
+        j for j in prometheus_config["scrape_configs"] if j["job_name"] == "incident-adapter"
+    )
+    # /metrics is behind the token: Prometheus scrapes with the file Alertmanager sends
+    assert prometheus_mounts[token] == scrape["authorization"]["credentials_file"]
     am_config = yaml.safe_load((COMPOSE / "alertmanager" / "alertmanager.yml").read_text())
     (webhook,) = am_config["receivers"][0]["webhook_configs"]
     assert am_mounts[token] == webhook["http_config"]["authorization"]["credentials_file"]

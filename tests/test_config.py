@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from structlog.testing import capture_logs
 
 from adapter.config import DEFAULT_SOURCE, ConfigError, load_config
 from tests.conftest import ROUTING_KEY, pd_config
@@ -38,7 +39,7 @@ def test_every_error_is_reported_at_once_with_its_path(tmp_path: Path) -> None:
         p.startswith("delivery.concurency: unknown key") and "concurrency" in p for p in found
     )
     assert any(
-        p.startswith("receivers[0].severity.map.critical: 'crit' is not a severity") for p in found
+        p.startswith("receivers[0].severity.map.critical: <value> is not a severity") for p in found
     )
     assert any(p.startswith("receivers[0].dedup_key: ") and "labels" in p for p in found)
     assert any(p.startswith("receivers[1].type: ") and "events-v2" in p for p in found)
@@ -131,3 +132,109 @@ def test_a_rate_limit_reserve_must_leave_room_for_the_rest(tmp_path: Path) -> No
     config = load_config(write(tmp_path, pd_config(rate_limit={"requests": 10, "reserve": 0})))
     rate_limit = config.receivers[0].rate_limit
     assert not isinstance(rate_limit, str) and rate_limit is not None and rate_limit.reserve == 0
+
+
+@pytest.mark.parametrize(
+    ("auth", "path"),
+    [
+        ({"bearer_tokens": [""]}, "auth.bearer_tokens[0]"),
+        ({"bearer_tokens": ["inbound-token-0123456789", " \t"]}, "auth.bearer_tokens[1]"),
+        ({"basic_auth": {"username": "am", "password": ""}}, "auth.basic_auth.password"),
+        (
+            {"basic_auth": {"username": " ", "password": "pw-0123456789abcdef"}},
+            "auth.basic_auth.username",
+        ),
+    ],
+)
+def test_an_empty_or_blank_credential_is_an_error_naming_its_path(
+    tmp_path: Path, auth: dict[str, object], path: str
+) -> None:
+    """An empty token matched `Authorization: Bearer` with nothing after it: an open door."""
+    doc = pd_config()
+    doc["auth"] = auth
+    assert problems(tmp_path, doc) == [f"{path}: must not be empty or only whitespace"]
+
+
+def test_a_blank_credential_from_the_environment_or_a_file_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a templated config with an unset variable produces, from every other source."""
+    (tmp_path / "blank").write_text(" \n\t\n")
+    doc = pd_config()
+    doc["auth"] = {"basic_auth": {"username": "am", "password_file": str(tmp_path / "blank")}}
+    (found,) = problems(tmp_path, doc)
+    assert found.startswith("auth.basic_auth.password_file: ") and "is empty" in found
+    doc["auth"] = {"bearer_tokens_file": str(tmp_path / "blank")}
+    (found,) = problems(tmp_path, doc)
+    assert "bearer_tokens_file" in found and "holds no token" in found
+    del doc["auth"]
+    monkeypatch.setenv("INCIDENT_ADAPTER_AUTH__BEARER_TOKENS", '[""]')
+    assert problems(tmp_path, doc) == [
+        "auth.bearer_tokens[0]: must not be empty or only whitespace"
+    ]
+
+
+def test_an_unreadable_environment_override_is_a_config_error_without_its_value(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INCIDENT_ADAPTER_AUTH__BEARER_TOKENS", "not-json-SECRET")
+    (found,) = problems(tmp_path, pd_config())
+    assert found.startswith("auth: the environment variable INCIDENT_ADAPTER_AUTH__BEARER_TOKENS")
+    assert "SECRET" not in found
+
+
+def test_a_byte_order_mark_is_dropped_from_secret_files_with_a_warning(tmp_path: Path) -> None:
+    """Notepad's UTF-8 starts with U+FEFF, which no editor shows: kept, every request got 401."""
+    (tmp_path / "tokens").write_text("\ufeffinbound-token-0123456789\n", encoding="utf-8")
+    (tmp_path / "key").write_text("\ufeff" + ROUTING_KEY, encoding="utf-8")
+    doc = pd_config(routing_key_file=str(tmp_path / "key"))
+    del doc["receivers"][0]["routing_key"]
+    doc["auth"] = {"bearer_tokens_file": str(tmp_path / "tokens")}
+    with capture_logs() as logs:
+        config = load_config(write(tmp_path, doc))
+    assert [t.reveal() for t in config.auth.tokens] == ["inbound-token-0123456789"]
+    assert config.receivers[0].key.reveal() == ROUTING_KEY  # type: ignore[union-attr]
+    warned = [e for e in logs if e["event"] == "secret_file.bom_stripped"]
+    assert {e["path"] for e in warned} == {str(tmp_path / "tokens"), str(tmp_path / "key")}
+    assert all(e["log_level"] == "warning" for e in warned)
+    assert "inbound-token" not in repr(logs) and ROUTING_KEY not in repr(logs)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'auth:\n  bearer_tokens: ["inbound-SECRET-token"\nreceivers: []\n',
+        "auth:\n  bearer_tokens: [inbound-SECRET-token]\n\tbasic_auth: {}\n",
+        'receivers:\n  - name: pd\n    routing_key: "inbound-SECRET-\\q"\n',
+        "auth: {bearer_tokens: inbound-SECRET-token, bearer_tokens: inbound-SECRET-2}\n",
+    ],
+)
+def test_a_yaml_error_names_the_place_and_kind_never_the_line(tmp_path: Path, text: str) -> None:
+    (found,) = problems(tmp_path, text)
+    assert found.startswith("not valid YAML: line ") and ", column " in found
+    assert "SECRET" not in found
+
+
+def test_validation_errors_never_echo_a_value_that_could_be_a_secret(tmp_path: Path) -> None:
+    """A secret pasted one key off, or indented wrongly, lands where a duration, a severity
+    or a matcher was expected; the error must name the place and not print it."""
+    secret = "pd-SECRET-0123456789abcdef"
+    doc = pd_config(
+        severity={"default": secret, "map": {"crit": secret}},
+        matchers=[secret],
+        delivery={"timeout": secret},
+        url=secret,
+    )
+    found = problems(tmp_path, doc)
+    assert found and all(secret not in p and "SECRET" not in p for p in found)
+    assert (
+        "receivers[0].severity.default: <value> is not a severity; use one of critical, error, warning, info"
+        in found
+    )
+    assert any(
+        p.startswith("receivers[0].delivery.timeout: <value> is not a duration") for p in found
+    )
+    assert any(p.startswith("receivers[0].matchers: ") for p in found)
+    # a value the schema offers as a choice is no secret, and helps
+    (found_type,) = problems(tmp_path, pd_config(dedup_key={"strategy": "group", "labels": ["a"]}))
+    assert "not 'group'" in found_type

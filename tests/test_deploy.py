@@ -124,6 +124,7 @@ CRD_SCHEMAS = {
                     scheme={"enum": ["http", "https"]},
                     interval=_DURATION,
                     scrapeTimeout=_DURATION,
+                    authorization=_obj(("credentials",), type=_STR, credentials=_SECRET_KEY),
                 ),
             },
         ),
@@ -374,6 +375,12 @@ def test_operator_overlay_wires_scrape_rules_and_alertmanager_to_the_base() -> N
     token = secret_data(secret)[credentials["key"]]
     # Alertmanager sends the key's whole content as the credential: one token, one line.
     assert re.fullmatch(r"\S+", token), "the token Alertmanager reads must be a single line"
+    # /metrics is behind the token (auth.protect): Prometheus scrapes with the same key
+    assert "metrics" in config["auth"]["protect"]
+    for endpoint in monitor["endpoints"]:
+        scrape = endpoint["authorization"]
+        assert scrape["type"] == "Bearer"
+        assert scrape["credentials"] == credentials  # the hashed name, the same key
 
 
 def test_operator_prometheusrule_carries_the_rules_of_deploy_monitoring(tmp_path: Path) -> None:

@@ -510,14 +510,14 @@ def test_raw_input_says_how_long_it_has_been_firing(tmp_path: Path) -> None:
         (
             "statuspage",
             {"status": {"critical": "down"}},
-            "receivers[0]: status.critical: 'down' is not a value of flavor 'statuspage'",
+            "receivers[0]: status.critical: <value> is not a value of flavor 'statuspage'",
         ),
         (
             "statuspage",
             {"status": {"disaster": "major_outage"}},
             "receivers[0].status.disaster: unknown key",
         ),
-        ("statuspage", {"impact": {"error": "huge"}}, "impact.error: 'huge' is not a value of"),
+        ("statuspage", {"impact": {"error": "huge"}}, "impact.error: <value> is not a value of"),
         ("statuspage", {"publish": False}, "publish: 'statuspage' has no draft incidents"),
         (
             "statuspage",
@@ -549,7 +549,7 @@ def test_raw_input_says_how_long_it_has_been_firing(tmp_path: Path) -> None:
         (
             "statuspage",
             {"paths": {"create": "/incidents"}},
-            "paths.create: '/incidents' must be relative",
+            "paths.create: <value> must be relative",
         ),
         ("statuspage", {"components": {}}, "receivers[0].components:"),
         ("simple", {"page_id": ""}, "page_id: required, sent as 'status_page_id'"),

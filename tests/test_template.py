@@ -129,7 +129,7 @@ def test_a_path_must_not_be_able_to_change_the_host(tmp_path: Path) -> None:
             template_config(trigger={**TRIGGER, "path": "{{ alert.labels.instance }}"}), tmp_path
         )
     assert info.value.problems[0].startswith(
-        "receivers[0].trigger.path: '{{ alert.labels.instance }}' must start with '/'"
+        "receivers[0].trigger.path: <value> must start with '/'"
     )
 
 
