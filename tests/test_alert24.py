@@ -636,3 +636,31 @@ def test_alertmanager_past_100_open_incidents_the_lookup_pages(tmp_path: Path) -
     assert [incidents.opened(key) for key in sorted(KEYS)] == [1, 1]
     assert sum(i.status == "open" for i in incidents.incidents) == 270  # others' untouched
     assert any("offset=100" in target for target in incidents.listings())
+
+
+def test_a_key_of_dot_dot_stays_one_segment_of_the_alias_path(tmp_path: Path) -> None:
+    """A key is one path segment: `..` must neither climb out of the base path nor be refused
+    as a request outside the receiver's url (adapter/urls.py), so its incident can resolve."""
+    doc = alert24_config(
+        dedup_key={"strategy": "template", "template": "{{ labels.instance }}"},
+        resolve={
+            "by": "alias_path",
+            "method": "POST",
+            "path": "/{alias}/resolve?identifierType=alias",
+        },
+    )
+    ((method, url, _, _),) = requests(tmp_path, doc, make_alert("resolved", instance=".."))
+    assert (method, url) == (
+        "POST",
+        "https://app.alert24.io/api/v1/incidents/%2E%2E/resolve?identifierType=alias",
+    )
+
+
+@pytest.mark.parametrize("runbook", ["javascript:alert(1)", "data:text/html,x", "/relative"])
+def test_only_an_http_runbook_reaches_the_description(runbook: str, tmp_path: Path) -> None:
+    alert = make_alert(instance="api-01", annotations={"summary": "s", "runbook_url": runbook})
+    ((_, _, body, _),) = requests(tmp_path, alert24_config(), alert)
+    assert "Runbook" not in body["description"] and runbook not in json.dumps(body)
+    alert["annotations"]["runbook_url"] = RUNBOOK
+    ((_, _, body, _),) = requests(tmp_path, alert24_config(), alert)
+    assert body["description"].endswith(f"Runbook: {RUNBOOK}")

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import orjson
 import structlog
@@ -50,6 +50,7 @@ from adapter.integrations.base import (
 )
 from adapter.settings import KeyedReceiverSettings, Model
 from adapter.severity import SeverityRule, severity_by_rule
+from adapter.urls import join, path_segment, web_link
 
 log = structlog.get_logger("adapter.alert24")
 
@@ -252,9 +253,14 @@ class Alert24(Integration[Alert24Settings]):
             return UpstreamRequest("POST", self._base, self._headers, content)
         resolve = self.settings.resolve
         if resolve.by == "alias_path":
-            path = resolve.path.replace("{alias}", quote(event.dedup_key, safe=""))
+            # The key is one path segment (a key of `..` must not climb out: adapter/urls.py).
+            path, _, query = resolve.path.replace(
+                "{alias}", path_segment(event.dedup_key)
+            ).partition("?")
             body = fit({"source": self.settings.source}, BUDGET, self._protected)
-            return UpstreamRequest(resolve.method, self._base + path, self._headers, body)
+            return UpstreamRequest(
+                resolve.method, join(self._base, path, query), self._headers, body
+            )
         return self._listing(event, 0, 0, 1)
 
     def severity(self, event: AlertEvent) -> str:
@@ -270,7 +276,7 @@ class Alert24(Integration[Alert24Settings]):
 
     def body(self, event: AlertEvent) -> dict[str, Any]:
         labels, annotations = event.alert.labels, event.alert.annotations
-        runbook = annotations.get("runbook_url", "")
+        runbook = web_link(annotations.get("runbook_url"))  # http(s) links only
         parts = (annotations.get("description", ""), f"Runbook: {runbook}" if runbook else "")
         return {
             "title": annotations.get("summary") or labels.get("alertname") or "alert",
@@ -287,7 +293,7 @@ class Alert24(Integration[Alert24Settings]):
         """GET one page of one status's listing; what follows depends on what it holds."""
         statuses = self.settings.resolve.statuses
         query = urlencode({"status": statuses[status], "limit": PAGE_SIZE, "offset": offset})
-        url = self._base + ("&" if "?" in self._base else "?") + query
+        url = join(self._base, query=query)
 
         def then(answer: bytes) -> UpstreamRequest | None:
             items, more = _page(answer)
@@ -334,5 +340,7 @@ class Alert24(Integration[Alert24Settings]):
         body: dict[str, Any] = {"status": "resolved"}
         if (when := resolved_at(event.alert.endsAt)) is not None:
             body["resolved_at"] = when
-        url = f"{self._base}/{quote(incident_id, safe='')}"
+        url = join(
+            self._base, "/" + path_segment(incident_id)
+        )  # an id from the answer: one segment
         return UpstreamRequest("PUT", url, self._headers, orjson.dumps(body))
