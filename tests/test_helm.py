@@ -795,5 +795,8 @@ def test_notes_name_the_webhook_url_and_no_secret(values: Path, tmp_path: Path) 
         f"{service['spec']['ports'][0]['port']}/alerts/"
     )
     assert url in notes
+    for endpoint in _endpoints(template(values)):  # which key Prometheus scrapes with
+        if "authorization" in endpoint:
+            assert f'key "{endpoint["authorization"]["credentials"]["key"]}"' in notes
     for secret in values_of(values).get("secrets", {}).values():
         assert not any(line in notes for line in secret.split()), "a secret in NOTES"
