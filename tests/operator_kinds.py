@@ -63,6 +63,12 @@ _RELABELINGS: dict[str, Any] = {
         action={"enum": _ACTIONS},
     ),
 }
+# SafeAuthorization: a header from a Secret key in the monitor's namespace; "Basic" is refused
+_AUTHORIZATION = _obj(
+    ("credentials",),
+    type={"type": "string", "not": {"pattern": "^(?i:basic)$"}},
+    credentials=_obj(("key",), name=_STR, key=_STR, optional={"type": "boolean"}),
+)
 _ENDPOINT = _obj(
     ("port",),
     port=_STR,
@@ -73,6 +79,7 @@ _ENDPOINT = _obj(
     honorLabels={"type": "boolean"},
     relabelings=_RELABELINGS,
     metricRelabelings=_RELABELINGS,
+    authorization=_AUTHORIZATION,
 )
 
 

@@ -37,6 +37,7 @@ BASE = KUBERNETES / "base"
 OPERATOR = KUBERNETES / "overlays" / "prometheus-operator"
 ALERTMANAGER_YML = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 MONITORING_RULES = ROOT / "deploy" / "monitoring" / "rules.yml"
+DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
 
 # The oldest Kubernetes the manifests claim to work on, and the newest schemas we have.
 K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
@@ -381,6 +382,41 @@ def test_operator_overlay_wires_scrape_rules_and_alertmanager_to_the_base() -> N
         scrape = endpoint["authorization"]
         assert scrape["type"] == "Bearer"
         assert scrape["credentials"] == credentials  # the hashed name, the same key
+
+
+def test_the_docs_rotation_patch_sends_a_single_token_key(tmp_path: Path) -> None:
+    """docs/deployment.md's patch for a rotation (two tokens in `tokens`), applied in an overlay
+    as the docs say: the ServiceMonitor and the AlertmanagerConfig send `scrape-token` of the
+    hashed Secret, a key holding one of the tokens alone."""
+    (patches,) = re.findall(r"```yaml\n(patches:\n.*?)```", DEPLOYMENT_DOC.read_text(), re.DOTALL)
+    overlay = tmp_path / "my-adapter"
+    (overlay / "secrets").mkdir(parents=True)
+    tokens = {"tokens": "EXAMPLE-old-token-0000000000000000\nEXAMPLE-new-token-1111111111111111\n"}
+    tokens |= {"scrape-token": "EXAMPLE-new-token-1111111111111111", "pd-routing-key": "EXAMPLE-k"}
+    for name, value in tokens.items():
+        (overlay / "secrets" / name).write_text(value)
+    kustomization = {
+        "resources": [os.path.relpath(OPERATOR, overlay)],
+        "secretGenerator": [
+            {
+                "name": "incident-adapter-secrets",
+                "behavior": "replace",
+                "files": [f"{name}=secrets/{name}" for name in tokens],
+            }
+        ],
+    } | yaml.safe_load(patches)
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    docs = render(overlay)
+    secret = one(docs, "Secret")
+    sent = {"name": secret["metadata"]["name"], "key": "scrape-token"}
+    for endpoint in one(docs, "ServiceMonitor")["spec"]["endpoints"]:
+        assert endpoint["authorization"]["credentials"] == sent
+    for receiver in one(docs, "AlertmanagerConfig")["spec"]["receivers"]:
+        for webhook in receiver["webhookConfigs"]:
+            assert webhook["httpConfig"]["authorization"]["credentials"] == sent
+    keys = secret_data(secret)
+    assert re.fullmatch(r"\S+", keys["scrape-token"])
+    assert keys["scrape-token"] in keys["tokens"].split()
 
 
 def test_operator_prometheusrule_carries_the_rules_of_deploy_monitoring(tmp_path: Path) -> None:

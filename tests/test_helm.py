@@ -3,8 +3,9 @@
 `helm lint --strict` passes with each ci/*-values.yaml; what `helm template` renders from each
 passes the strict Kubernetes schemas (core kinds, kubernetes-validate) or the prometheus-operator
 kinds' (tests/operator_kinds.py) and checkov; the objects select and reference each other; the
-rendered config passes `check-config`; the Deployment equals deploy/kubernetes/base's in
-substance; the chart's rules and dashboard are deploy/monitoring's; the chart refuses, with a
+rendered config passes `check-config`; the Deployment and the config equal
+deploy/kubernetes/base's in substance; a monitor scrapes a protected /metrics with a token the
+adapter accepts; the chart's rules and dashboard are deploy/monitoring's; the chart refuses, with a
 message naming the value, what would render but never run.
 """
 
@@ -23,6 +24,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import httpx
 import jsonschema
 import kubernetes_validate
 import pytest
@@ -30,7 +32,7 @@ import yaml
 
 import adapter
 from tests.operator_kinds import SCHEMAS
-from tests.process import run_adapter
+from tests.process import AdapterProcess, run_adapter
 from tests.system import require
 
 ROOT = Path(__file__).parent.parent
@@ -296,6 +298,15 @@ def test_the_comparison_sees_a_difference() -> None:
     assert diff == [".pod.containers[0].readinessProbe.periodSeconds: 7 != 5"]
 
 
+def test_config_equals_the_kustomize_bases() -> None:
+    """The default config, parsed, is the base's: the same receiver, and the landing page and
+    /metrics behind the token (auth.protect)."""
+    chart = yaml.safe_load(one(template(DEFAULT_VALUES), "ConfigMap")["data"]["config.yml"])
+    base = yaml.safe_load(one(kustomize(BASE), "ConfigMap")["data"]["config.yml"])
+    diff = differences(chart, base)
+    assert not diff, "chart (left) and deploy/kubernetes/base (right) differ:\n" + "\n".join(diff)
+
+
 # -- wiring ---------------------------------------------------------------------------------------
 @pytest.mark.parametrize("values", CI_VALUES, ids=_name)
 def test_objects_select_and_reference_each_other(values: Path) -> None:
@@ -355,6 +366,83 @@ def test_objects_select_and_reference_each_other(values: Path) -> None:
     assert mounts["secrets"] == {"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True}
     assert container["args"][0] == "--config.file=/etc/incident-adapter/config.yml"
     assert container["args"][3:] == settings.get("extraArgs", [])
+
+
+MONITORS = {"ServiceMonitor": "endpoints", "PodMonitor": "podMetricsEndpoints"}
+
+
+def _endpoints(docs: Docs) -> list[dict[str, Any]]:
+    return [e for d in docs if d["kind"] in MONITORS for e in d["spec"][MONITORS[d["kind"]]]]
+
+
+def _protects_metrics(docs: Docs) -> bool:
+    """Whether the rendered config puts /metrics behind the token; with an existing ConfigMap
+    the chart cannot know, and the ci values' one does (it is the base's)."""
+    configmaps = [d for d in docs if d["kind"] == "ConfigMap" and "config.yml" in d["data"]]
+    if not configmaps:
+        return True
+    config = yaml.safe_load(configmaps[0]["data"]["config.yml"])
+    return "metrics" in config.get("auth", {}).get("protect", [])
+
+
+@pytest.mark.parametrize("values", [v for v in CI_VALUES if _endpoints(template(v))], ids=_name)
+def test_monitors_scrape_a_protected_metrics_with_a_token_the_adapter_accepts(
+    values: Path, tmp_path: Path
+) -> None:
+    """Each monitor endpoint sends `authorization` from the Secret the pods mount; the key holds
+    one token, which the rendered config accepts: a real adapter on that config answers /metrics
+    200 to the header Prometheus builds from the key's whole content, 401 without it."""
+    docs = template(values)
+    assert _protects_metrics(docs)
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    (mounted,) = (v["secret"]["secretName"] for v in pod["volumes"] if "secret" in v)
+    for endpoint in _endpoints(docs):
+        assert "authorization" in endpoint, f"{values.name}: /metrics is protected, no token sent"
+        authorization = endpoint["authorization"]
+        assert authorization["type"] == "Bearer"
+        assert authorization["credentials"]["name"] == mounted
+    if values_of(values).get("existingSecret"):
+        return  # its content is outside the chart
+    keys = secret_data(one(docs, "Secret"))
+    (key,) = {e["authorization"]["credentials"]["key"] for e in _endpoints(docs)}
+    token = keys[key]
+    # Prometheus (through the operator) sends the key's content as it is: one token, no newline
+    assert re.fullmatch(r"\S+", token), f"Secret key {key} is not a single token"
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name, value in keys.items():
+        (secrets / name).write_text(value)
+    (text,) = (d["data"]["config.yml"] for d in docs if "config.yml" in d.get("data", {}))
+    text = text.replace(SECRETS_DIR, str(secrets))
+    with AdapterProcess(tmp_path, yaml.safe_load(text)) as adapter:
+        assert httpx.get(adapter.url + "/metrics").status_code == 401
+        scrape = httpx.get(adapter.url + "/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert scrape.status_code == 200
+        assert "incident_adapter_build_info" in scrape.text
+
+
+@pytest.mark.parametrize("kind", MONITORS)
+def test_monitor_authorization_follows_the_config(kind: str) -> None:
+    """ "auto" sends the token exactly when the config protects /metrics (or the chart cannot read
+    the config: existingConfigMap); true and false say so; existingSecret names the Secret."""
+    switch = {"ServiceMonitor": "serviceMonitor", "PodMonitor": "podMonitor"}[kind]
+    on = f"{switch}.enabled=true"
+
+    def sent(*sets: str) -> dict[str, Any] | None:
+        monitor = one(template(DEFAULT_VALUES, on, *sets), kind)
+        (endpoint,) = monitor["spec"][MONITORS[kind]]
+        authorization: dict[str, Any] | None = endpoint.get("authorization")
+        return authorization
+
+    bearer = {"type": "Bearer", "credentials": {"name": f"{RELEASE}-secrets", "key": "tokens"}}
+    assert sent() == bearer
+    unprotected = "config.auth.protect={landing}"
+    assert sent(unprotected) is None
+    assert sent(unprotected, f"{switch}.authorization.enabled=true") == bearer
+    assert sent(f"{switch}.authorization.enabled=false") is None
+    by_hand = sent("existingSecret=scrape-by-hand")
+    assert by_hand and by_hand["credentials"] == {"name": "scrape-by-hand", "key": "tokens"}
+    assert sent("existingConfigMap=config-by-hand", unprotected) == bearer
 
 
 def test_existing_configmap_and_secret_are_mounted_not_created() -> None:
@@ -447,6 +535,51 @@ def test_refuses_two_monitors_and_rules_that_cannot_see_this_job() -> None:
     assert 'this release\'s job is "pager"' in blind
 
 
+def test_refuses_a_scrape_token_prometheus_cannot_use(tmp_path: Path) -> None:
+    """Where the chart holds the Secret, the monitor's key must be one token, with no newline (the
+    operator sends it whole and Go refuses the header), that the config accepts; and there must be
+    a Secret at all. Each message names the value to set and echoes no token."""
+    rotation = CHART / "ci" / "podmonitor-values.yaml"
+    several = template_error(
+        "-f", str(rotation), "--set", "podMonitor.authorization.secretKey=tokens"
+    )
+    assert "secrets.tokens must hold exactly one token and no newline" in several
+    assert "scrape-token" in several and "podMonitor.authorization.secretKey" in several
+    newline = tmp_path / "newline.yaml"
+    token = values_of(DEFAULT_VALUES)["secrets"]["tokens"]
+    newline.write_text(yaml.safe_dump({"secrets": {"tokens": token + "\n"}}))
+    trailing = template_error(
+        "-f", str(DEFAULT_VALUES), "-f", str(newline), "--set", "serviceMonitor.enabled=true"
+    )
+    assert "no newline, not even at the end (write it with printf %s)" in trailing
+    stranger = "EXAMPLE-token-the-adapter-never-heard-of-000"
+    unknown = template_error("-f", str(rotation), "--set", f"secrets.scrape-token={stranger}")
+    assert "secrets.scrape-token (podMonitor.authorization.secretKey) is not one of" in unknown
+    missing = template_error(
+        "-f",
+        str(DEFAULT_VALUES),
+        "--set",
+        "serviceMonitor.enabled=true,serviceMonitor.authorization.secretKey=scrape-token",
+    )
+    assert 'serviceMonitor.authorization.secretKey is "scrape-token", but secrets has no key' in (
+        missing
+    )
+    inline = template_error(
+        "-f",
+        str(DEFAULT_VALUES),
+        "--set",
+        "secrets=null,config.auth.bearer_tokens_file=null,config.receivers[0].type=log",
+        "--set",
+        f"config.auth.bearer_tokens={{{stranger}}},serviceMonitor.enabled=true",
+    )
+    assert "the chart mounts none" in inline and "serviceMonitor.authorization.enabled=false" in (
+        inline
+    )
+    for error in (several, trailing, unknown, missing, inline):
+        assert stranger not in error and token not in error
+        assert "EXAMPLE-old-token" not in error and "EXAMPLE-new-token" not in error
+
+
 @pytest.mark.parametrize(
     ("setting", "says"),
     [
@@ -455,6 +588,8 @@ def test_refuses_two_monitors_and_rules_that_cannot_see_this_job() -> None:
         ("serviceMonitor.interval=30", "serviceMonitor.interval: Invalid type"),
         ("podMonitor.interval=thirty", "podMonitor.interval: Does not match pattern"),
         ("image.pullPolicy=Sometimes", "image.pullPolicy"),
+        ("serviceMonitor.authorization.enabled=maybe", "must be one of the following"),
+        ("podMonitor.authorization.key=tokens", "Additional property key is not allowed"),
     ],
 )
 def test_values_schema_refuses_typos_with_the_path(setting: str, says: str) -> None:
@@ -660,5 +795,8 @@ def test_notes_name_the_webhook_url_and_no_secret(values: Path, tmp_path: Path) 
         f"{service['spec']['ports'][0]['port']}/alerts/"
     )
     assert url in notes
+    for endpoint in _endpoints(template(values)):  # which key Prometheus scrapes with
+        if "authorization" in endpoint:
+            assert f'key "{endpoint["authorization"]["credentials"]["key"]}"' in notes
     for secret in values_of(values).get("secrets", {}).values():
         assert not any(line in notes for line in secret.split()), "a secret in NOTES"

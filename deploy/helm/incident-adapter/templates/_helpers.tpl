@@ -88,9 +88,81 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
+Whether a monitor (dict "root" $ "monitor" .Values.serviceMonitor) sends Prometheus' bearer
+token: "auto" follows the rendered config's auth.protect; with existingConfigMap the chart cannot
+read the config and sends it, since an unprotected /metrics ignores the header.
+*/}}
+{{- define "incident-adapter.scrapeWithToken" -}}
+{{- $enabled := .monitor.authorization.enabled }}
+{{- if eq (toString $enabled) "auto" }}
+{{- if or .root.Values.existingConfigMap (has "metrics" (dig "auth" "protect" list .root.Values.config)) }}true{{ end }}
+{{- else if $enabled }}true
+{{- end }}
+{{- end }}
+
+{{/* A monitor endpoint's authorization, when it sends the token (the same dict). */}}
+{{- define "incident-adapter.scrapeAuthorization" -}}
+{{- if include "incident-adapter.scrapeWithToken" . }}
+# the inbound token for /metrics (auth.protect): Prometheus sends the key's whole content
+authorization:
+  type: Bearer
+  credentials:
+    name: {{ include "incident-adapter.secretName" .root }}
+    key: {{ .monitor.authorization.secretKey }}
+{{- end }}
+{{- end }}
+
+{{/*
+Refuse a scrape token Prometheus could not use, where the chart can see it: no Secret to read it
+from; a key the chart's Secret lacks; a value that is not one token on one line (Prometheus and
+the operator send a key's whole content, and Go refuses a header with a newline in it); a token
+the rendered config does not accept (the adapter would answer 401). Never echo a value.
+*/}}
+{{- define "incident-adapter.validateScrapeToken" -}}
+{{- $root := .root }}
+{{- $key := .monitor.authorization.secretKey }}
+{{- $where := printf "%s.authorization" .name }}
+{{- if not (include "incident-adapter.hasSecret" $root) }}
+{{- fail (printf "%s: Prometheus needs the token for /metrics from a Secret, and the chart mounts none: set secrets.%s (or existingSecret), or %s.enabled=false when /metrics needs no token" $where $key $where) }}
+{{- end }}
+{{- if not $root.Values.existingSecret }}
+{{- if not (hasKey $root.Values.secrets $key) }}
+{{- fail (printf "%s.secretKey is %q, but secrets has no key %q: Prometheus reads its token for /metrics there" $where $key $key) }}
+{{- end }}
+{{- $token := index $root.Values.secrets $key | toString }}
+{{- if not (regexMatch `^\S+$` $token) }}
+{{- fail (printf "secrets.%s must hold exactly one token and no newline, not even at the end (write it with printf %%s): Prometheus sends the key whole as its bearer token for /metrics. With several tokens (a rotation), put the one Prometheus sends in a key of its own (e.g. scrape-token) and set %s.secretKey" $key $where) }}
+{{- end }}
+{{- if not $root.Values.existingConfigMap }}
+{{- $auth := default dict $root.Values.config.auth }}
+{{- $accepted := list }}
+{{- range ($auth.bearer_tokens | default list) }}
+{{- $accepted = append $accepted (toString . | trim) }}
+{{- end }}
+{{- $known := true }}
+{{- with $auth.bearer_tokens_file }}
+{{- $file := trimPrefix (printf "%s/" (include "incident-adapter.secretsDir" $root)) (toString .) }}
+{{- if and (ne $file (toString .)) (hasKey $root.Values.secrets $file) }}
+{{- range splitList "\n" (index $root.Values.secrets $file | toString) }}
+{{- if not (hasPrefix "#" (trim .)) }}{{/* a comment line, as the adapter reads the file */}}
+{{- $accepted = append $accepted (trim .) }}
+{{- end }}
+{{- end }}
+{{- else }}
+{{- $known = false }}
+{{- end }}
+{{- end }}
+{{- if and $known (not (has $token $accepted)) }}
+{{- fail (printf "secrets.%s (%s.secretKey) is not one of the tokens config.auth accepts: the adapter would answer Prometheus 401 on /metrics; put one of them there" $key $where) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 Refuse what would render but never run: a config reading a secret file the chart's Secret
-lacks (the adapter would not start), monitors that scrape every replica twice, and alert rules
-that could never see this release's job.
+lacks (the adapter would not start), monitors that scrape every replica twice or with a token
+the adapter refuses, and alert rules that could never see this release's job.
 */}}
 {{- define "incident-adapter.validate" -}}
 {{- if and (not .Values.existingConfigMap) (not .Values.existingSecret) }}
@@ -107,6 +179,12 @@ that could never see this release's job.
 {{- end }}
 {{- if and .Values.serviceMonitor.enabled .Values.podMonitor.enabled }}
 {{- fail "serviceMonitor.enabled and podMonitor.enabled: choose one, each scrapes every replica" }}
+{{- end }}
+{{- range $name := list "serviceMonitor" "podMonitor" }}
+{{- $monitor := index $.Values $name }}
+{{- if and $monitor.enabled (include "incident-adapter.scrapeWithToken" (dict "root" $ "monitor" $monitor)) }}
+{{- include "incident-adapter.validateScrapeToken" (dict "root" $ "monitor" $monitor "name" $name) }}
+{{- end }}
 {{- end }}
 {{- if and .Values.prometheusRule.enabled (not (contains "incident-adapter" (include "incident-adapter.fullname" .))) }}
 {{- fail (printf "prometheusRule.enabled: the rules look for a job that contains \"incident-adapter\", and this release's job is %q; keep \"incident-adapter\" in the release name or fullnameOverride" (include "incident-adapter.fullname" .)) }}
