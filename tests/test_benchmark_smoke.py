@@ -117,3 +117,11 @@ def test_profile_summary_shares() -> None:
     assert " 37.5%  dumps (stdlib/json/__init__.py)" in text
     assert " 50.0%  uvicorn" in text
     assert " 37.5%  stdlib:json" in text
+
+
+def test_the_harness_describes_the_adapter_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stock Debian 12 has no git: the report says "unknown" instead of crashing."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no git on it
+    assert run.git_state() == {"commit": "unknown", "adapter_changes": "none"}

@@ -1083,7 +1083,12 @@ def git_state() -> dict[str, str]:
     """Which adapter was measured: the commit, and a hash of uncommitted changes under adapter/."""
 
     def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+            )
+        except OSError:  # no git (a stock Debian, an unpacked tarball): say "unknown"
+            return ""
         return done.stdout.strip() if done.returncode == 0 else ""
 
     diff = git("diff", "HEAD", "--", "adapter")
