@@ -759,12 +759,21 @@ class Bench:
         idle = memory_mb(server.pid, "VmRSS")
         template = self.body(S6_GROUP, "fast").read_bytes()
         figures: dict[str, Any] = {"idle_rss_mb": idle, "alerts_per_half": 0}
-        delivered = failures = 0
+        delivered = reposts = failures = 0
         for half in ("first", "second"):
             started = time.perf_counter()
             for _ in range(self.s6_webhooks):
-                status, answer = server.post("fast", fresh(template, self.next_series()))
+                body = fresh(template, self.next_series())
+                status, answer = server.post("fast", body)
                 delivered += int(answer.get("delivered", 0))
+                # A 503 (the deadline, on a busy machine) is re-posted as Alertmanager would:
+                # the memo skips what went out, the rest goes now.
+                for _ in range(3):
+                    if status == 200:
+                        break
+                    reposts += 1
+                    status, answer = server.post("fast", body)
+                    delivered += int(answer.get("delivered", 0))
                 failures += status != 200
             figures[f"{half}_s"] = time.perf_counter() - started
             figures[f"rss_after_{half}_mb"] = memory_mb(server.pid, "VmRSS")
@@ -773,6 +782,7 @@ class Bench:
         figures["growth_second_mb"] = figures["rss_after_second_mb"] - figures["rss_after_first_mb"]
         figures["all_delivered"] = failures == 0 and delivered == 2 * figures["alerts_per_half"]
         figures["failures"] = failures
+        figures["reposts"] = reposts
         return figures
 
     def s7(self, server: Server) -> dict[str, Any]:
