@@ -59,11 +59,13 @@ def entry_bytes(key: str) -> int:
 class ReceiverMemo:
     """One receiver's entries, oldest delivery first: dedup key -> (digest, expires at)."""
 
-    __slots__ = ("bytes", "entries")
+    __slots__ = ("bytes", "entries", "expire_at")
 
     def __init__(self) -> None:
         self.entries: OrderedDict[str, tuple[int, float]] = OrderedDict()
         self.bytes = 0
+        # When the oldest entry expires (or earlier): no need to look before then.
+        self.expire_at = float("-inf")
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -79,10 +81,13 @@ class ReceiverMemo:
         entries = self.entries
         while entries:
             key = next(iter(entries))
-            if entries[key][1] > now:
+            expires = entries[key][1]
+            if expires > now:
+                self.expire_at = expires
                 return
             del entries[key]
             self.bytes -= entry_bytes(key)
+        self.expire_at = float("inf")
 
 
 class DeliveryMemo:
@@ -109,12 +114,16 @@ class DeliveryMemo:
         if memo is None:
             memo = self._receivers[receiver] = ReceiverMemo()
         entries = memo.entries
+        expires = now + bounds.memo_ttl
         if key in entries:
             entries.move_to_end(key)
         else:
-            memo.bytes += entry_bytes(key)
-        entries[key] = (digest(request), now + bounds.memo_ttl)
-        memo.expire(now)
+            memo.bytes += ENTRY_BYTES + len(key)
+            if expires < memo.expire_at:  # the first entry, or one under a shorter ttl
+                memo.expire_at = expires
+        entries[key] = (digest(request), expires)
+        if now >= memo.expire_at:
+            memo.expire(now)
         # Past a bound, this receiver's oldest go first: never another receiver's.
         while len(entries) > bounds.memo_max_entries or memo.bytes > bounds.memo_max_bytes:
             memo.drop_oldest()
