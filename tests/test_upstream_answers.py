@@ -51,20 +51,21 @@ def test_upstream_answer(
 def test_a_503_keeps_the_wait_a_429_asked_for_when_a_later_attempt_times_out(
     make_client: Callable[..., TestClient],
 ) -> None:
-    """429 with Retry-After: 2, then no answer until the deadline: the webhook's 503 still
-    says when to come back (before: no Retry-After, the last attempt's timeout had none)."""
+    """429 with Retry-After: 1 (it fits the 2 s budget, so the adapter waits and tries again),
+    then no answer: the webhook's 503 still says when to come back (before: no Retry-After,
+    the last attempt's timeout had none)."""
     calls: list[httpx.Request] = []
 
     def upstream(request: httpx.Request) -> httpx.Response:
         calls.append(request)
         if len(calls) == 1:
-            return httpx.Response(429, headers={"Retry-After": "2"}, json={"status": "throttled"})
+            return httpx.Response(429, headers={"Retry-After": "1"}, json={"status": "throttled"})
         raise httpx.ReadTimeout("timed out", request=request)
 
     client = make_client(upstream, pd_config())
     response = client.post("/alerts/pd", json=make_payload(make_alert(instance="a")))
     assert response.status_code == 503 and len(calls) == 4
-    assert response.headers.get("Retry-After") == "2"
+    assert response.headers.get("Retry-After") == "1"
 
 
 def test_the_retry_after_passed_on_is_the_longest_of_the_failed_and_capped(
