@@ -146,13 +146,15 @@ class AiohttpTransport:
                 )
         except TimeoutError:
             raise
-        except ValueError as exc:
-            # Raised before anything is sent, the same way on every attempt: a header
-            # value with a control character (aiohttp's own check), a URL aiohttp cannot
-            # use (aiohttp.InvalidURL is a ClientError and a ValueError).
+        except aiohttp.InvalidURL as exc:  # a ClientError, but the same on every attempt
             raise RequestRefused(_refusal_of(exc, request, headers)) from None
         except (aiohttp.ClientError, OSError) as exc:
+            # Before ValueError: a certificate error is a ClientError and a ValueError too.
             raise TransportError(type(exc).__name__) from None
+        except ValueError as exc:
+            # Raised before anything is sent, the same way on every attempt: a header value
+            # with a control character (aiohttp's own check).
+            raise RequestRefused(_refusal_of(exc, request, headers)) from None
 
     async def aclose(self) -> None:
         await self._session.close()
