@@ -292,13 +292,26 @@ def without_values(message: str, given: Any) -> str:
     """The message with each value given at that place (quoted, as validators echo them) left
     out, unless the schema lists it as a choice: a secret pasted under the wrong key, or a
     URL with a token in it, must not reach check-config's output, a log or a reload answer.
-    The path says where to look."""
+    A quoted piece of a given value (a validator naming one end of `a:b`, one of `a,b`, a
+    query's value) goes too. The path says where to look."""
     words = vocabulary()
-    for text in sorted(_strings_in(given) - words, key=len, reverse=True):
+    given_strings = _strings_in(given) - words
+    for text in sorted(given_strings, key=len, reverse=True):
         for shown in (repr(text), f'"{text}"'):
             if shown in message:
                 message = message.replace(shown, SHOWN_VALUE)
-    return message
+
+    pieces = {p for value in given_strings for p in _PIECES.split(value) if p} - words
+
+    def hidden(match: re.Match[str]) -> str:
+        text = match.group(1) if match.group(1) is not None else match.group(2)
+        return SHOWN_VALUE if text in pieces else match.group(0)
+
+    return _QUOTED.sub(hidden, message)
+
+
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+_PIECES = re.compile(r"[:,;=&?\s]+")
 
 
 # Parts of a location that name a branch of a union schema, not a key a user wrote:

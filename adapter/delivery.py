@@ -8,6 +8,17 @@ errors and the answers its dialect calls retryable, honouring Retry-After when i
 One deadline bounds the whole webhook: what is not done by then is reported as retryable,
 so Alertmanager hears a prompt 503 instead of a late 200.
 
+Per-alert isolation: whatever goes wrong with one delivery fails that delivery alone, never
+the webhook. Each kind has its verdict:
+
+    cannot be rendered, follow-up cannot be derived      rejected (pure: it would fail again)
+    the HTTP client refuses the request (RequestRefused)  rejected (nothing was sent)
+    timeout, connection error, a retryable answer         failed, retried within the deadline
+    any other exception while sending                     failed: a fault of the moment (a
+                                                          closing session, a library's bug
+                                                          under odd answers) that a retry may
+                                                          not meet; logged as event.error
+
 Under a receiver's rate budget the most urgent go first (adapter/ratelimit.py PRIORITIES:
 critical, error, resolve, warning, info): the workers of a webhook take its deliveries in
 that order, and the budget serves waiters of every webhook in that order.
@@ -18,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import traceback
 from dataclasses import dataclass
 
 import stamina
@@ -29,7 +41,7 @@ from adapter.metrics import Metrics, code_class
 from adapter.pipeline import Delivery, Receiver
 from adapter.ratelimit import PRIORITIES, OverBudget
 from adapter.secrets import scrub
-from adapter.transport import Transport, TransportError
+from adapter.transport import RequestRefused, Transport, TransportError
 
 log = structlog.get_logger("adapter.delivery")
 
@@ -78,7 +90,7 @@ class _Retryable(Exception):
 
 
 class _Rejected(Exception):
-    def __init__(self, detail: str, status: int):
+    def __init__(self, detail: str, status: int | None):
         super().__init__(detail)
         self.detail, self.status = detail, status
 
@@ -102,7 +114,10 @@ class Deliverer:
             # The common case: no task and no timer. Each wait and attempt of a delivery is
             # already bounded by the deadline (retry_or_wait, the attempt's own timeout).
             first = deliveries[0]
-            results[0] = await self._deliver_one(receiver, first, priority_of(first), deadline)
+            try:
+                results[0] = await self._deliver_one(receiver, first, priority_of(first), deadline)
+            except Exception as exc:  # a last net: one delivery never fails the webhook
+                results[0] = _unexpected(receiver, first, exc)
             return results
         try:
             async with asyncio.timeout_at(deadline):
@@ -114,18 +129,28 @@ class Deliverer:
                 async def worker() -> None:
                     for rank, index in pending:
                         delivery = deliveries[index]
-                        results[index] = await self._deliver_one(receiver, delivery, rank, deadline)
+                        try:
+                            results[index] = await self._deliver_one(
+                                receiver, delivery, rank, deadline
+                            )
+                        except Exception as exc:  # a last net: it would cancel the others
+                            results[index] = _unexpected(receiver, delivery, exc)
 
                 workers = min(receiver.delivery.concurrency, len(deliveries))
                 async with asyncio.TaskGroup() as group:
                     for _ in range(workers):
                         group.create_task(worker())
         except TimeoutError:
+            for index, delivery in enumerate(deliveries):
+                if results[index] is DEADLINE and delivery.retry_after is not None:
+                    results[index] = Result(
+                        Verdict.RETRY, detail=DEADLINE.detail, retry_after=delivery.retry_after
+                    )
             log.warning(
                 "webhook.deadline_reached",
                 receiver=receiver.name,
                 group_key=deliveries[0].events[0].group.groupKey,
-                undelivered=sum(r is DEADLINE for r in results),
+                undelivered=sum(r.detail == DEADLINE.detail for r in results),
             )
         return results
 
@@ -152,7 +177,11 @@ class Deliverer:
         request: UpstreamRequest | None = delivery.request
         result = Result(Verdict.DELIVERED)
         while request is not None:
-            result, body = await self._send(receiver, request, priority, deadline)
+            try:
+                result, body = await self._send(receiver, request, priority, deadline, delivery)
+            except Exception as exc:  # one delivery's fault must not fail the webhook
+                result = _unexpected(receiver, delivery, exc)
+                break
             if result.verdict is not Verdict.DELIVERED or request.then is None:
                 break
             try:
@@ -162,19 +191,27 @@ class Deliverer:
                 result = Result(Verdict.RETRY, result.status, detail, attempts=result.attempts)
                 break
             except Exception as exc:  # a dialect's bug must fail its alerts, not the webhook
-                result = Result(Verdict.REJECT, detail=f"cannot derive the next request: {exc!r}")
+                detail = scrub(f"cannot derive the next request: {exc!r}", receiver.secrets)
+                result = Result(Verdict.REJECT, detail=detail)
                 break
         now = loop.time()
         if use_memo and result.verdict is Verdict.DELIVERED:
-            self.memo.record(receiver.name, key, delivery.request, now, receiver.delivery.memo_ttl)
+            self.memo.record(receiver.name, key, delivery.request, now, receiver.delivery)
         self.metrics.of(receiver.name).delivery_seconds.observe(now - started)
         _log_result(receiver, delivery, result)
         return result
 
     async def _send(
-        self, receiver: Receiver, request: UpstreamRequest, priority: int, deadline: float
+        self,
+        receiver: Receiver,
+        request: UpstreamRequest,
+        priority: int,
+        deadline: float,
+        delivery: Delivery,
     ) -> tuple[Result, bytes]:
-        """One request, retried as its dialect says, within the deadline."""
+        """One request, retried as its dialect says, within the deadline. The longest wait
+        an upstream asked for (Retry-After) is kept on the delivery: it still holds when a
+        later attempt times out or the deadline cuts the delivery short."""
         loop = self.loop
         attempts = 0
         answer = b""
@@ -200,6 +237,8 @@ class Deliverer:
             except TransportError as exc:
                 counted.upstream["error"].inc()
                 raise _Retryable(f"connection failed: {exc}") from None
+            except RequestRefused as exc:  # nothing went out: no upstream answer to count
+                raise _Rejected(f"not sent: {exc}", None) from None
             finally:
                 if budget is not None and stamp is not None:
                     budget.arrived(stamp)
@@ -221,6 +260,8 @@ class Deliverer:
             prompt 503 instead of a late one, with no timer armed for it."""
             if not isinstance(exc, _Retryable):
                 return False
+            if exc.retry_after is not None:
+                delivery.heard(exc.retry_after)
             wait = exc.retry_after if exc.retry_after is not None else backoff(attempts)
             return wait if loop.time() + wait < deadline - MIN_ATTEMPT else False
 
@@ -243,7 +284,9 @@ class Deliverer:
                     attempts=receiver.delivery.max_attempts - 1, timeout=None
                 )(retry_or_wait, attempt)
         except _Retryable as exc:
-            result = Result(Verdict.RETRY, exc.status, exc.detail, exc.retry_after, attempts)
+            if exc.retry_after is not None:
+                delivery.heard(exc.retry_after)
+            result = Result(Verdict.RETRY, exc.status, exc.detail, delivery.retry_after, attempts)
         except _Rejected as exc:
             result = Result(Verdict.REJECT, exc.status, exc.detail, attempts=attempts)
         return result, answer
@@ -263,6 +306,24 @@ class Deliverer:
             ) from None
         finally:
             waiting.dec()
+
+
+def _unexpected(receiver: Receiver, delivery: Delivery, exc: Exception) -> Result:
+    """An exception no layer expected while sending: failed (retryable), logged with where
+    it came from. Its message may hold a secret (an echoed URL): scrubbed, and left out of
+    the answer."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    first = delivery.events[0]
+    log.error(
+        "event.error",
+        receiver=receiver.name,
+        group_key=first.group.groupKey,
+        dedup_key=first.dedup_key,
+        error=scrub(f"{type(exc).__name__}: {exc}", receiver.secrets)[:500],
+        where=where,
+    )
+    return Result(Verdict.RETRY, detail=f"internal error while sending ({type(exc).__name__})")
 
 
 def _log_result(

@@ -16,6 +16,7 @@ from adapter import storm
 from adapter.http_config import HTTPOptions, options_for
 from adapter.integrations import integration_for
 from adapter.integrations.base import (
+    Action,
     AlertEvent,
     Integration,
     RenderError,
@@ -102,6 +103,12 @@ class Delivery:
     request: UpstreamRequest | None
     events: tuple[AlertEvent, ...]
     error: str = ""
+    # The longest wait an upstream asked for (Retry-After) while delivering it, if any.
+    retry_after: float | None = None
+
+    def heard(self, wait: float) -> None:
+        if self.retry_after is None or wait > self.retry_after:
+            self.retry_after = wait
 
 
 @dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
@@ -110,27 +117,48 @@ class Plan:
     filtered: list[Alert]
 
 
-def events_for(receiver: Receiver, payload: WebhookPayload) -> tuple[list[AlertEvent], list[Alert]]:
-    """Every alert its own event, by its own status: a `firing` group may hold resolved alerts."""
+# Why an alert without labels is refused, alone: it is not an alert Alertmanager would take
+# (prometheus/common model.Alert.Validate: "at least one label pair required"), and every
+# such alert would share one key (the fingerprint of no labels), one incident for all.
+NO_LABELS = "the alert has no labels (Alertmanager requires at least one): not sent"
+
+
+def events_for(
+    receiver: Receiver, payload: WebhookPayload
+) -> tuple[list[AlertEvent], list[Alert], list[Delivery]]:
+    """Every alert its own event, by its own status: a `firing` group may hold resolved
+    alerts. Also the alerts refused alone, each a Delivery with nothing to send and why."""
     events: list[AlertEvent] = []
     filtered: list[Alert] = []
+    refused: list[Delivery] = []
     limit = receiver.integration.dedup_key_limit
     for alert in payload.alerts:
-        if receiver.filters and not all_match(receiver.filters, alert.labels):
-            filtered.append(alert)
+        action: Action = "trigger" if alert.status == "firing" else "resolve"
+        if not alert.labels:
+            unlabelled = AlertEvent(alert, action, "", "info", payload)
+            refused.append(Delivery(None, (unlabelled,), NO_LABELS))
             continue
-        event = AlertEvent(
-            alert=alert,
-            action="trigger" if alert.status == "firing" else "resolve",
-            dedup_key=dedup_key_for(alert, receiver.dedup, payload.groupKey, limit),
-            severity=severity_for(alert.labels, receiver.severity, alert.startsAt),
-            group=payload,
-        )
-        if not receiver.integration.wants(event):  # e.g. no status-page component for it
-            filtered.append(alert)
+        try:
+            if receiver.filters and not all_match(receiver.filters, alert.labels):
+                filtered.append(alert)
+                continue
+            event = AlertEvent(
+                alert=alert,
+                action=action,
+                dedup_key=dedup_key_for(alert, receiver.dedup, payload.groupKey, limit),
+                severity=severity_for(alert.labels, receiver.severity, alert.startsAt),
+                group=payload,
+            )
+            if not receiver.integration.wants(event):  # e.g. no status-page component for it
+                filtered.append(alert)
+                continue
+        except Exception as exc:  # one alert's fault fails that alert, never the webhook
+            unkeyed = AlertEvent(alert, action, "", "info", payload)
+            error = receiver.integration.unexpected(exc, unkeyed)
+            refused.append(Delivery(None, (unkeyed,), f"cannot key or route the alert: {error}"))
             continue
         events.append(event)
-    return events, filtered
+    return events, filtered, refused
 
 
 def by_key(events: list[AlertEvent]) -> dict[str, tuple[AlertEvent, tuple[AlertEvent, ...]]]:
@@ -158,14 +186,13 @@ def by_key(events: list[AlertEvent]) -> dict[str, tuple[AlertEvent, tuple[AlertE
 
 
 def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
-    events, filtered = events_for(receiver, payload)
+    events, filtered, deliveries = events_for(receiver, payload)
     merged = by_key(events)
     if (sg := receiver.storm_guard) is not None:
         limit = receiver.integration.dedup_key_limit
         merged = storm.guard(merged, payload, sg.threshold, sg.listed, receiver.dedup.prefix, limit)
-    deliveries = []
     integration = receiver.integration
-    for request, reps in integration.render_all([rep for rep, _ in merged.values()]):
+    for request, reps in _rendered(receiver, [rep for rep, _ in merged.values()]):
         covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])
         if (
             not isinstance(request, RenderError)
@@ -184,6 +211,17 @@ def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
         else:
             deliveries.append(Delivery(request, covered))
     return Plan(deliveries, filtered)
+
+
+def _rendered(
+    receiver: Receiver, reps: list[AlertEvent]
+) -> list[tuple[UpstreamRequest | RenderError, tuple[AlertEvent, ...]]]:
+    """The dialect's requests; should its render_all itself raise (each dialect already
+    isolates its events), its events fail alone, rejected, not the webhook."""
+    try:
+        return receiver.integration.render_all(reps)
+    except Exception as exc:
+        return [(receiver.integration.unexpected(exc, rep), (rep,)) for rep in reps]
 
 
 def receivers_from(

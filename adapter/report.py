@@ -2,7 +2,9 @@
 
 Alertmanager retries 5xx only, and re-posts the whole group when it does:
 
-    any alert failed for a reason a retry can fix   503 (+ Retry-After when known)
+    any alert failed for a reason a retry can fix   503 (+ Retry-After: the longest wait an
+                                                    upstream asked for among the failed
+                                                    alerts, at most MAX_RETRY_AFTER)
     else any alert was refused for good             424 (a failed notification in AM)
     else                                            200 (delivered, skipped as delivered
                                                     before, or filtered out)
@@ -18,6 +20,11 @@ from adapter.delivery import SKIPPED, Result
 from adapter.integrations.base import Verdict
 from adapter.metrics import OUTCOMES
 from adapter.pipeline import Plan
+
+# The longest Retry-After the webhook passes on: 5 minutes, Alertmanager's default
+# group_interval; a later retry is overtaken by the group's next notification anyway, and an
+# upstream's "come back tomorrow" must not stall a sender that honours the header.
+MAX_RETRY_AFTER = 300.0
 
 _RESULT_NAMES = {
     Verdict.DELIVERED: "delivered",
@@ -104,7 +111,7 @@ def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
     for delivery, result in zip(plan.deliveries, results, strict=True):
         name = "skipped" if result is SKIPPED else _RESULT_NAMES[result.verdict]
         detail = result.detail if result.verdict is not Verdict.DELIVERED else ""
-        if result.retry_after is not None:
+        if result.retry_after is not None and result.verdict is Verdict.RETRY:
             waits.append(result.retry_after)
         for event in delivery.events:
             seen = outcomes.get(id(event.alert))
@@ -135,4 +142,5 @@ def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
     counts = dict.fromkeys(OUTCOMES, 0)  # in the order of the webhook's answer
     for outcome in listed:
         counts[outcome.result] += 1
-    return Report(receiver, listed, max(waits) if waits else None, counts, status_of(counts))
+    wait = min(max(waits), MAX_RETRY_AFTER) if waits else None
+    return Report(receiver, listed, wait, counts, status_of(counts))

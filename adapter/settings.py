@@ -98,6 +98,9 @@ class DeliverySettings(Model):
     concurrency: int = Field(default=32, ge=1, le=1024)
     # How long a delivered event is remembered, so AM's retries of a group skip it; 0: off.
     memo_ttl: Duration = 300.0
+    # The memo's bounds for each receiver (adapter/memo.py): past either, its oldest go first.
+    memo_max_entries: int = Field(default=20_000, ge=1)
+    memo_max_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
 
     @model_validator(mode="after")
     def _budget(self) -> DeliverySettings:
@@ -119,6 +122,8 @@ class DeliveryOverrides(Model):
     max_attempts: int | None = Field(default=None, ge=1, le=20)
     concurrency: int | None = Field(default=None, ge=1, le=1024)
     memo_ttl: Duration | None = None
+    memo_max_entries: int | None = Field(default=None, ge=1)
+    memo_max_bytes: int | None = Field(default=None, ge=4096)
 
     def over(self, base: DeliverySettings) -> DeliverySettings:
         merged = base.model_copy(update=self.model_dump(exclude_none=True))

@@ -3,6 +3,8 @@
     Transport.send(request, timeout) -> UpstreamResponse
         raises TimeoutError          no answer within timeout
         raises TransportError        no answer at all (refused, reset, DNS, TLS)
+        raises RequestRefused        the client will not send this request as built (a
+                                     control character in a header, a URL it cannot use)
 
 Two implementations:
 
@@ -26,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -47,6 +51,29 @@ BODY_LIMIT = 1024 * 1024
 
 class TransportError(Exception):
     """No HTTP answer: the connection failed. Always worth a retry."""
+
+
+class RequestRefused(Exception):
+    """The HTTP client refuses to build this request: it would refuse it again on every
+    retry, so the event fails alone, for good (424), and nothing is sent. The message names
+    the part, never its value (a header may carry a secret)."""
+
+
+# What aiohttp refuses in a request line or header (http_writer._FORBIDDEN_HEADER_CHARS_RE:
+# C0 controls but TAB, and DEL); HttpxTransport refuses the same, so tests over httpx's
+# MockTransport see what production sees.
+_FORBIDDEN_IN_HEADERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def header_refusal(method: str, headers: Mapping[str, str]) -> str | None:
+    """Why aiohttp would refuse these headers (None: it would not)."""
+    if _FORBIDDEN_IN_HEADERS.search(method):
+        return "the method holds a control character"
+    for name, value in headers.items():
+        if _FORBIDDEN_IN_HEADERS.search(name) or _FORBIDDEN_IN_HEADERS.search(value):
+            shown = _FORBIDDEN_IN_HEADERS.sub("?", name)[:64]
+            return f"header {shown!r} holds a control character the HTTP client refuses"
+    return None
 
 
 @dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
@@ -125,11 +152,28 @@ class AiohttpTransport:
                 )
         except TimeoutError:
             raise
+        except aiohttp.InvalidURL as exc:  # a ClientError, but the same on every attempt
+            raise RequestRefused(_refusal_of(exc, request, headers)) from None
         except (aiohttp.ClientError, OSError) as exc:
+            # Before ValueError: a certificate error is a ClientError and a ValueError too.
             raise TransportError(type(exc).__name__) from None
+        except ValueError as exc:
+            # Raised before anything is sent, the same way on every attempt: a header value
+            # with a control character (aiohttp's own check).
+            raise RequestRefused(_refusal_of(exc, request, headers)) from None
 
     async def aclose(self) -> None:
         await self._session.close()
+
+
+def _refusal_of(exc: Exception, request: UpstreamRequest, headers: Mapping[str, str]) -> str:
+    """What the client refused, in words that carry no value of the request."""
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "the HTTP client cannot use the rendered URL"
+    found = header_refusal(request.method, headers)
+    if found is not None:
+        return found
+    return f"the HTTP client refuses the request ({type(exc).__name__})"
 
 
 class HttpxTransport:
@@ -156,19 +200,34 @@ class HttpxTransport:
         headers = dict(request.headers)
         if options is not None:
             headers = options.headers_for(headers, request.body)
+        refused = header_refusal(request.method, headers)
+        if refused is not None:
+            raise RequestRefused(refused)
+        httpx = self._httpx
         try:
             async with asyncio.timeout(timeout):
                 response = await self._client.request(
                     request.method,
                     request.url,
-                    headers=headers,
+                    # UTF-8, as aiohttp sends them (httpx would refuse anything not ASCII).
+                    headers={k.encode(): v.encode() for k, v in headers.items()},
                     content=request.body,
                     timeout=timeout,
                 )
-        except self._httpx.TimeoutException:
+        except httpx.TimeoutException:
             raise TimeoutError from None
-        except self._httpx.TransportError as exc:
+        except (httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            # Found before anything was sent, the same on every attempt (LocalProtocolError
+            # and UnsupportedProtocol are TransportErrors, but no retry changes them).
+            raise RequestRefused(
+                f"the HTTP client refuses the request ({type(exc).__name__})"
+            ) from None
+        except httpx.TransportError as exc:
             raise TransportError(type(exc).__name__) from None
+        except ValueError as exc:  # e.g. a URL httpx cannot encode
+            raise RequestRefused(
+                f"the HTTP client refuses the request ({type(exc).__name__})"
+            ) from None
         return UpstreamResponse(
             response.status_code,
             parse_retry_after(response.headers.get("Retry-After")),

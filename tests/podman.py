@@ -121,9 +121,12 @@ def adapter_build_args() -> tuple[str, ...]:
     """
     from adapter import __version__
 
-    revision = subprocess.run(
-        ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
-    ).stdout.strip()
+    try:
+        revision = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:  # no git on the machine: the label says "unknown"
+        revision = ""
     return (
         "--build-arg", f"VERSION={__version__}",
         "--build-arg", f"REVISION={revision or 'unknown'}",

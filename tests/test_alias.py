@@ -149,8 +149,9 @@ def test_aliases_hash_only_past_512(tmp_path: Path) -> None:
 
 
 def test_config_errors_name_the_path(tmp_path: Path) -> None:
+    # "urgent", not "high": a word some schema offers as a choice (Alert24's severities) is shown.
     with pytest.raises(ConfigError) as info:
-        config_from(alias_config(priority={"map": {"critical": "P9"}, "default": "high"}), tmp_path)
+        config_from(alias_config(priority={"map": {"critical": "P9"}, "default": "urgent"}), tmp_path)
     assert info.value.problems == [
         "receivers[0].priority.map.critical: <value> is not a priority; use one of P1, P2, P3, P4, P5",
         "receivers[0].priority.default: <value> is not a priority; use one of P1, P2, P3, P4, P5",

@@ -42,7 +42,7 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     assert {row["key"] for row in report["table"]} == {r.key for r in run.ROWS}
     (figures,) = report["runs"]
     assert set(figures) == {"adapter", "adapter-info", "ref-aiohttp", "ref-httpx"}
-    assert set(figures["adapter"]) == {"S1", "S2", "S3", "S4", "S5"}
+    assert set(figures["adapter"]) == {"S1", "S2", "S3", "S4", "S5", "S6", "S7"}
     for server in ("adapter", "ref-aiohttp", "ref-httpx"):
         assert {"S1", "S2", "S3", "S4"} <= set(figures[server]) <= set(figures["adapter"]), server
         assert figures[server]["S1"]["webhooks_per_s"] > 0, server
@@ -63,6 +63,11 @@ def test_quick_run_reports_every_figure(tmp_path: Path) -> None:
     storm = figures["adapter"]["S5"]
     assert storm["criticals_arrived"] and storm["storm_status"] == 503, storm
     assert storm["within_budget"], storm
+    # Memory: every alert of the flood and of the big webhook delivered, each figure read.
+    flood, big = figures["adapter"]["S6"], figures["adapter"]["S7"]
+    assert flood["all_delivered"] and flood["alerts_per_half"] == 10_000, flood
+    assert flood["idle_rss_mb"] > 0 and flood["rss_after_second_mb"] > 0, flood
+    assert big["status"] in (200, 503) and big["peak_rss_mb"] > 0, big
 
 
 def test_python_load_generator_speaks_the_harness_format(tmp_path: Path) -> None:
@@ -117,3 +122,11 @@ def test_profile_summary_shares() -> None:
     assert " 37.5%  dumps (stdlib/json/__init__.py)" in text
     assert " 50.0%  uvicorn" in text
     assert " 37.5%  stdlib:json" in text
+
+
+def test_the_harness_describes_the_adapter_without_git(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stock Debian 12 has no git: the report says "unknown" instead of crashing."""
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no git on it
+    assert run.git_state() == {"commit": "unknown", "adapter_changes": "none"}

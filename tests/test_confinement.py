@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapter.app import create_app
-from adapter.integrations.base import UpstreamRequest
+from adapter.integrations.base import AlertEvent, Integration, UpstreamRequest
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
+from adapter.settings import ReceiverSettings
 from adapter.transport import AiohttpTransport, HttpxTransport, Transport
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
 from tests.standin import Server
@@ -163,12 +165,12 @@ def test_alias_close_with_a_key_of_dot_dot_closes_that_alias(
     assert (got.raw_path, got.query) == ("/v2/alerts/%2E%2E/close", "identifierType=alias")
 
 
-def test_a_request_outside_the_receivers_url_is_refused_without_sending(
+def test_alert24s_alias_path_keeps_a_key_of_dot_dot_one_segment(
     echo: tuple[Echo, Server],
     send_through: Callable[[dict[str, Any], dict[str, Any]], tuple[int, dict[str, Any]]],
 ) -> None:
-    """The generic check, on a dialect that does not encode `..` itself (alert24's resolve
-    path): 424, named, nothing sent; the other alert of the group goes out."""
+    """Alert24's old alias-path resolve: a key of `..` is `%2E%2E`, under the receiver's url,
+    and both alerts of the group are delivered."""
     api, server = echo
     receiver = {
         "type": "alert24",
@@ -179,12 +181,57 @@ def test_a_request_outside_the_receivers_url_is_refused_without_sending(
     }
     payload = make_payload(make_alert("resolved", key=".."), make_alert("resolved", key="ok"))
     status, body = send_through(receiver, payload)
-    assert status == 424
-    refused, sent = body["alerts"]
-    assert refused["result"] == "rejected" and sent["result"] == "delivered"
-    assert refused["detail"].startswith("cannot render: the request URL ")
-    assert "is not under the receiver's url" in refused["detail"]
-    assert [r.raw_path for r in api.requests] == ["/api/v1/incidents/ok/resolve"]
+    assert status == 200, body
+    assert sorted(r.raw_path for r in api.requests) == [
+        "/api/v1/incidents/%2E%2E/resolve",
+        "/api/v1/incidents/ok/resolve",
+    ]
+
+
+class _Careless(Integration[ReceiverSettings]):
+    """A dialect that forgets to encode: the key pasted into the path as it is."""
+
+    def render(self, event: AlertEvent) -> UpstreamRequest:
+        url = getattr(self.settings, "url", "")
+        return UpstreamRequest("POST", f"{url}/{event.dedup_key}/close", {}, b"{}")
+
+
+@pytest.mark.parametrize(
+    ("key", "refused"),
+    # (A key adding a query, `x?admin=1`, is kept out by encoding, not by this check: a
+    # dialect may add query parameters of its own, e.g. `?identifierType=alias`.)
+    [("..", True), ("../admin", True), ("a/../../admin", True), ("ok", False)],
+)
+def test_a_request_outside_the_receivers_url_is_refused_without_sending(
+    key: str, refused: bool, tmp_path: Path
+) -> None:
+    """The generic check after every render, for a dialect that forgets to encode: the
+    alert is refused by name (nothing to send), the other alert of the group goes out."""
+    doc = {
+        "receivers": [
+            {
+                "name": "pd",
+                "type": "alias",
+                "url": "https://api.example.com/v2/alerts",
+                "api_key": "0pSg3n1e-key-0123456789",
+                "dedup_key": {"strategy": "template", "template": "{{ labels.key }}"},
+            }
+        ]
+    }
+    config = config_from(doc, tmp_path)
+    receiver = Receiver.from_settings(config.receivers[0], config.delivery)
+    receiver = replace(receiver, integration=_Careless(config.receivers[0]))
+    payload = parse_payload(
+        json.dumps(make_payload(make_alert(key=key), make_alert(key="fine"))).encode()
+    )
+    first, other = plan(receiver, payload).deliveries
+    assert other.request is not None and other.request.url.endswith("/v2/alerts/fine/close")
+    if refused:
+        assert first.request is None
+        assert first.error.startswith("cannot render: the request URL ")
+        assert "is not under the receiver's url" in first.error
+    else:
+        assert first.request is not None and first.error == ""
 
 
 @pytest.mark.parametrize("kind", TRANSPORTS)

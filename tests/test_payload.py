@@ -66,3 +66,22 @@ def test_missing_fingerprint_is_recomputed_bit_exactly() -> None:
     alert = {"status": "firing", "labels": labels}
     payload = parse_payload(json.dumps(make_payload(alert)).encode())
     assert payload.alerts[0].fingerprint == "1d5a81814add1ad0" == fingerprint(labels)
+
+
+def test_what_real_senders_leave_null_is_accepted_and_other_nulls_name_their_field() -> None:
+    """No real sender puts null where the adapter reads: Alertmanager 0.25-0.34 makes every
+    label map (template.Data: KV{} and make(KV)), groupKey, generatorURL and truncatedAlerts
+    (uint64) non-nil; Grafana's webhook builds its maps from those and sends truncatedAlerts
+    as an int. What Grafana does leave null (`values`, a nil Go map, with no alert values) is
+    a field the adapter does not read. Anything else null is a broken sender: 422, named."""
+    grafana = {**make_alert(), "values": None, "valueString": "", "silenceURL": ""}
+    payload = {**make_payload(grafana), "version": "1", "routeLabels": None, "orgId": 1}
+    assert len(parse_payload(json.dumps(payload).encode()).alerts) == 1
+    for where, doc in [
+        ("alerts[0].annotations", make_payload({**make_alert(), "annotations": None})),
+        ("alerts[0].generatorURL", make_payload({**make_alert(), "generatorURL": None})),
+        ("groupLabels", {**make_payload(), "groupLabels": None}),
+        ("truncatedAlerts", {**make_payload(), "truncatedAlerts": None}),
+    ]:
+        status, said = reason(json.dumps(doc).encode())
+        assert status == 422 and said.startswith(where), said

@@ -206,7 +206,7 @@ def test_a_bad_interval_is_a_config_error_naming_its_path(tmp_path: Path) -> Non
     with pytest.raises(ConfigError) as caught:
         config_from(doc, tmp_path)
     assert caught.value.problems == [
-        "time_intervals[0].time_intervals[0].weekdays[1]: 'funday' is not a weekday; use a "
+        "time_intervals[0].time_intervals[0].weekdays[1]: <value> is not a weekday; use a "
         "name: sunday, monday, tuesday, wednesday, thursday, friday, saturday"
     ]
 

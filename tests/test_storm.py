@@ -13,8 +13,6 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from adapter.integrations.base import UpstreamRequest
-from adapter.memo import DeliveryMemo
 from adapter.ratelimit import Budget, OverBudget
 from tests.conftest import make_alert, make_payload, pd_config
 from tests.standin import EventsAPI
@@ -225,21 +223,6 @@ def test_a_critical_overtakes_waiting_warnings_and_bumps_the_one_that_no_longer_
         assert bucket.queue == []
 
     asyncio.run(run())
-
-
-def test_memo_skips_only_an_identical_latest_delivery() -> None:
-    memo = DeliveryMemo(max_entries=2)
-    trigger = UpstreamRequest("POST", "u", {}, b'{"event_action": "trigger"}')
-    resolve = UpstreamRequest("POST", "u", {}, b'{"event_action": "resolve"}')
-    memo.record("r", "k", trigger, now=0, ttl=10)
-    assert memo.delivered("r", "k", trigger, now=5)
-    assert not memo.delivered("r", "k", trigger, now=11)  # expired
-    assert not memo.delivered("other", "k", trigger, now=5)
-    memo.record("r", "k", resolve, now=6, ttl=10)
-    assert not memo.delivered("r", "k", trigger, now=7)  # flapped: trigger again is sent
-    memo.record("r", "a", trigger, now=7, ttl=10)
-    memo.record("r", "b", trigger, now=7, ttl=10)
-    assert not memo.delivered("r", "k", resolve, now=7)  # bounded: the oldest went first
 
 
 def test_over_budget_answers_503_with_retry_after_at_once(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -47,3 +48,43 @@ def test_upstream_answer(
     assert [a["result"] for a in body["alerts"]] == [result]
     if answer.status != 200:
         assert body["alerts"][0]["detail"]
+
+
+def test_a_503_keeps_the_wait_a_429_asked_for_when_a_later_attempt_times_out(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """429 with Retry-After: 1 (it fits the 2 s budget, so the adapter waits and tries again),
+    then no answer: the webhook's 503 still says when to come back (before: no Retry-After,
+    the last attempt's timeout had none)."""
+    calls: list[httpx.Request] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        if len(calls) == 1:
+            return httpx.Response(429, headers={"Retry-After": "1"}, json={"status": "throttled"})
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    client = make_client(upstream, pd_config())
+    response = client.post("/alerts/pd", json=make_payload(make_alert(instance="a")))
+    assert response.status_code == 503 and len(calls) == 4
+    assert response.headers.get("Retry-After") == "1"
+
+
+def test_the_retry_after_passed_on_is_the_longest_of_the_failed_and_capped(
+    make_client: Callable[..., TestClient],
+) -> None:
+    waits = {"a": "30", "b": "86400", "c": None}
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        wait = waits[json.loads(request.content)["payload"]["custom_details"]["labels"]["instance"]]
+        if wait is None:
+            return httpx.Response(202, json={"status": "success"})
+        return httpx.Response(429, headers={"Retry-After": wait}, json={"status": "throttled"})
+
+    client = make_client(upstream, pd_config())
+    alerts = [make_alert(instance=name) for name in waits]
+    response = client.post("/alerts/pd", json=make_payload(*alerts))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "300"  # a day, capped (report.MAX_RETRY_AFTER)
+    response = client.post("/alerts/pd", json=make_payload(alerts[0], alerts[2]))
+    assert response.headers["Retry-After"] == "30"  # c was delivered: it asks for no wait

@@ -20,11 +20,16 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
+import structlog
+
 from adapter.payload import Alert, WebhookPayload
+from adapter.secrets import scrub
 from adapter.urls import check_under
 
 if TYPE_CHECKING:
     from adapter.settings import ReceiverSettings
+
+log = structlog.get_logger("adapter.integrations")
 
 Action = Literal["trigger", "resolve"]
 
@@ -122,7 +127,9 @@ class Integration(ABC, Generic[S]):
 
         One request per event by default; a dialect that merges alerts (a status page
         component takes the worst status of its alerts) overrides this. An event that
-        cannot be rendered is paired with its RenderError instead of a request.
+        cannot be rendered is paired with its RenderError instead of a request; so is one
+        whose rendering raised anything else (a dialect's bug meets an odd alert): it fails
+        alone, and the others go out.
         """
         out: list[tuple[UpstreamRequest | RenderError, tuple[AlertEvent, ...]]] = []
         for event in events:
@@ -130,7 +137,21 @@ class Integration(ABC, Generic[S]):
                 out.append((self.render(event), (event,)))
             except RenderError as exc:
                 out.append((exc, (event,)))
+            except Exception as exc:
+                out.append((self.unexpected(exc, event), (event,)))
         return out
+
+    def unexpected(self, exc: Exception, event: AlertEvent) -> RenderError:
+        """A RenderError for an exception the dialect did not expect, logged as event.error
+        (scrubbed). The answer names its type only: the message could quote a secret."""
+        log.error(
+            "event.error",
+            receiver=self.settings.name,
+            group_key=event.group.groupKey,
+            dedup_key=event.dedup_key,
+            error=scrub(f"{type(exc).__name__}: {exc}", self.settings.secret_values())[:500],
+        )
+        return RenderError(f"internal error ({type(exc).__name__}); see event.error in the log")
 
     def wants(self, event: AlertEvent) -> bool:
         """False for an event this dialect has nowhere to send (a status page: no component

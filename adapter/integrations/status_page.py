@@ -175,15 +175,28 @@ class StatusPage(Integration[StatusPageSettings]):
             by_component.setdefault(self.component(event), []).append(event)
         out: list[tuple[UpstreamRequest | RenderError, tuple[AlertEvent, ...]]] = []
         for component, members in by_component.items():
-            if component is None:
-                out.append((RenderError("the alert's label names no component"), tuple(members)))
-            elif self.shape.unresolved:
-                out.append((self.chain(component, members), tuple(members)))
-            elif self.shape.create:
-                out += [(self.create_once(e, component), (e,)) for e in members]
-            else:
-                out.append((self._set_component(component, members), tuple(members)))
+            try:
+                if component is None:
+                    error = RenderError("the alert's label names no component")
+                    out.append((error, tuple(members)))
+                elif self.shape.unresolved:
+                    out.append((self.chain(component, members), tuple(members)))
+                elif self.shape.create:
+                    out += [(self._create_or_error(e, component), (e,)) for e in members]
+                else:
+                    out.append((self._set_component(component, members), tuple(members)))
+            except Exception as exc:  # a component's events fail alone, not the webhook
+                failed = exc if isinstance(exc, RenderError) else self.unexpected(exc, members[0])
+                out.append((failed, tuple(members)))
         return out
+
+    def _create_or_error(self, event: AlertEvent, component: str) -> UpstreamRequest | RenderError:
+        try:
+            return self.create_once(event, component)
+        except RenderError as exc:
+            return exc
+        except Exception as exc:  # one alert's create fails alone
+            return self.unexpected(exc, event)
 
     def chain(self, component: str, events: Sequence[AlertEvent]) -> UpstreamRequest:
         return self._listing(component, events, 1, {})

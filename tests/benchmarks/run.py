@@ -2,11 +2,12 @@
 forwarder as the reference, on this machine.
 
     python tests/benchmarks/run.py [--runs 3] [--duration 10] [--quick]
-                                   [--out bench-results/report.json] [--scenarios S1,S2,S3,S4,S5]
+                                   [--out bench-results/report.json]
+                                   [--scenarios S1,S2,S3,S4,S5,S6,S7]
                                    [--profile] [--profile-level warning|info]
 
 Scenarios (each run measures every server in turn: S4, S1 and S2 on one fresh process, S3 and S5
-on another, so that S3's 5,000 alerts do not weigh on S1):
+on another, so that S3's 5,000 alerts do not weigh on S1; S6 and S7 each on its own):
     S1  one-alert webhooks, 16 connections: webhooks/s, p50 and p99 latency
         (the adapter twice: at --log.level=warning, and at info as operators run it)
     S2  100-alert groups, upstream latency 20 ms, 4 connections: group completion p50/p99
@@ -17,6 +18,12 @@ on another, so that S3's 5,000 alerts do not weigh on S1):
         them kept for pages),
         and one second in, another group's critical: the time from each critical's webhook to
         its arrival at the upstream (target 1 s), and the storm's answer (503 + Retry-After)
+    S6  memory under a flood, adapter only, on a fresh process: idle RSS, then 200 webhooks of
+        1,000 alerts never seen before (200,000 alerts), RSS, then 200,000 more, RSS (VmRSS
+        from /proc/<pid>/status): targets, growth within 32 MB of idle after the first
+        200,000 and none over the second (the delivery memo's bound, adapter/memo.py)
+    S7  one 10,000-alert webhook (limits.max_alerts), adapter only, on a fresh process: peak
+        RSS (VmHWM), target 192 MiB
 
 Servers: the adapter (`python -m adapter`, an events-v2 receiver per upstream with an inbound
 bearer token from a file, default delivery settings: 8 s deadline, concurrency 32, delivery
@@ -408,6 +415,8 @@ def make_payload(size: int, receiver: str) -> bytes:
 
 
 S5_ALERTS, S5_CRITICAL_AT, S5_LATE_S = 2000, 1234, 1.0
+S6_WEBHOOKS, S6_GROUP, S7_ALERTS = 200, 1000, 10_000
+MIB = 1024 * 1024 / 1e6  # a MiB in the report's MB
 
 
 def storm_payloads(tag: str) -> tuple[bytes, bytes]:
@@ -518,6 +527,8 @@ class Bench:
     wrk: str | None
     quiet_wait: float  # at most this long, before each load, for the other processes to calm down
     say: Callable[[str], None]
+    s6_webhooks: int = S6_WEBHOOKS  # per half of the flood, S6_GROUP alerts each
+    s7_alerts: int = S7_ALERTS
     bodies: dict[str, Path] = field(default_factory=dict)
     series: int = 0
 
@@ -742,6 +753,55 @@ class Bench:
             "criticals_arrived": {f"WATCH-storm-{series}", f"WATCH-other-{series}"} <= set(watched),
         }
 
+    def s6(self, server: Server) -> dict[str, Any]:
+        """Two floods of fresh alerts; RSS before, between and after."""
+        time.sleep(self.settle)
+        idle = memory_mb(server.pid, "VmRSS")
+        template = self.body(S6_GROUP, "fast").read_bytes()
+        figures: dict[str, Any] = {"idle_rss_mb": idle, "alerts_per_half": 0}
+        delivered = reposts = failures = 0
+        for half in ("first", "second"):
+            started = time.perf_counter()
+            for _ in range(self.s6_webhooks):
+                body = fresh(template, self.next_series())
+                status, answer = server.post("fast", body)
+                delivered += int(answer.get("delivered", 0))
+                # A 503 (the deadline, on a busy machine) is re-posted as Alertmanager would:
+                # the memo skips what went out, the rest goes now.
+                for _ in range(3):
+                    if status == 200:
+                        break
+                    reposts += 1
+                    status, answer = server.post("fast", body)
+                    delivered += int(answer.get("delivered", 0))
+                failures += status != 200
+            figures[f"{half}_s"] = time.perf_counter() - started
+            figures[f"rss_after_{half}_mb"] = memory_mb(server.pid, "VmRSS")
+        figures["alerts_per_half"] = self.s6_webhooks * S6_GROUP
+        figures["growth_first_mb"] = figures["rss_after_first_mb"] - idle
+        figures["growth_second_mb"] = figures["rss_after_second_mb"] - figures["rss_after_first_mb"]
+        figures["all_delivered"] = failures == 0 and delivered == 2 * figures["alerts_per_half"]
+        figures["failures"] = failures
+        figures["reposts"] = reposts
+        return figures
+
+    def s7(self, server: Server) -> dict[str, Any]:
+        """One webhook at limits.max_alerts: the peak resident memory it takes."""
+        time.sleep(self.settle)
+        idle = memory_mb(server.pid, "VmRSS")
+        body = fresh(make_payload(self.s7_alerts, "fast"), self.next_series())
+        started = time.perf_counter()
+        status, answer = server.post("fast", body)
+        return {
+            "alerts": self.s7_alerts,
+            "idle_rss_mb": idle,
+            "completion_s": time.perf_counter() - started,
+            "status": status,
+            "all_delivered": status == 200 and answer.get("delivered") == self.s7_alerts,
+            "peak_rss_mb": memory_mb(server.pid, "VmHWM"),
+            "peak_rss_mib": memory_mb(server.pid, "VmHWM") / MIB,
+        }
+
     def s4(self, server: Server) -> dict[str, Any]:
         time.sleep(self.settle)
         return {"ready_s": server.ready_seconds, "idle_rss_mb": memory_mb(server.pid, "VmRSS")}
@@ -759,6 +819,8 @@ def run_once(bench: Bench, scenarios: list[str], run: int, say: Callable[[str], 
     lives: list[list[tuple[str, Callable[[Server], dict[str, Any]]]]] = [
         [("S4", bench.s4), ("S1", bench.s1), ("S2", bench.s2)],
         [("S3", bench.s3), ("S5", bench.s5)],
+        [("S6", bench.s6)],
+        [("S7", bench.s7)],
     ]
     for name in names:
         results[name] = {}
@@ -766,8 +828,8 @@ def run_once(bench: Bench, scenarios: list[str], run: int, say: Callable[[str], 
             steps = life
             if name == "adapter-info":
                 steps = [step for step in life if step[0] == "S1"]
-            elif name != "adapter":  # no budget, no priority: nothing to compare S5 with
-                steps = [step for step in life if step[0] != "S5"]
+            elif name != "adapter":  # no budget, no priority, no memo: nothing to compare
+                steps = [step for step in life if step[0] not in ADAPTER_ONLY]
             steps = [step for step in steps if step[0] in scenarios]
             if not steps:
                 continue
@@ -784,6 +846,9 @@ def run_once(bench: Bench, scenarios: list[str], run: int, say: Callable[[str], 
             finally:
                 server.stop()
     return results
+
+
+ADAPTER_ONLY = ("S5", "S6", "S7")
 
 
 def _brief(figures: dict[str, Any]) -> str:
@@ -912,6 +977,37 @@ ROWS = [
         "bool",
         target="yes",
         meets=lambda v, r: bool(v),
+    ),
+    Row("S6 (memory, 2 x 200,000 fresh alerts)", "idle RSS", "S6.idle_rss_mb", "MB"),
+    Row(
+        "S6",
+        "RSS growth over the first 200,000",
+        "S6.growth_first_mb",
+        "MB",
+        target="≤ 32 MB",
+        meets=lambda v, r: v <= 32,
+    ),
+    Row(
+        "S6",
+        "RSS growth over the second 200,000",
+        "S6.growth_second_mb",
+        "MB",
+        target="≤ 2 MB (none)",
+        meets=lambda v, r: v <= 2,
+    ),
+    Row(
+        "S6", "all delivered", "S6.all_delivered", "bool", target="all", meets=lambda v, r: bool(v)
+    ),
+    Row(
+        "S7 (one 10,000-alert webhook)",
+        "peak RSS",
+        "S7.peak_rss_mb",
+        "MB",
+        target="≤ 192 MiB (201.3 MB)",
+        meets=lambda v, r: v <= 192 * MIB,
+    ),
+    Row(
+        "S7", "all delivered", "S7.all_delivered", "bool", target="all", meets=lambda v, r: bool(v)
     ),
 ]
 
@@ -1083,7 +1179,12 @@ def git_state() -> dict[str, str]:
     """Which adapter was measured: the commit, and a hash of uncommitted changes under adapter/."""
 
     def git(*args: str) -> str:
-        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+            )
+        except OSError:  # no git (a stock Debian, an unpacked tarball): say "unknown"
+            return ""
         return done.stdout.strip() if done.returncode == 0 else ""
 
     diff = git("diff", "HEAD", "--", "adapter")
@@ -1114,6 +1215,8 @@ def describe(info: dict[str, Any], settings: dict[str, Any]) -> str:
             ),
             f"- medians of {settings['runs']} run(s), {settings['duration']} s per load "
             f"after {settings['warmup']} s warm-up; S3 {settings['s3_alerts']} alerts; "
+            f"S6 2 x {settings['s6_webhooks']} webhooks of {S6_GROUP} alerts; "
+            f"S7 {settings['s7_alerts']} alerts; "
             "ratio = adapter / reference",
         ]
     )
@@ -1281,6 +1384,9 @@ def _is_adapter(frame: str) -> bool:
 # -- main -----------------------------------------------------------------------------------
 
 
+SCENARIOS = ("S1", "S2", "S3", "S4", "S5", "S6", "S7")
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Benchmark the adapter against a bare forwarder (see the module docstring).",
@@ -1291,7 +1397,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench-results" / "report.json", help="JSON report"
     )
-    parser.add_argument("--scenarios", default="S1,S2,S3,S4,S5", help="comma-separated")
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     parser.add_argument(
         "--quiet-wait",
         type=float,
@@ -1308,9 +1414,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.scenarios = [s.strip().upper() for s in args.scenarios.split(",") if s.strip()]
-    unknown = set(args.scenarios) - {"S1", "S2", "S3", "S4", "S5"}
+    unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown:
-        parser.error(f"unknown scenarios {sorted(unknown)}: use S1, S2, S3, S4, S5")
+        parser.error(f"unknown scenarios {sorted(unknown)}: use {', '.join(SCENARIOS)}")
     if args.runs is None:
         args.runs = 1 if args.quick else 3
     if args.duration is None:
@@ -1345,6 +1451,8 @@ def main(argv: list[str] | None = None) -> int:
         "duration": args.duration,
         "warmup": 0 if args.quick else 2,
         "s3_alerts": 200 if args.quick else 5000,
+        "s6_webhooks": 10 if args.quick else S6_WEBHOOKS,
+        "s7_alerts": 2000 if args.quick else S7_ALERTS,
         "settle": 0.2 if args.quick else 1.0,
         "quiet_wait": args.quiet_wait if args.quiet_wait is not None else 0 if args.quick else 30,
         "quick": args.quick,
@@ -1375,6 +1483,8 @@ def main(argv: list[str] | None = None) -> int:
                 wrk,
                 settings["quiet_wait"],
                 say,
+                settings["s6_webhooks"],
+                settings["s7_alerts"],
             )
             for run in range(1, args.runs + 1):
                 runs.append(run_once(bench, args.scenarios, run, say))
