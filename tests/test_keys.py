@@ -221,8 +221,8 @@ def test_template_key_is_prefixed_then_hashed_past_the_limit() -> None:
     ("template", "why"),
     [
         ("{{ annotations.summary }}", "must not read 'annotations': annotations change"),
-        ("{{ startsAt }}", "must not read 'startsAt'"),
-        ("{{ endsAt }}", "must not read 'endsAt'"),
+        ("{{ startsAt }}", "must not read <value>: startsAt"),
+        ("{{ endsAt }}", "must not read <value>: endsAt"),
         ("{{ alert.labels.instance }}", "must not read 'alert'"),
         ("{{ labelz.instance }}", "'labelz' is undefined"),
         ("{{ labels.instance", "template error on line 1"),
