@@ -197,6 +197,10 @@ class Deliverer:
         now = loop.time()
         if use_memo and result.verdict is Verdict.DELIVERED:
             self.memo.record(receiver.name, key, delivery.request, now, receiver.delivery)
+        elif result.verdict is Verdict.DELIVERED and delivery.request.then is not None:
+            # A chain (Alert24's resolve by lookup) changed the key's state: a re-fire whose
+            # body equals the trigger before it must not be skipped as already delivered.
+            self.memo.forget(receiver.name, key)
         self.metrics.of(receiver.name).delivery_seconds.observe(now - started)
         _log_result(receiver, delivery, result)
         return result

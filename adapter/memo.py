@@ -107,6 +107,13 @@ class DeliveryMemo:
             return False
         return entry[0] == digest(request)
 
+    def forget(self, receiver: str, key: str) -> None:
+        """The key's state changed by a request the memo does not keep (a chain): what it
+        held for the key no longer stands, so the next event of the key is sent."""
+        memo = self._receivers.get(receiver)
+        if memo is not None and memo.entries.pop(key, None) is not None:
+            memo.bytes -= entry_bytes(key)
+
     def record(
         self, receiver: str, key: str, request: UpstreamRequest, now: float, bounds: MemoSettings
     ) -> None:

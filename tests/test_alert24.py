@@ -664,3 +664,19 @@ def test_only_an_http_runbook_reaches_the_description(runbook: str, tmp_path: Pa
     alert["annotations"]["runbook_url"] = RUNBOOK
     ((_, _, body, _),) = requests(tmp_path, alert24_config(), alert)
     assert body["description"].endswith(f"Runbook: {RUNBOOK}")
+
+
+def test_a_refire_after_a_resolve_reopens_with_the_memo_on(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """Trigger, resolve (a lookup chain), the same trigger again within memo_ttl: the memo
+    must not take the second trigger for the first one, or the alert fires with no incident."""
+    api = IncidentsAPI(API_KEY)
+    client = make_client(api, alert24_config(delivery={"memo_ttl": "5m"}))
+    firing, gone = make_alert(instance="api-01"), make_alert("resolved", instance="api-01")
+    results = []
+    for alert in (firing, gone, firing):
+        answer = client.post("/alerts/pd", json=make_payload(alert)).json()
+        results.append(answer["alerts"][0]["result"])
+    assert results == ["delivered", "delivered", "delivered"]
+    assert api.open_keys() == {"HighErrorRate:api-01"}
