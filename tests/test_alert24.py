@@ -3,6 +3,7 @@ events-v2 flavor that keeps the blog posts' sketch, against tests/standin_alert2
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -382,6 +383,54 @@ def test_the_lookup_pages_past_100_newer_open_incidents(
     assert api.open_keys() == set()
     offsets = [t.rsplit("offset=", 1)[1] for t in api.listings()]
     assert offsets == ["0", "100", "200"]
+
+
+def test_a_close_while_another_lookup_pages_does_not_hide_its_incident(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """Two resolves in one webhook: b's PUT closes the newest open incident while a's lookup
+    is between pages, so every incident behind it moves up one offset and a's, the 101st,
+    slips from page two onto page one, read already. After a miss that paged, the lookup
+    reads again from the top, and closes it."""
+    api = IncidentsAPI(API_KEY)
+
+    async def in_this_order(request: httpx.Request) -> httpx.Response:
+        # b's PUT lands after a's first page was read and before its second is
+        if request.method == "PUT":
+            await asyncio.sleep(0.1)
+        elif request.method == "GET" and "offset=0" not in request.url.query.decode():
+            await asyncio.sleep(0.4)
+        return api(request)
+
+    client = make_client(in_this_order, alert24_config(delivery={"timeout": "8s"}))
+    a, b = make_alert(instance="a"), make_alert(instance="b")
+    assert client.post("/alerts/pd", json=make_payload(a)).status_code == 200
+    api.seed(99)
+    assert client.post("/alerts/pd", json=make_payload(b)).status_code == 200
+    gone_a, gone_b = make_alert("resolved", instance="a"), make_alert("resolved", instance="b")
+    response = client.post("/alerts/pd", json=make_payload(gone_b, gone_a))
+    assert response.status_code == 200
+    assert api.open_keys() == set()
+    offsets = [t.rsplit("offset=", 1)[1] for t in api.listings() if "status=open&" in t]
+    assert offsets[:3] == ["0", "0", "100"]  # a's second page came after b's close
+
+
+@pytest.mark.parametrize("bad_id", [True, "", None, 1.5])
+def test_an_incident_without_a_usable_id_is_never_put_at(
+    make_client: Callable[..., TestClient], bad_id: Any
+) -> None:
+    """`true` is an int to Python and "" would PUT the collection itself: neither is an id."""
+    seen: list[tuple[str, str]] = []
+
+    def listing(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, str(request.url)))
+        mine = {"id": bad_id, "status": "open", "tags": [marker_tag("HighErrorRate:a")]}
+        return httpx.Response(200, json={"data": [mine], "meta": {"has_more": False}})
+
+    client = make_client(listing, alert24_config())
+    response = client.post("/alerts/pd", json=make_payload(make_alert("resolved", instance="a")))
+    assert response.status_code == 200
+    assert {method for method, _ in seen} == {"GET"}, seen
 
 
 def test_past_the_page_bound_the_rest_stays_unseen_and_is_logged(

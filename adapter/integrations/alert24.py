@@ -20,8 +20,10 @@ Resolve (`resolve.by: lookup`, the default): the reference closes an incident on
 state, so it finds the id again at Alert24: it pages the listing of each open-like status
 (`GET {url}?status=S&limit=100&offset=N`; `status` takes one value) until a page holds an
 incident carrying the key's marker tag (or, should the listing return it, the key as its
-alias), then PUTs each such incident resolved. Nothing open under the key: the resolve was
-done before (delivered; `alert24.nothing_open`). A listing that cannot be read is retryable.
+alias), then PUTs each such incident resolved. A miss after reading past a first page reads
+once more from the top (a close while it paged moves incidents onto pages read already).
+Nothing open under the key: the resolve was done before (delivered; `alert24.nothing_open`).
+A listing that cannot be read is retryable.
 At most LISTING_PAGES pages per resolve; past them the rest stays unseen
 (`alert24.listing_truncated`) and the resolve counts as done. `resolve.by: alias_path` keeps
 the old undocumented `POST {url}/{alias}/resolve?identifierType=alias`.
@@ -225,6 +227,14 @@ def _page(answer: bytes) -> tuple[list[dict[str, Any]], bool]:
     return [i for i in items if isinstance(i, dict)], more
 
 
+def _usable_id(incident_id: object) -> bool:
+    """An id to PUT at: a non-empty string or a number, never `true` (an int to Python) or
+    "" (`PUT {url}/` would be the collection, not the incident)."""
+    if isinstance(incident_id, bool):
+        return False
+    return isinstance(incident_id, int) or (isinstance(incident_id, str) and incident_id != "")
+
+
 def _sequence(steps: Sequence[UpstreamRequest]) -> UpstreamRequest | None:
     """The steps one after another: each runs once the one before has succeeded."""
     if not steps:
@@ -289,8 +299,21 @@ class Alert24(Integration[Alert24Settings]):
 
     # -- resolve by lookup -----------------------------------------------------------------
 
-    def _listing(self, event: AlertEvent, status: int, offset: int, page: int) -> UpstreamRequest:
-        """GET one page of one status's listing; what follows depends on what it holds."""
+    def _listing(
+        self,
+        event: AlertEvent,
+        status: int,
+        offset: int,
+        page: int,
+        paged: bool = False,
+        again: bool = False,
+    ) -> UpstreamRequest:
+        """GET one page of one status's listing; what follows depends on what it holds.
+
+        `paged`: this pass read past a first page. Offsets move while it reads: a close (by
+        this very webhook's other resolves, or a person) moves every older incident up one,
+        so one could slip onto a page read already. A miss that paged reads once more from
+        the top (`again`) before it counts as nothing open."""
         statuses = self.settings.resolve.statuses
         query = urlencode({"status": statuses[status], "limit": PAGE_SIZE, "offset": offset})
         url = join(self._base, query=query)
@@ -300,15 +323,7 @@ class Alert24(Integration[Alert24Settings]):
             ids = self.matching(event.dedup_key, items)
             if ids:
                 return _sequence([self._close(event, i) for i in ids])
-            if not more and status + 1 == len(statuses):
-                log.info(
-                    "alert24.nothing_open",
-                    receiver=self.settings.name,
-                    dedup_key=event.dedup_key,
-                    pages=page,
-                )
-                return None
-            if page >= LISTING_PAGES:
+            if page >= LISTING_PAGES and (more or status + 1 < len(statuses)):
                 log.warning(
                     "alert24.listing_truncated",
                     receiver=self.settings.name,
@@ -319,8 +334,18 @@ class Alert24(Integration[Alert24Settings]):
                 )
                 return None
             if more:
-                return self._listing(event, status, offset + PAGE_SIZE, page + 1)
-            return self._listing(event, status + 1, 0, page + 1)
+                return self._listing(event, status, offset + PAGE_SIZE, page + 1, True, again)
+            if status + 1 < len(statuses):
+                return self._listing(event, status + 1, 0, page + 1, paged, again)
+            if paged and not again and page < LISTING_PAGES:
+                return self._listing(event, 0, 0, page + 1, False, True)
+            log.info(
+                "alert24.nothing_open",
+                receiver=self.settings.name,
+                dedup_key=event.dedup_key,
+                pages=page,
+            )
+            return None
 
         return UpstreamRequest("GET", url, self._headers, b"", then=then)
 
@@ -332,7 +357,7 @@ class Alert24(Integration[Alert24Settings]):
             tags = item.get("tags")
             mine = (isinstance(tags, list) and marker in tags) or item.get("alias") == key
             incident_id = item.get("id")
-            if mine and item.get("status") != "resolved" and isinstance(incident_id, str | int):
+            if mine and item.get("status") != "resolved" and _usable_id(incident_id):
                 out.append(str(incident_id))
         return list(dict.fromkeys(out))
 
