@@ -343,6 +343,11 @@ def test_a_url_with_the_key_in_it_from_a_file_is_a_secret(tmp_path: Path) -> Non
     found = problems(tmp_path, doc)
     assert any("url_file must hold an absolute http(s) URL" in p for p in found), found
     assert not any("KEY-0123-SECRET" in p for p in found)
+    # http(s), but not one a transport can send (a space): still the secret stays unsaid
+    (tmp_path / "url").write_text("https://app.alert24.io/integrations/alertmanager/KEY 0123\n")
+    found = problems(tmp_path, doc)
+    assert any("url_file must hold an absolute http(s) URL" in p for p in found), found
+    assert not any("KEY 0123" in p for p in found), found
     doc["receivers"][0]["url"] = URL
     assert any("exactly one of url or url_file" in p for p in problems(tmp_path, doc))
 

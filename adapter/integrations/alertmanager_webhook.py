@@ -65,10 +65,17 @@ class AlertmanagerWebhookSettings(ReceiverSettings):
     def _one_url(self) -> AlertmanagerWebhookSettings:
         if bool(self.url) == (self.url_file is not None):
             raise ValueError("set exactly one of url or url_file")
-        if self.url_file is not None and not self.target.startswith(("http://", "https://")):
-            # not check_http_url: its message quotes the URL, here a secret
-            raise ValueError("url_file must hold an absolute http(s) URL")
-        check_http_url(self.target)
+        if self.url_file is None:
+            check_http_url(self.url)
+            return self
+        try:
+            check_http_url(self.target)
+        except ValueError:
+            # not check_http_url's message: it quotes the URL, here a secret
+            raise ValueError(
+                "url_file must hold an absolute http(s) URL, percent-encoded "
+                "(no spaces or characters outside ASCII)"
+            ) from None
         return self
 
     @property
@@ -79,11 +86,13 @@ class AlertmanagerWebhookSettings(ReceiverSettings):
         return self.target
 
     def dialect_secrets(self) -> list[str]:
-        if self.url_file is None:
-            return []
-        # The key is in the path: an upstream that echoes only the path must not show it.
+        # These tools put their key in the path: an upstream that echoes only the path must
+        # not show it, and an inline `url` carries it as much as one from url_file does.
         path = urlsplit(self.target).path
-        return [self.target, path, *(part for part in path.split("/") if len(part) >= 16)]
+        long_parts = [part for part in path.split("/") if len(part) >= 16]
+        if self.url_file is None:
+            return long_parts
+        return [self.target, path, *long_parts]
 
 
 class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
