@@ -350,6 +350,8 @@ def test_url_secrets_are_scrubbed_in_every_form_short_values_only_with_their_nam
             "routing_key": "k",
             "http_config": {"headers": {"authorization": "x"}},
         },
+        # the events flavor alert24 sends its api_key as `Authorization: Bearer`
+        {"type": "events-v2", "flavor": "alert24", "routing_key": "k", "api_key": "a"},
     ],
 )
 def test_a_url_user_password_and_an_authorization_header_are_a_config_error(

@@ -158,6 +158,9 @@ class EventsV2Settings(ReceiverSettings):
     def dialect_secrets(self) -> list[str]:
         return [s.reveal() for s in (self.key, self.bearer) if s is not None]
 
+    def sets_authorization(self) -> bool:
+        return self.bearer is not None or super().sets_authorization()
+
     def preset(self) -> Preset:
         return PRESETS[self.flavor]
 
