@@ -170,8 +170,11 @@ class Deliverer:
             return result
         key = delivery.events[0].dedup_key
         # A chained request starts with a lookup that is the same every time; it says
-        # nothing of what the chain will do, so chains are not memoised.
-        use_memo = receiver.delivery.memo_ttl > 0 and delivery.request.then is None
+        # nothing of what the chain will do, so a chain is memoised only when its dialect
+        # named what it does (memo_identity: Alert24's resolve by lookup).
+        use_memo = receiver.delivery.memo_ttl > 0 and (
+            delivery.request.then is None or delivery.request.memo_identity is not None
+        )
         if use_memo and self.memo.delivered(receiver.name, key, delivery.request, started):
             return SKIPPED
         request: UpstreamRequest | None = delivery.request

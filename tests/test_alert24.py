@@ -36,6 +36,7 @@ API_KEY = "ak_live_ALERT24-KEY-0123456789-SECRET"
 INTEGRATION_KEY = "alert24-INTEGRATION-KEY-SECRET"
 ALIAS = "{{ labels.alertname }}:{{ labels.instance }}"
 URL = "https://app.alert24.io/api/v1/incidents"
+RESOLVED = ("delivered", "skipped")  # "skipped": the memo held it delivered
 
 
 def alert24_config(**receiver: Any) -> dict[str, Any]:
@@ -431,6 +432,26 @@ def test_an_incident_without_a_usable_id_is_never_put_at(
     response = client.post("/alerts/pd", json=make_payload(make_alert("resolved", instance="a")))
     assert response.status_code == 200
     assert {method for method, _ in seen} == {"GET"}, seen
+
+
+def test_re_sends_of_a_resolve_are_skipped_by_the_memo_and_a_re_fire_is_not(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """Alertmanager re-posts a group after a 503 and a storm re-posts many: a resolve done
+    within memo_ttl is not looked up again (each lookup pages Alert24's listing), while
+    the same alert firing again opens its incident again."""
+    api = IncidentsAPI(API_KEY)
+    client = make_client(api, alert24_config())
+    firing, gone = make_alert(instance="a"), make_alert("resolved", instance="a")
+    assert client.post("/alerts/pd", json=make_payload(firing)).status_code == 200
+    for _ in range(3):
+        answer = client.post("/alerts/pd", json=make_payload(gone))
+        assert answer.status_code == 200 and answer.json()["alerts"][0]["result"] in RESOLVED
+    assert len(api.listings()) == 1 and api.open_keys() == set()
+    assert client.post("/alerts/pd", json=make_payload(firing)).status_code == 200
+    assert api.open_keys() == {"HighErrorRate:a"} and api.opened("HighErrorRate:a") == 2
+    assert client.post("/alerts/pd", json=make_payload(gone)).status_code == 200
+    assert api.open_keys() == set() and len(api.listings()) == 2
 
 
 def test_past_the_page_bound_the_rest_stays_unseen_and_is_logged(

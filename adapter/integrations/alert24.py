@@ -271,7 +271,9 @@ class Alert24(Integration[Alert24Settings]):
             return UpstreamRequest(
                 resolve.method, join(self._base, path, query), self._headers, body
             )
-        return self._listing(event, 0, 0, 1)
+        # The chain is "close what is open under this key", whatever the listing holds: the
+        # memo may skip its re-sends (Alertmanager's retries of a group, a storm of them).
+        return replace(self._listing(event, 0, 0, 1), memo_identity=b"resolve by lookup")
 
     def severity(self, event: AlertEvent) -> str:
         own = self.settings.incident_severity
