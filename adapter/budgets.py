@@ -33,7 +33,7 @@ from typing import Any
 
 import orjson
 
-from adapter.integrations.base import RenderError
+from adapter.events import RenderError
 
 ELLIPSIS = "…"
 MARK_BYTES = 600  # the note of what was cut, serialized, at most

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 
 from adapter import __version__
 from adapter.config import DEFAULT_SOURCE, ConfigError, load_config
-from adapter.integrations.base import UpstreamRequest
+from adapter.events import UpstreamRequest
 from adapter.logs import LEVELS
 
 DEFAULT_LISTEN = "127.0.0.1:9095"

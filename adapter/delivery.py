@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import stamina
 import structlog
 
-from adapter.integrations.base import RetryableAnswer, UpstreamRequest, Verdict
+from adapter.events import RetryableAnswer, UpstreamRequest, Verdict
 from adapter.memo import DeliveryMemo
 from adapter.metrics import Metrics, code_class
 from adapter.pipeline import Delivery, Receiver

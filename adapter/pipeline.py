@@ -13,16 +13,10 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from adapter import storm
+from adapter.events import Action, AlertEvent, RenderError, UpstreamRequest
 from adapter.http_config import HTTPOptions, options_for
 from adapter.integrations import integration_for
-from adapter.integrations.base import (
-    Action,
-    AlertEvent,
-    Integration,
-    RenderError,
-    UpstreamRequest,
-    confined,
-)
+from adapter.integrations.base import Integration, confined
 from adapter.keys import DedupRule, dedup_key_for
 from adapter.matchers import Matcher, all_match
 from adapter.payload import Alert, WebhookPayload

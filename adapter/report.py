@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapter.delivery import SKIPPED, Result
-from adapter.integrations.base import Verdict
+from adapter.events import Verdict
 from adapter.metrics import OUTCOMES
 from adapter.pipeline import Plan
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from adapter.integrations.base import AlertEvent
+from adapter.events import AlertEvent
 from adapter.keys import DedupRule, dedup_key_for, fingerprint
 from adapter.payload import Alert, WebhookPayload
 from adapter.severity import LEVELS

@@ -38,8 +38,8 @@ import aiohttp
 import yarl
 
 from adapter import __version__
+from adapter.events import UpstreamRequest
 from adapter.http_config import HTTPOptions
-from adapter.integrations.base import UpstreamRequest
 
 if TYPE_CHECKING:  # imported when an HttpxTransport is made: production never loads httpx
     import httpx

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 from starlette.testclient import TestClient
 
-from adapter.integrations.base import UpstreamRequest
+from adapter.events import UpstreamRequest
 from adapter.memo import ENTRY_BYTES, SWEEP_EVERY, DeliveryMemo
 from adapter.settings import DeliverySettings
 from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload

@@ -17,7 +17,7 @@ from structlog.testing import capture_logs
 
 from adapter.app import create_app
 from adapter.config import ConfigError
-from adapter.integrations.base import UpstreamRequest
+from adapter.events import UpstreamRequest
 from adapter.integrations.status_page import LISTING_PAGES, StatusPage
 from adapter.keys import fingerprint
 from adapter.payload import parse_payload

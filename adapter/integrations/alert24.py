@@ -41,13 +41,8 @@ import structlog
 from pydantic import Field, field_validator, model_validator
 
 from adapter.budgets import Budget, Text, cut_chars, fit, units
-from adapter.integrations.base import (
-    AlertEvent,
-    Integration,
-    RetryableAnswer,
-    RetryPolicy,
-    UpstreamRequest,
-)
+from adapter.events import AlertEvent, RetryableAnswer, RetryPolicy, UpstreamRequest
+from adapter.integrations.base import Integration
 from adapter.settings import KeyedReceiverSettings, Model
 from adapter.severity import SeverityRule, severity_by_rule
 from adapter.urls import join, path_segment, web_link

@@ -26,7 +26,8 @@ import orjson
 from pydantic import Field, model_validator
 
 from adapter.budgets import Budget, OverBudget, fit
-from adapter.integrations.base import DEFAULT_RETRY, AlertEvent, Integration, UpstreamRequest
+from adapter.events import DEFAULT_RETRY, AlertEvent, UpstreamRequest
+from adapter.integrations.base import Integration
 from adapter.secrets import SecretFile
 from adapter.settings import ReceiverSettings, check_http_url
 

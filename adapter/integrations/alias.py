@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field
 
 from adapter.budgets import Budget, Items, Text, Total, fit
-from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
+from adapter.events import AlertEvent, RetryPolicy, UpstreamRequest
+from adapter.integrations.base import Integration
 from adapter.matchers import all_match
 from adapter.settings import KeyedReceiverSettings, Matchers, Model
 from adapter.urls import join, path_segment, web_link

@@ -23,7 +23,8 @@ import orjson
 from pydantic import model_validator
 
 from adapter.budgets import Budget, Text, fit
-from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
+from adapter.events import AlertEvent, RetryPolicy, UpstreamRequest
+from adapter.integrations.base import Integration
 from adapter.secrets import Secret, SecretFile
 from adapter.settings import ReceiverSettings, check_http_url, one_secret
 from adapter.urls import web_link

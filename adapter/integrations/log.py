@@ -10,7 +10,8 @@ from typing import Literal
 
 import orjson
 
-from adapter.integrations.base import AlertEvent, Integration, UpstreamRequest
+from adapter.events import AlertEvent, UpstreamRequest
+from adapter.integrations.base import Integration
 from adapter.settings import ReceiverSettings
 
 

@@ -54,13 +54,8 @@ import orjson
 import structlog
 
 from adapter.budgets import fit, fitted
-from adapter.integrations.base import (
-    AlertEvent,
-    Integration,
-    RenderError,
-    RetryPolicy,
-    UpstreamRequest,
-)
+from adapter.events import AlertEvent, RenderError, RetryPolicy, UpstreamRequest
+from adapter.integrations.base import Integration
 from adapter.integrations.status_page_settings import StatusPageSettings
 from adapter.integrations.status_page_text import (
     TEXT_ANNOTATIONS,

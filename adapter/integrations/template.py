@@ -39,14 +39,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from adapter.budgets import Budget, fit
-from adapter.integrations.base import (
-    DEFAULT_RETRY,
-    AlertEvent,
-    Integration,
-    RenderError,
-    RetryPolicy,
-    UpstreamRequest,
-)
+from adapter.events import DEFAULT_RETRY, AlertEvent, RenderError, RetryPolicy, UpstreamRequest
+from adapter.integrations.base import Integration
 from adapter.payload import Alert, WebhookPayload
 from adapter.secrets import Secret, SecretFile, redact_url
 from adapter.settings import Model, ReceiverSettings, check_http_url
