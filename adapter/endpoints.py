@@ -31,13 +31,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from adapter import __version__, landing
+from adapter.activity import Activity
 from adapter.auth import Authenticator
+from adapter.bodies import ClientGone, error, is_json, read_body
 from adapter.config import ConfigError
 from adapter.durations import parse_duration
-from adapter.landing import Activity
 from adapter.state import State
 from adapter.testalert import Answer, Probe
-from adapter.webhook import ClientGone, error, is_json, read_body
 
 log = structlog.get_logger("adapter.app")
 

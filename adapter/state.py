@@ -15,10 +15,10 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from adapter.activity import Activity
 from adapter.auth import Authenticator, exposure_problems, token_file_problems
 from adapter.config import DEFAULT_SOURCE, Config, ConfigError, load_config
 from adapter.delivery import Deliverer
-from adapter.landing import Activity
 from adapter.metrics import Metrics
 from adapter.pipeline import Receiver
 from adapter.secrets import read_token_file, scrub

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from adapter.events import AlertEvent
-from adapter.keys import DedupRule, dedup_key_for, fingerprint
-from adapter.payload import Alert, WebhookPayload
+from adapter.keys import DedupRule, dedup_key_for
+from adapter.payload import Alert, WebhookPayload, fingerprint
 from adapter.severity import LEVELS
 
 Merged = dict[str, tuple[AlertEvent, tuple[AlertEvent, ...]]]

@@ -30,8 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from adapter.delivery import Deliverer
-from adapter.keys import fingerprint
-from adapter.payload import Alert, WebhookPayload
+from adapter.payload import Alert, WebhookPayload, fingerprint
 from adapter.pipeline import Receiver, plan
 from adapter.report import AlertOutcome, build_report
 from adapter.severity import LEVELS

@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 import structlog
-from starlette.responses import JSONResponse
 
-from adapter.landing import Activity
+from adapter.activity import Activity
+from adapter.bodies import ClientGone, Receive, Scope, Send, is_json, read_body
 from adapter.payload import PayloadError, WebhookPayload, check_limits, parse_payload
 from adapter.pipeline import Receiver, plan
 from adapter.report import build_report
@@ -30,47 +29,8 @@ from adapter.state import Loaded, State
 
 log = structlog.get_logger("adapter.app")
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
 _ESCAPED = re.compile(r"\\(.)")
 _JSON = (b"content-type", b"application/json")
-
-
-def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status, headers=headers)
-
-
-def is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
-
-
-class ClientGone(Exception):
-    """The client disconnected before its body was complete."""
-
-
-async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes | None:
-    """The body, or None as soon as it is known to be over the limit (by its declared
-    Content-Length or by what arrived)."""
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def route(loaded: Loaded, name: str) -> Receiver | None:
@@ -195,9 +155,9 @@ class Webhook:
         if not is_json(content_type):
             return refuse(415, "send the payload as Content-Type: application/json")
         limits = loaded.config.limits
-        budget = (receiver.delivery if receiver else loaded.config.delivery).timeout
+        timeout = (receiver.delivery if receiver else loaded.config.delivery).timeout
         # A client trickling its body holds only its own request, and not for long.
-        self.bodies.start(task, started + budget)
+        self.bodies.start(task, started + timeout)
         try:
             body = await read_body(receive, declared, limits.max_body_bytes)
         except ClientGone:
@@ -206,7 +166,7 @@ class Webhook:
             if not self.bodies.stop(task):
                 raise
             task.uncancel()
-            return refuse(408, f"the body did not arrive within {budget:g}s")
+            return refuse(408, f"the body did not arrive within {timeout:g}s")
         finally:
             self.bodies.stop(task)
         if body is None:

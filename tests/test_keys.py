@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapter.config import ConfigError, load_config
-from adapter.keys import DedupRule, dedup_key_for, fingerprint
-from adapter.payload import Alert
+from adapter.keys import DedupRule, dedup_key_for
+from adapter.payload import Alert, fingerprint
 from adapter.settings import DedupKeySettings
 
 GROUP = '{}:{alertname="HighErrorRate"}'

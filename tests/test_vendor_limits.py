@@ -16,8 +16,7 @@ from starlette.testclient import TestClient
 
 from adapter.budgets import Budget, Items, Text, Total, cut_bytes, cut_chars, fit, units
 from adapter.config import Config
-from adapter.keys import fingerprint
-from adapter.payload import parse_payload
+from adapter.payload import fingerprint, parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import make_alert, make_payload, pd_config
 from tests.standin import AlertsAPI
