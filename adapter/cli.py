@@ -242,7 +242,7 @@ def _test(argv: Sequence[str]) -> int:
     from adapter.durations import parse_duration
     from adapter.pipeline import receivers_from
     from adapter.secrets import scrub
-    from adapter.severity import LEVELS as SEVERITIES
+    from adapter.severity import SEVERITIES
     from adapter.testalert import DEFAULT_SEVERITY, Probe, run
 
     parser = argparse.ArgumentParser(

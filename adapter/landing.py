@@ -23,7 +23,7 @@ from urllib.parse import quote
 from adapter.activity import RECENT, Activity, iso
 
 if TYPE_CHECKING:
-    from adapter.testalert import Answer
+    from adapter.testalert import ProbeStep
 
 
 def readme() -> str | None:
@@ -150,7 +150,7 @@ def page(
 def result_page(
     name: str,
     kind: str,
-    answers: list[Answer],
+    answers: list[ProbeStep],
     seen: Activity,
     auth_enabled: bool,
     host: str,

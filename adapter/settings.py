@@ -31,7 +31,7 @@ from adapter.durations import Duration
 from adapter.keys import TEMPLATE_NAMES, DedupRule
 from adapter.matchers import Matcher, parse_matchers
 from adapter.secrets import Secret, SecretFile, redact_url, secret_forms, url_secrets
-from adapter.severity import LEVELS, SeverityOverride, SeverityRule
+from adapter.severity import SEVERITIES, SeverityOverride, SeverityRule
 from adapter.templating import Fields, compile_template, names_read, template_error
 from adapter.timeintervals import TimeInterval
 
@@ -58,8 +58,8 @@ Matchers = Annotated[
 
 
 def _level(value: str) -> str:
-    if value not in LEVELS:
-        raise ValueError(f"{value!r} is not a severity; use one of {', '.join(LEVELS)}")
+    if value not in SEVERITIES:
+        raise ValueError(f"{value!r} is not a severity; use one of {', '.join(SEVERITIES)}")
     return value
 
 
@@ -225,7 +225,7 @@ class SeverityOverrideSettings(Model):
 
 
 def _default_map() -> dict[str, str]:
-    return {level: level for level in LEVELS}
+    return {level: level for level in SEVERITIES}
 
 
 class SeveritySettings(Model):

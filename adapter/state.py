@@ -81,11 +81,13 @@ def build(
     if problems:
         raise ConfigError(source, problems)
     if before is not None:
-        # Budget.succeeding updates the old budget in place: only for a build that stands.
+        # RateWindow.succeeding updates the old window in place: only for a build that stands.
         for name, receiver in receivers.items():
             old = before.receivers.get(name)
-            if receiver.budget is not None and old is not None:
-                receivers[name] = replace(receiver, budget=receiver.budget.succeeding(old.budget))
+            if receiver.rate_window is not None and old is not None:
+                receivers[name] = replace(
+                    receiver, rate_window=receiver.rate_window.succeeding(old.rate_window)
+                )
     return Loaded(config, receivers, auth)
 
 

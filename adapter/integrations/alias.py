@@ -27,7 +27,7 @@ from adapter.matchers import all_match
 from adapter.settings import KeyedReceiverSettings, Matchers, Model
 from adapter.urls import join, path_segment, web_link
 
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+OPSGENIE_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
 # Opsgenie's field limits, in characters (docs/limits.md): the create-alert doc above and
 # https://docs.opsgenie.com/docs/alerts-and-alert-fields. No limit on the body as a whole: the
@@ -62,8 +62,10 @@ CLOSE_LIMITS = SizeLimits(
 
 
 def _priority(value: str) -> str:
-    if value not in PRIORITIES:
-        raise ValueError(f"{value!r} is not a priority; use one of {', '.join(PRIORITIES)}")
+    if value not in OPSGENIE_PRIORITIES:
+        raise ValueError(
+            f"{value!r} is not a priority; use one of {', '.join(OPSGENIE_PRIORITIES)}"
+        )
     return value
 
 
