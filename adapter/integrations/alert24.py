@@ -52,7 +52,7 @@ log = structlog.get_logger("adapter.alert24")
 
 # Vendor facts, from the API reference above.
 URL = "https://app.alert24.io/api/v1/incidents"  # the reference's host (its guide shows .net)
-SEVERITIES = ("critical", "high", "medium", "low", "maintenance")
+ALERT24_SEVERITIES = ("critical", "high", "medium", "low", "maintenance")
 # The statuses an incident can be in before `resolved` (and `postmortem` after it), most
 # likely first: a create is `open` unless it says otherwise.
 OpenStatus = Literal["open", "acknowledged", "investigating", "identified", "monitoring", "new"]
