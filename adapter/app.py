@@ -24,7 +24,8 @@ from starlette.routing import Route
 
 from adapter import __version__, endpoints
 from adapter.bodies import Receive, Scope, Send
-from adapter.config import Config, ConfigError
+from adapter.config.document import Config
+from adapter.config.loader import ConfigError
 from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
 from adapter.state import TOKEN_FILE_POLL, State

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Sequence
 
 from adapter import __version__
-from adapter.config import DEFAULT_SOURCE, ConfigError, load_config
+from adapter.config.loader import DEFAULT_SOURCE, ConfigError, load_config
 from adapter.events import UpstreamRequest
 from adapter.logs import LEVELS
 

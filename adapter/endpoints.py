@@ -34,7 +34,7 @@ from adapter import __version__, landing
 from adapter.activity import Activity
 from adapter.auth import Authenticator
 from adapter.bodies import ClientGone, error, is_json, read_body
-from adapter.config import ConfigError
+from adapter.config.loader import ConfigError
 from adapter.durations import parse_duration
 from adapter.state import State
 from adapter.testalert import Probe, ProbeStep

@@ -1,6 +1,6 @@
 """Per-receiver outbound HTTP, made ready for the transport: TLS context, proxy, headers.
 
-The config (adapter/settings.py, HTTPClientSettings) has Prometheus' `http_config` shape:
+The config (adapter/config/http.py, HTTPClientSettings) has Prometheus' `http_config` shape:
 
     http_config:
       tls_config: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from adapter.settings import HTTPClientSettings
+from adapter.config.http import HTTPClientSettings
 
 log = structlog.get_logger("adapter.http_config")
 

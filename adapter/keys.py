@@ -6,7 +6,7 @@ its group. Annotations and startsAt change between sends and never enter a key.
 
 Strategy `template` renders a Jinja2 expression over exactly those stable names
 (`labels`, `fingerprint`, `group_key`, `receiver`), for keys a migration must keep
-(`alertname:instance`). The config check (adapter/settings.py) refuses any other name.
+(`alertname:instance`). The config check (adapter/config/receivers.py) refuses any other name.
 A template that renders empty (every label it names is missing) falls back to the
 fingerprint: an empty key would merge every such alert into one incident.
 """

@@ -34,7 +34,7 @@ SWEEP_EVERY = 30.0
 
 
 class MemoSettings(Protocol):
-    """A receiver's memo settings (adapter/settings.py DeliverySettings)."""
+    """A receiver's memo settings (adapter/config/receivers.py DeliverySettings)."""
 
     @property
     def memo_ttl(self) -> float: ...

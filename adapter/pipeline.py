@@ -13,6 +13,12 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from adapter import storm
+from adapter.config.receivers import (
+    DeliverySettings,
+    RateLimitSettings,
+    ReceiverSettings,
+    StormGuardSettings,
+)
 from adapter.events import Action, AlertEvent, RenderError, UpstreamRequest
 from adapter.http_config import HTTPOptions, options_for
 from adapter.integrations import integration_for
@@ -22,12 +28,6 @@ from adapter.matchers import Matcher, all_match
 from adapter.payload import Alert, WebhookPayload
 from adapter.ratelimit import RateWindow
 from adapter.secrets import scrub
-from adapter.settings import (
-    DeliverySettings,
-    RateLimitSettings,
-    ReceiverSettings,
-    StormGuardSettings,
-)
 from adapter.severity import SEVERITIES, SeverityRule, severity_for
 
 

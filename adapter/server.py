@@ -35,8 +35,8 @@ from pydantic import Field, ValidationError
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from adapter.config import yaml_problem
-from adapter.settings import Model
+from adapter.config.loader import yaml_problem
+from adapter.config.model import Model
 
 # After SIGTERM, in-flight webhooks get the longest delivery.timeout of any receiver (each
 # answers by its own) plus this margin, for the answer to be written: a stop never cuts a

@@ -17,7 +17,8 @@ import structlog
 
 from adapter.activity import Activity
 from adapter.auth import Authenticator, exposure_problems, token_file_problems
-from adapter.config import DEFAULT_SOURCE, Config, ConfigError, load_config
+from adapter.config.document import Config
+from adapter.config.loader import DEFAULT_SOURCE, ConfigError, load_config
 from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
 from adapter.pipeline import Receiver

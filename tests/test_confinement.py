@@ -20,11 +20,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapter.app import create_app
+from adapter.config.receivers import ReceiverSettings
 from adapter.events import AlertEvent, UpstreamRequest
 from adapter.integrations.base import Integration
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from adapter.settings import ReceiverSettings
 from adapter.transport import AiohttpTransport, HttpxTransport, Transport
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
 from tests.standin import Server

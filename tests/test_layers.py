@@ -25,9 +25,9 @@ ORDER = (
     "delivery",  # sending: concurrency, retries, rate windows, the memo; the report of it
     "plan",  # from a payload to the requests to send: split, filter, key, storm, render;
     #          the receivers they go to, with their rate windows
-    "config",  # the YAML document and its loader, which name every dialect
+    "config",  # the document and its loader (config/document.py, loader.py): they name every dialect
     "dialects",  # integrations/: one module per incident API, behind one interface
-    "settings",  # what every receiver's config shares, HTTP client/TLS settings
+    "settings",  # config/ models below the dialects: what receivers share, http_config, auth
     "rules",  # pure rules over alerts: keys, severity, matchers, time intervals, templates,
     #           vendor size limits and fitting
     "model",  # the values that flow between stages: payload, events
@@ -62,12 +62,17 @@ LAYERS: dict[str, str] = {
     "adapter.storm": "plan",
     "adapter.ratelimit": "plan",  # each planned-for Receiver carries its rate window
     # config
-    "adapter.config": "config",
-    "adapter.timeinterval_settings": "config",
+    "adapter.config": "settings",  # the package's __init__: a docstring, no imports
+    "adapter.config.document": "config",
+    "adapter.config.loader": "config",
     # dialects
     "adapter.integrations": "dialects",
     # settings
-    "adapter.settings": "settings",
+    "adapter.config.model": "settings",
+    "adapter.config.http": "settings",
+    "adapter.config.receivers": "settings",
+    "adapter.config.timeintervals": "settings",
+    "adapter.config.web": "settings",
     "adapter.http_config": "settings",
     # rules
     "adapter.keys": "rules",

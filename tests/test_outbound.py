@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapter.app import create_app
-from adapter.config import ConfigError, load_config
+from adapter.config.loader import ConfigError, load_config
 from tests.certs import make_cert
 from tests.conftest import ROUTING_KEY, TOKEN, make_payload, pd_config
 from tests.standin import EventsAPI, Server

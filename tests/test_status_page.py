@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapter.app import create_app
-from adapter.config import ConfigError
+from adapter.config.loader import ConfigError
 from adapter.events import UpstreamRequest
 from adapter.integrations.status_page import LISTING_PAGES, StatusPage
 from adapter.payload import fingerprint, parse_payload

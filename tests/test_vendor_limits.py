@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from adapter.config import Config
+from adapter.config.document import Config
 from adapter.fitting import cut_bytes, cut_chars, fit
 from adapter.limits import Items, SizeLimits, Text, Total, units
 from adapter.payload import fingerprint, parse_payload

@@ -40,11 +40,12 @@ import orjson
 import structlog
 from pydantic import Field, field_validator, model_validator
 
+from adapter.config.model import Model
+from adapter.config.receivers import KeyedReceiverSettings
 from adapter.events import AlertEvent, RetryableAnswer, RetryPolicy, UpstreamRequest
 from adapter.fitting import cut_chars, fit
 from adapter.integrations.base import Integration
 from adapter.limits import SizeLimits, Text, units
-from adapter.settings import KeyedReceiverSettings, Model
 from adapter.severity import SeverityRule, severity_by_rule
 from adapter.urls import join, path_segment, web_link
 

@@ -25,12 +25,13 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import Field, model_validator
 
+from adapter.config.model import check_http_url
+from adapter.config.receivers import ReceiverSettings
 from adapter.events import DEFAULT_RETRY, AlertEvent, UpstreamRequest
 from adapter.fitting import CannotFit, fit
 from adapter.integrations.base import Integration
 from adapter.limits import SizeLimits
 from adapter.secrets import SecretFile
-from adapter.settings import ReceiverSettings, check_http_url
 
 KEY_LABEL = "incident_adapter_key"
 # No tool in docs/alertmanager-webhook.md documents a size limit for its Alertmanager intake

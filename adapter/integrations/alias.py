@@ -19,12 +19,13 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
+from adapter.config.model import Matchers, Model
+from adapter.config.receivers import KeyedReceiverSettings
 from adapter.events import AlertEvent, RetryPolicy, UpstreamRequest
 from adapter.fitting import fit
 from adapter.integrations.base import Integration
 from adapter.limits import Items, SizeLimits, Text, Total
 from adapter.matchers import all_match
-from adapter.settings import KeyedReceiverSettings, Matchers, Model
 from adapter.urls import join, path_segment, web_link
 
 OPSGENIE_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")

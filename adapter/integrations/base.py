@@ -27,7 +27,7 @@ from adapter.secrets import scrub
 from adapter.urls import check_under
 
 if TYPE_CHECKING:
-    from adapter.settings import ReceiverSettings
+    from adapter.config.receivers import ReceiverSettings
 
 log = structlog.get_logger("adapter.integrations")
 

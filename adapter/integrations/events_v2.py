@@ -22,12 +22,13 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import model_validator
 
+from adapter.config.model import check_http_url, one_secret
+from adapter.config.receivers import ReceiverSettings
 from adapter.events import AlertEvent, RetryPolicy, UpstreamRequest
 from adapter.fitting import fit
 from adapter.integrations.base import Integration
 from adapter.limits import SizeLimits, Text
 from adapter.secrets import Secret, SecretFile
-from adapter.settings import ReceiverSettings, check_http_url, one_secret
 from adapter.urls import web_link
 
 Link = Literal["source", "runbook"]  # the alert's generatorURL; its runbook_url annotation

@@ -10,9 +10,9 @@ from typing import Literal
 
 import orjson
 
+from adapter.config.receivers import ReceiverSettings
 from adapter.events import AlertEvent, UpstreamRequest
 from adapter.integrations.base import Integration
-from adapter.settings import ReceiverSettings
 
 
 class LogSettings(ReceiverSettings):

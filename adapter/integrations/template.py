@@ -38,13 +38,14 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from adapter.config.model import Model, check_http_url
+from adapter.config.receivers import ReceiverSettings
 from adapter.events import DEFAULT_RETRY, AlertEvent, RenderError, RetryPolicy, UpstreamRequest
 from adapter.fitting import fit
 from adapter.integrations.base import Integration
 from adapter.limits import SizeLimits
 from adapter.payload import Alert, WebhookPayload
 from adapter.secrets import Secret, SecretFile, redact_url
-from adapter.settings import Model, ReceiverSettings, check_http_url
 from adapter.templating import Fields, compile_url_template, fields, template_error
 from adapter.templating import compile_template as _compile
 from adapter.urls import check_under, web_link
