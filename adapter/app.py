@@ -32,8 +32,6 @@ from adapter.state import TOKEN_FILE_POLL, State
 from adapter.transport import AiohttpTransport, Transport
 from adapter.webhook import Webhook, receiver_in
 
-__all__ = ["TOKEN_FILE_POLL", "create_app"]
-
 log = structlog.get_logger("adapter.app")
 
 

@@ -275,7 +275,7 @@ class Deliverer:
         try:
             try:
                 # The first attempt is a plain call: most requests succeed at once, and
-                # building the retry machinery for each cost ~9% of the adapter's CPU.
+                # building the retry machinery for each was a visible share of the CPU.
                 result = await attempt()
             except _Retryable as exc:
                 wait = retry_or_wait(exc)

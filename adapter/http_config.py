@@ -69,7 +69,7 @@ def env_proxy(url: str) -> str | None:
     """The proxy HTTP(S)_PROXY / NO_PROXY give for url, worked out once at load.
 
     aiohttp's trust_env looks this up (and reads ~/.netrc) through the thread pool on
-    every request, which cost the adapter over half its throughput; asking once per
+    every request, which cost the adapter much of its throughput; asking once per
     receiver gives the same answer for the same environment.
     """
     parts = urlsplit(url)

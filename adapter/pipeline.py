@@ -56,11 +56,11 @@ class Receiver:
         integration = integration_for(settings)
         return cls(
             name=settings.name,
-            kind=getattr(settings, "type", "?"),
+            kind=settings.type,
             integration=integration,
             dedup=settings.dedup_key.rule(settings.name),
             severity=settings.severity.rule(),
-            filters=settings.filters(),
+            filters=settings.matchers,
             delivery=settings.delivery.over(defaults),
             secrets=tuple(settings.secret_values()),
             rate_window=_rate_window(

@@ -6,7 +6,8 @@ Order of checks, each with a short JSON reason:
     →  400/422 payload  →  404 receiver named by the payload  →  200/424/503 from the report
 
 The app (adapter/app.py) calls it ahead of Starlette's middleware, router, Request and
-Response, which were ~24 µs of the webhook's ~92 µs in-process; everything else is Starlette.
+Response, a large share of the webhook's own cost (docs/performance.md); everything else is
+Starlette.
 An exception here is logged and answered 500 like Starlette's ServerErrorMiddleware would.
 """
 
@@ -52,7 +53,7 @@ class BodyDeadlines:
     """The 408 for a body that does not arrive in time, with one timer for every webhook.
 
     A body nearly always arrives with its request's head, yet a timer per webhook
-    (asyncio.timeout_at) cost ~4.5 µs of each. Here a webhook registers its task while it
+    (asyncio.timeout_at) is a measurable share of each. Here a webhook registers its task while it
     reads its body; a sweep every SWEEP seconds, armed only while some are registered,
     cancels those past their deadline. A 408 therefore comes up to SWEEP late.
     """
@@ -194,8 +195,8 @@ class Webhook:
     ) -> WebhookAnswer:
         state = self.state
         assert state.deliverer is not None, "the lifespan starts the deliverer"
-        # The context each line carries, passed explicitly (binding contextvars cost ~4 us a
-        # webhook); the event lines take it from their events (adapter/delivery.py).
+        # The context each line carries, passed explicitly (binding contextvars costs more on
+        # the hot path); the event lines take it from their events (adapter/delivery.py).
         context = {"receiver": receiver.name, "group_key": payload.groupKey}
         # debug, not info: at info the log is one line per event (event.delivered and
         # event.failed carry receiver, group_key and dedup_key), which keeps it cheap.

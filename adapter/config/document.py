@@ -20,7 +20,7 @@ from pydantic_settings import (
 )
 
 from adapter.config.model import Model
-from adapter.config.receivers import DeliverySettings, ReceiverSettings
+from adapter.config.receivers import DeliverySettings
 from adapter.config.timeintervals import TimeIntervalSettings
 from adapter.config.web import AuthSettings
 from adapter.integrations import AnyReceiverSettings
@@ -67,9 +67,6 @@ class Config(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # First wins: the environment overrides what the YAML file (passed as init) says.
         return (env_settings, init_settings)
-
-    def receiver(self, name: str) -> ReceiverSettings | None:
-        return next((r for r in self.receivers if r.name == name), None)
 
     def secret_values(self) -> list[str]:
         values = self.auth.secret_values()

@@ -22,7 +22,6 @@ from adapter.config.http import HTTPClientSettings
 from adapter.config.model import Level, Matchers, Model, check_http_url, one_secret
 from adapter.durations import Duration
 from adapter.keys import TEMPLATE_NAMES, DedupRule
-from adapter.matchers import Matcher
 from adapter.secrets import Secret, SecretFile, secret_forms, url_secrets
 from adapter.severity import SEVERITIES, SeverityOverride, SeverityRule
 from adapter.templating import Fields, compile_template, names_read, template_error
@@ -217,6 +216,7 @@ class ReceiverSettings(Model):
     """What every receiver has; each dialect adds its own fields and a `type` literal."""
 
     name: Annotated[str, Field(min_length=1, pattern=r"^[^/\s]+$")]
+    type: str  # each dialect narrows it to its literal, the key DIALECTS is looked up by
     dedup_key: DedupKeySettings = Field(default_factory=DedupKeySettings)
     severity: SeveritySettings = Field(default_factory=SeveritySettings)
     matchers: Matchers = ()
@@ -226,9 +226,6 @@ class ReceiverSettings(Model):
     rate_limit: RateLimitSettings | Literal["off"] | None = None
     storm_guard: StormGuardSettings | None = None  # off unless set
     http_config: HTTPClientSettings | None = None  # TLS, proxy, extra headers (http_config.py)
-
-    def filters(self) -> tuple[Matcher, ...]:
-        return self.matchers
 
     def base_url(self) -> str:
         """Where every request of the receiver must stay (adapter/urls.py): its `url`."""
