@@ -27,8 +27,8 @@ import sys
 from collections.abc import Sequence
 
 from adapter import __version__
-from adapter.config import DEFAULT_SOURCE, ConfigError, load_config
-from adapter.integrations.base import UpstreamRequest
+from adapter.config.loader import DEFAULT_SOURCE, ConfigError, load_config
+from adapter.events import UpstreamRequest
 from adapter.logs import LEVELS
 
 DEFAULT_LISTEN = "127.0.0.1:9095"
@@ -242,7 +242,7 @@ def _test(argv: Sequence[str]) -> int:
     from adapter.durations import parse_duration
     from adapter.pipeline import receivers_from
     from adapter.secrets import scrub
-    from adapter.severity import LEVELS as SEVERITIES
+    from adapter.severity import SEVERITIES
     from adapter.testalert import DEFAULT_SEVERITY, Probe, run
 
     parser = argparse.ArgumentParser(

@@ -12,7 +12,8 @@ import yaml
 from starlette.testclient import TestClient
 
 from adapter.app import create_app
-from adapter.config import Config, load_config
+from adapter.config.document import Config
+from adapter.config.loader import load_config
 from adapter.transport import HttpxTransport
 from tests.standin import EventsAPI, Server
 

@@ -15,7 +15,7 @@ import yaml
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
-from adapter.config import ConfigError, load_config
+from adapter.config.loader import ConfigError, load_config
 from adapter.integrations.alert24 import (
     LISTING_PAGES,
     OPEN_STATUSES,

@@ -18,7 +18,7 @@ import yaml
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
-from adapter.config import ConfigError, load_config
+from adapter.config.loader import ConfigError, load_config
 from adapter.integrations.alertmanager_webhook import group_key_for
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan

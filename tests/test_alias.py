@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from adapter.config import ConfigError
+from adapter.config.loader import ConfigError
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, make_alert, make_payload

@@ -484,7 +484,7 @@ def test_bearer_with_nothing_after_it_never_passes() -> None:
     """Even an authenticator handed an empty token (the config refuses one) lets no empty
     credential through."""
     from adapter.auth import Authenticator
-    from adapter.config import AuthSettings
+    from adapter.config.web import AuthSettings
     from adapter.secrets import Secret
 
     auth = Authenticator(AuthSettings.model_construct(bearer_tokens=[Secret("")]))
@@ -523,7 +523,7 @@ def test_landing_page_and_metrics_can_be_put_behind_the_credential(
 
 
 def test_protect_without_a_credential_is_a_config_error(tmp_path: Path) -> None:
-    from adapter.config import ConfigError, load_config
+    from adapter.config.loader import ConfigError, load_config
 
     doc = pd_config()
     doc["auth"] = {"protect": ["metrics"]}

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from structlog.testing import capture_logs
 
-from adapter.config import DEFAULT_SOURCE, ConfigError, load_config
+from adapter.config.loader import DEFAULT_SOURCE, ConfigError, load_config
 from tests.conftest import ROUTING_KEY, pd_config
 
 

@@ -20,10 +20,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapter.app import create_app
-from adapter.integrations.base import AlertEvent, Integration, UpstreamRequest
+from adapter.config.receivers import ReceiverSettings
+from adapter.events import AlertEvent, UpstreamRequest
+from adapter.integrations.base import Integration
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from adapter.settings import ReceiverSettings
 from adapter.transport import AiohttpTransport, HttpxTransport, Transport
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
 from tests.standin import Server
@@ -428,7 +429,8 @@ def test_an_id_from_the_apis_own_answer_stays_one_segment(tmp_path: Path) -> Non
 
 
 def test_a_follow_up_is_checked_when_it_is_derived() -> None:
-    from adapter.integrations.base import RenderError, confined
+    from adapter.events import RenderError
+    from adapter.integrations.base import confined
 
     def elsewhere(_: bytes) -> UpstreamRequest:
         return UpstreamRequest("PATCH", "https://h/other/1", {}, b"")

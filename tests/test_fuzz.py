@@ -32,7 +32,7 @@ json_values = st.recursive(
 def client() -> Iterator[TestClient]:
     """One adapter for the whole module: it must keep serving whatever came before."""
     from adapter.app import create_app
-    from adapter.config import Config
+    from adapter.config.document import Config
     from adapter.transport import HttpxTransport
 
     doc = {k: v for k, v in pd_config(rate_limit="off").items() if k != "auth"}

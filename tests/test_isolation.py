@@ -22,8 +22,8 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from adapter.app import create_app
-from adapter.config import Config
-from adapter.keys import fingerprint
+from adapter.config.document import Config
+from adapter.payload import fingerprint
 from adapter.transport import HttpxTransport
 from tests.conftest import TOKEN, config_from, make_alert, make_payload, pd_config
 from tests.standin import AlertsAPI, Server

@@ -8,10 +8,10 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapter.config import ConfigError, load_config
-from adapter.keys import DedupRule, dedup_key_for, fingerprint
-from adapter.payload import Alert
-from adapter.settings import DedupKeySettings
+from adapter.config.loader import ConfigError, load_config
+from adapter.config.receivers import DedupKeySettings
+from adapter.keys import DedupRule, dedup_key_for
+from adapter.payload import Alert, fingerprint
 
 GROUP = '{}:{alertname="HighErrorRate"}'
 

@@ -8,9 +8,9 @@ from typing import Any
 import httpx
 from starlette.testclient import TestClient
 
-from adapter.integrations.base import UpstreamRequest
+from adapter.config.receivers import DeliverySettings
+from adapter.events import UpstreamRequest
 from adapter.memo import ENTRY_BYTES, SWEEP_EVERY, DeliveryMemo
-from adapter.settings import DeliverySettings
 from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload
 
 TRIGGER = UpstreamRequest("POST", "u", {}, b'{"event_action": "trigger"}')

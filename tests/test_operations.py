@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapter.app import create_app
-from adapter.config import load_config
+from adapter.config.loader import load_config
 from adapter.transport import HttpxTransport
 from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
 from tests.process import AdapterProcess

@@ -1,5 +1,6 @@
 """Outbound security per receiver: TLS to the upstream (CA, client certificate, skip-verify),
-proxy, extra headers from files; all through the real aiohttp transport."""
+proxy, extra headers from files; through the real aiohttp transport, and TLS and the proxy
+through the httpx one too."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapter.app import create_app
-from adapter.config import ConfigError, load_config
+from adapter.config.loader import ConfigError, load_config
+from adapter.transport import HttpxTransport, Transport
 from tests.certs import make_cert
 from tests.conftest import ROUTING_KEY, TOKEN, make_payload, pd_config
 from tests.standin import EventsAPI, Server
@@ -30,17 +32,24 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return directory
 
 
-def adapter_for(tmp_path: Path, **receiver: Any) -> TestClient:
+def adapter_for(tmp_path: Path, transport: Transport | None = None, **receiver: Any) -> TestClient:
     path = tmp_path / "c.yml"
     doc = pd_config(rate_limit="off", **receiver)
     # Not about the deadline: TLS handshakes on a busy machine get all the time they need.
     doc["delivery"] = {"timeout": "30s", "attempt_timeout": "10s", "max_attempts": 4}
     path.write_text(yaml.safe_dump(doc))
-    client = TestClient(
-        create_app(load_config(path))
-    )  # no transport given: aiohttp, as in production
+    # No transport given: aiohttp, as in production.
+    client = TestClient(create_app(load_config(path), transport=transport))
     client.headers["Authorization"] = f"Bearer {TOKEN}"
     return client
+
+
+def close(client: TestClient, transport: Transport | None) -> None:
+    """A transport the test made is the test's to close (the app closes only its own), on
+    the loop its connections live on."""
+    if transport is not None:
+        assert client.portal is not None
+        client.portal.call(transport.aclose)
 
 
 @pytest.fixture
@@ -57,8 +66,9 @@ def tls_upstream(pki: Path) -> Iterator[tuple[EventsAPI, Server]]:
         yield api, server
 
 
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
 def test_mutual_tls_to_the_upstream(
-    tmp_path: Path, pki: Path, tls_upstream: tuple[EventsAPI, Server]
+    tmp_path: Path, pki: Path, tls_upstream: tuple[EventsAPI, Server], client: str
 ) -> None:
     api, server = tls_upstream
     tls = {
@@ -66,10 +76,12 @@ def test_mutual_tls_to_the_upstream(
         "cert_file": str(pki / "adapter.crt"),
         "key_file": str(pki / "adapter.key"),
     }
+    transport = HttpxTransport() if client == "httpx" else None
     with adapter_for(
-        tmp_path, url=server.url + "/v2/enqueue", http_config={"tls_config": tls}
-    ) as client:
-        assert client.post("/alerts/pd", json=make_payload()).status_code == 200
+        tmp_path, transport, url=server.url + "/v2/enqueue", http_config={"tls_config": tls}
+    ) as adapter:
+        assert adapter.post("/alerts/pd", json=make_payload()).status_code == 200
+        close(adapter, transport)
     assert len(api.open_keys()) == 1
 
 
@@ -111,18 +123,22 @@ def test_insecure_skip_verify_works_and_warns(tmp_path: Path, pki: Path) -> None
     assert any(e["event"] == "config.insecure_skip_verify" and e["receiver"] == "pd" for e in logs)
 
 
-def test_proxy_url_is_used(tmp_path: Path) -> None:
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+def test_proxy_url_is_used(tmp_path: Path, client: str) -> None:
     """The upstream's host does not resolve; only a request sent through the proxy arrives."""
     api = EventsAPI()  # serves absolute-form requests as a forward proxy would pass them on
+    transport = HttpxTransport() if client == "httpx" else None
     with (
         Server(api.app()) as proxy,
         adapter_for(
             tmp_path,
+            transport,
             url="http://events.pagerduty.invalid/v2/enqueue",
             http_config={"proxy_url": proxy.url},
-        ) as client,
+        ) as adapter,
     ):
-        assert client.post("/alerts/pd", json=make_payload()).status_code == 200
+        assert adapter.post("/alerts/pd", json=make_payload()).status_code == 200
+        close(adapter, transport)
     assert len(api.open_keys()) == 1
 
 

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from adapter.keys import fingerprint
-from adapter.payload import PayloadError, parse_payload
+from adapter.payload import PayloadError, fingerprint, parse_payload
 from tests.conftest import make_alert, make_payload
 
 

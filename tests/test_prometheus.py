@@ -20,7 +20,7 @@ import pytest
 import yaml
 from prometheus_client import CollectorRegistry, Gauge, make_asgi_app
 
-from adapter.keys import fingerprint
+from adapter.payload import fingerprint
 from tests.conftest import TOKEN
 from tests.standin import EventsAPI, Server, free_port
 from tests.system import require

@@ -359,7 +359,7 @@ def test_a_url_user_password_and_an_authorization_header_are_a_config_error(
 ) -> None:
     """Both would be the Authorization header: aiohttp refused every request with a
     ValueError (the webhook answered 500); now the config check names it."""
-    from adapter.config import ConfigError
+    from adapter.config.loader import ConfigError
     from tests.conftest import config_from
 
     doc = {"receivers": [{"name": "r", "url": "https://ops:pw-SECRET-77@h/v2/alerts", **receiver}]}

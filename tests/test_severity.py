@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from adapter.config import ConfigError
+from adapter.config.loader import ConfigError
 from adapter.matchers import parse_matchers
 from adapter.severity import SeverityOverride, SeverityRule, parse_starts_at, severity_for
 from adapter.timeintervals import TimeInterval, TimeRange

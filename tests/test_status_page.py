@@ -16,11 +16,10 @@ from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapter.app import create_app
-from adapter.config import ConfigError
-from adapter.integrations.base import UpstreamRequest
+from adapter.config.loader import ConfigError
+from adapter.events import UpstreamRequest
 from adapter.integrations.status_page import LISTING_PAGES, StatusPage
-from adapter.keys import fingerprint
-from adapter.payload import parse_payload
+from adapter.payload import fingerprint, parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, fixture, make_alert, make_payload
 from tests.process import run_adapter

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from adapter.config import ConfigError
+from adapter.config.loader import ConfigError
 from adapter.integrations.status_page import StatusPage
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from adapter.ratelimit import Budget, OverBudget
+from adapter.ratelimit import RateExhausted, RateWindow
 from tests.conftest import make_alert, make_payload, pd_config
 from tests.standin import EventsAPI
 
 
-def took(budget: Budget, priority: int = 0) -> bool:
+def took(budget: RateWindow, priority: int = 0) -> bool:
     """take() hands out the slot's stamp: a time, which a test's clock may start at 0."""
     return budget.take(priority) is not None
 
@@ -27,14 +27,14 @@ def test_budget_counts_a_look_back_window_not_a_refilling_bucket() -> None:
     """PagerDuty: 'calculated over a 60 second window looking back from the current time'.
     A full window waits for its oldest send to age out; nothing refills on top of it."""
     now = [0.0]
-    budget = Budget(requests=3, per=1.0, reserve=0, clock=lambda: now[0])
+    budget = RateWindow(requests=3, per=1.0, reserve=0, clock=lambda: now[0])
 
     async def take(n: int, wait: float) -> None:
         for _ in range(n):
             await budget.acquire(wait)
 
     asyncio.run(take(3, 0.0))  # a window's worth at once
-    with pytest.raises(OverBudget) as info:
+    with pytest.raises(RateExhausted) as info:
         asyncio.run(take(1, 0.5))
     assert info.value.wait == pytest.approx(1.0)  # when the first send ages out
     now[0] = 0.6
@@ -43,7 +43,7 @@ def test_budget_counts_a_look_back_window_not_a_refilling_bucket() -> None:
     asyncio.run(take(3, 0.0))  # all three aged out together
     now[0] = 1.5
     assert not took(budget)  # a bucket would have refilled 1.5 by now
-    spread = Budget(requests=3, per=1.0, reserve=0, clock=lambda: now[0])
+    spread = RateWindow(requests=3, per=1.0, reserve=0, clock=lambda: now[0])
     for at in (0.0, 0.4, 0.8):
         now[0] = at
         assert took(spread)
@@ -54,7 +54,7 @@ def test_budget_counts_a_look_back_window_not_a_refilling_bucket() -> None:
 
 def test_budget_with_burst_spreads_the_window() -> None:
     now = [0.0]
-    budget = Budget(requests=10, per=1.0, burst=2, reserve=0, clock=lambda: now[0])
+    budget = RateWindow(requests=10, per=1.0, burst=2, reserve=0, clock=lambda: now[0])
     assert took(budget) and took(budget) and not took(budget)  # 2 in any 0.2 s
     assert budget.expected_wait() == pytest.approx(0.2)
     sent = 2
@@ -69,20 +69,20 @@ def test_budget_keeps_its_reserve_for_pages() -> None:
     warnings or resolves cannot keep a page waiting for the window to age out."""
     now = [0.0]
     critical, error, resolve, warning, info = range(5)
-    budget = Budget(requests=10, per=60.0, reserve=2, clock=lambda: now[0])
+    budget = RateWindow(requests=10, per=60.0, reserve=2, clock=lambda: now[0])
     assert sum(took(budget, warning) for _ in range(20)) == 8
     assert not took(budget, resolve) and not took(budget, info)
     assert budget.expected_wait(warning) == pytest.approx(60.0)
     assert budget.expected_wait(critical) == 0.0
     assert took(budget, critical) and took(budget, error)
     assert not took(budget, critical)  # the window is full now, for everyone
-    assert Budget(requests=120, per=60.0).low_windows[-1] == (108, 60.0)  # the default tenth
+    assert RateWindow(requests=120, per=60.0).low_windows[-1] == (108, 60.0)  # the default tenth
 
 
 def test_a_page_waiting_for_the_window_goes_when_it_frees_not_when_the_warning_may() -> None:
     """A warning waits for the window below the reserve, a critical only for the window:
     the critical that queues after it is sent when its own slot comes, earlier."""
-    budget = Budget(requests=2, per=1.0, reserve=1)
+    budget = RateWindow(requests=2, per=1.0, reserve=1)
     critical, warning = 0, 3
 
     async def run() -> dict[str, float]:
@@ -111,7 +111,7 @@ def test_a_send_counts_from_when_it_is_done_not_from_when_its_slot_was_handed_ou
     would free the next window's slot early enough for a fast one to land in the same
     look-back window at the upstream."""
     now = [0.0]
-    budget = Budget(requests=1, per=1.0, clock=lambda: now[0])
+    budget = RateWindow(requests=1, per=1.0, clock=lambda: now[0])
     stamp = budget.take()
     assert stamp == 0.0
     now[0] = 0.4  # answered 400 ms later
@@ -124,14 +124,14 @@ def test_a_send_counts_from_when_it_is_done_not_from_when_its_slot_was_handed_ou
 
 def test_a_waiter_is_refused_not_sent_when_the_loop_wakes_after_its_deadline() -> None:
     now = [0.0]
-    budget = Budget(requests=1, per=0.2, clock=lambda: now[0])
+    budget = RateWindow(requests=1, per=0.2, clock=lambda: now[0])
 
     async def run() -> None:
         assert took(budget)
         waiter = asyncio.create_task(budget.acquire(0.3))  # its turn at 0.2 fits 0.3
         await asyncio.sleep(0)
         now[0] = 0.9  # the loop was busy meanwhile: the timer fires at 0.9
-        with pytest.raises(OverBudget):
+        with pytest.raises(RateExhausted):
             await waiter
         assert list(budget.sent) == [0.0]  # nothing was sent for it
 
@@ -141,13 +141,13 @@ def test_a_waiter_is_refused_not_sent_when_the_loop_wakes_after_its_deadline() -
 def test_a_reload_on_new_terms_keeps_one_budget_its_sends_and_its_waiters() -> None:
     """Webhooks in flight on the old receiver and new ones share one budget: no slot twice."""
     now = [0.0]
-    old = Budget(requests=2, per=1.0, reserve=0, clock=lambda: now[0])
+    old = RateWindow(requests=2, per=1.0, reserve=0, clock=lambda: now[0])
 
     async def run() -> None:
         assert took(old) and took(old)
         waiter = asyncio.create_task(old.acquire(5.0))
         await asyncio.sleep(0)
-        new = Budget(requests=3, per=2.0, reserve=0, clock=lambda: now[0]).succeeding(old)
+        new = RateWindow(requests=3, per=2.0, reserve=0, clock=lambda: now[0]).succeeding(old)
         assert new is old and old.terms == (3, 2.0, None, 0)
         assert list(old.sent) == [0.0, 0.0] and len(old.queue) == 1
         assert not waiter.done() and old.expected_wait(0) == pytest.approx(2.0)
@@ -161,7 +161,7 @@ def test_a_reload_on_new_terms_keeps_one_budget_its_sends_and_its_waiters() -> N
 
 
 def test_budget_waits_in_real_time_when_the_wait_fits() -> None:
-    budget = Budget(requests=1, per=0.05)
+    budget = RateWindow(requests=1, per=0.05)
 
     async def take_three() -> float:
         started = time.monotonic()
@@ -173,7 +173,7 @@ def test_budget_waits_in_real_time_when_the_wait_fits() -> None:
 
 
 def test_budget_serves_the_most_urgent_waiter_first_then_by_arrival() -> None:
-    bucket = Budget(requests=1, per=0.02)  # a send every 20 ms
+    bucket = RateWindow(requests=1, per=0.02)  # a send every 20 ms
 
     async def run() -> list[str]:
         await bucket.acquire(0.0)  # the window is spent: everyone below waits
@@ -192,9 +192,9 @@ def test_budget_serves_the_most_urgent_waiter_first_then_by_arrival() -> None:
 
 def test_a_critical_overtakes_waiting_warnings_and_bumps_the_one_that_no_longer_fits() -> None:
     """The critical is not refused for the warnings' sake; the warning its arrival pushes past
-    its own deadline leaves at once with OverBudget instead of holding a slot it cannot use."""
+    its own deadline leaves at once with RateExhausted instead of holding a slot it cannot use."""
     now = [0.0]
-    bucket = Budget(requests=1, per=0.1, clock=lambda: now[0])  # a send every 100 ms
+    bucket = RateWindow(requests=1, per=0.1, clock=lambda: now[0])  # a send every 100 ms
     critical, warning = 0, 3
 
     async def run() -> None:
@@ -202,12 +202,12 @@ def test_a_critical_overtakes_waiting_warnings_and_bumps_the_one_that_no_longer_
         warnings = [asyncio.create_task(bucket.acquire(0.35, warning)) for _ in range(3)]
         await asyncio.sleep(0)  # turns at 0.1, 0.2 and 0.3 s: all fit
         assert len(bucket.queue) == 3
-        with pytest.raises(OverBudget) as info:
+        with pytest.raises(RateExhausted) as info:
             await bucket.acquire(0.35, warning)  # a fourth: its turn, 0.4 s, does not
         assert info.value.wait == pytest.approx(0.4)
         assert bucket.expected_wait(critical) == pytest.approx(0.1)  # no warning counts
         page = asyncio.create_task(bucket.acquire(0.15, critical))
-        with pytest.raises(OverBudget):
+        with pytest.raises(RateExhausted):
             await warnings[2]  # pushed to 0.4 s: bumped at once
         assert [w.priority for w in bucket.queue] == [critical, warning, warning]
         assert not page.done() and not warnings[0].done()

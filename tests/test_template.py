@@ -10,7 +10,7 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from adapter.config import ConfigError
+from adapter.config.loader import ConfigError
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
 from tests.process import run_adapter
 

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from adapter.config import Config, ConfigError, load_config
+from adapter.config.document import Config
+from adapter.config.loader import ConfigError, load_config
 from adapter.timeintervals import Span, TimeInterval, TimeRange, active
 
 SYDNEY = ZoneInfo("Australia/Sydney")
@@ -25,7 +26,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 def unquoted(words: str) -> str:
     """What a config error says: a value given in the config is never repeated (`<value>`
-    stands for it, adapter/config.py without_values), the path says where to look."""
+    stands for it, adapter/config/loader.py without_values), the path says where to look."""
     return re.sub(r"'[^']*'", "<value>", words)
 
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from adapter.integrations.base import UpstreamRequest
+from adapter.events import UpstreamRequest
 from adapter.transport import AiohttpTransport, TransportError, parse_retry_after
 from tests.standin import EventsAPI, Server, free_port
 

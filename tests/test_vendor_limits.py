@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from adapter.budgets import Budget, Items, Text, Total, cut_bytes, cut_chars, fit, units
-from adapter.config import Config
-from adapter.keys import fingerprint
-from adapter.payload import parse_payload
+from adapter.config.document import Config
+from adapter.fitting import cut_bytes, cut_chars, fit
+from adapter.limits import Items, SizeLimits, Text, Total, units
+from adapter.payload import fingerprint, parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import make_alert, make_payload, pd_config
 from tests.standin import AlertsAPI
@@ -201,25 +201,25 @@ def test_cut_named_with_original_sizes(make_client: Callable[..., TestClient]) -
 
 # -- the mechanism on its own --------------------------------------------------------------
 
-BUDGET = Budget(
+TEST_LIMITS = SizeLimits(
     vendor="Test",
     doc_url="",
     body_bytes=2000,
-    limits=(Text("title", 10), Items("tags", 2, 4), Total("details", 200)),
+    fields=(Text("title", 10), Items("tags", 2, 4), Total("details", 200)),
     cut_first=("details",),
     keep=frozenset({"key"}),
     mark="details.truncated",
 )
 
 
-def test_a_body_within_its_budget_is_left_alone() -> None:
+def test_a_body_within_its_limits_is_left_alone() -> None:
     body = {"key": "k" * 50, "title": "short", "tags": ["a", "b"], "details": {"x": "y"}}
-    assert fit(body, BUDGET) == json.dumps(body, separators=(",", ":")).encode()
+    assert fit(body, TEST_LIMITS) == json.dumps(body, separators=(",", ":")).encode()
 
 
 def test_keys_and_protected_values_are_never_cut() -> None:
     body = {"key": "k" * 800, "secret": "s" * 300, "other": "o" * 3000, "details": {}}
-    out = json.loads(fit(body, BUDGET, protected=("s" * 300,)))
+    out = json.loads(fit(body, TEST_LIMITS, protected=("s" * 300,)))
     assert out["key"] == "k" * 800 and out["secret"] == "s" * 300
     assert out["other"].endswith("…") and "other" in out["details"]["truncated"]
 
@@ -233,43 +233,43 @@ def test_characters_are_counted_as_utf16_units() -> None:
 
 def test_items_and_totals() -> None:
     body = {"tags": ["abcdefg", "abcdefz", "c"], "details": {f"k{i}": "v" * 50 for i in range(9)}}
-    out = json.loads(fit(body, BUDGET))
+    out = json.loads(fit(body, TEST_LIMITS))
     assert out["tags"] == ["abc…", "c"]  # cut; the same twice is kept once; 2 items at most
     assert units(json.dumps(out["details"], ensure_ascii=False, separators=(",", ":"))) <= 200 + 40
 
 
 def test_a_body_only_its_keys_overflow_is_refused_by_name() -> None:
-    from adapter.budgets import OverBudget
+    from adapter.fitting import CannotFit
 
-    with pytest.raises(OverBudget, match="over Test's 2,000"):
-        fit({"key": "k" * 5000}, BUDGET)
+    with pytest.raises(CannotFit, match="over Test's 2,000"):
+        fit({"key": "k" * 5000}, TEST_LIMITS)
 
 
 def test_a_stage_that_names_a_string_cuts_that_string_first() -> None:
-    budget = Budget("Test", "", body_bytes=3000, cut_first=("raw.description",), mark="raw.cut")
+    limits = SizeLimits("Test", "", body_bytes=3000, cut_first=("raw.description",), mark="raw.cut")
     body = {"raw": {"description": "d" * 5000, "summary": "s" * 2000}}
-    out = json.loads(fit(body, budget))
+    out = json.loads(fit(body, limits))
     assert out["raw"]["summary"] == "s" * 2000  # untouched: the description gave way
     assert out["raw"]["description"].endswith("…") and "description" in out["raw"]["cut"]
 
 
 def test_the_note_goes_on_a_texts_last_line_within_its_limit() -> None:
-    budget = Budget(
+    limits = SizeLimits(
         "Test",
         "",
-        limits=(Text("title", 10), Text("text", 900, middle=True)),
+        fields=(Text("title", 10), Text("text", 900, middle=True)),
         mark="text",
         mark_line=True,
     )
-    out = json.loads(fit({"title": "t" * 50, "text": "head " + "x" * 890 + " tail"}, budget))
+    out = json.loads(fit({"title": "t" * 50, "text": "head " + "x" * 890 + " tail"}, limits))
     text, _, note = out["text"].rpartition("\n")
     assert text.startswith("head") and text.endswith("tail") and units(out["text"]) <= 900
     assert note.startswith("… (cut to fit Test's limits") and "title (50 characters)" in note
 
 
 def test_a_text_in_the_notes_way_is_never_replaced() -> None:
-    budget = Budget("Test", "", limits=(Text("title", 10),), mark="raw.truncated")
-    out = json.loads(fit({"title": "t" * 50, "raw": "what fired, where, how bad"}, budget))
+    limits = SizeLimits("Test", "", fields=(Text("title", 10),), mark="raw.truncated")
+    out = json.loads(fit({"title": "t" * 50, "raw": "what fired, where, how bad"}, limits))
     assert out["raw"].startswith("what fired, where, how bad\n… (cut to fit Test's limits")
 
 

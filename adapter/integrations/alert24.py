@@ -42,15 +42,12 @@ import orjson
 import structlog
 from pydantic import Field, field_validator, model_validator
 
-from adapter.budgets import Budget, Text, cut_chars, fit, units
-from adapter.integrations.base import (
-    AlertEvent,
-    Integration,
-    RetryableAnswer,
-    RetryPolicy,
-    UpstreamRequest,
-)
-from adapter.settings import KeyedReceiverSettings, Model
+from adapter.config.model import Model
+from adapter.config.receivers import KeyedReceiverSettings
+from adapter.events import AlertEvent, RetryableAnswer, RetryPolicy, UpstreamRequest
+from adapter.fitting import cut_chars, fit
+from adapter.integrations.base import Integration
+from adapter.limits import SizeLimits, Text, units
 from adapter.severity import SeverityRule, severity_by_rule
 from adapter.urls import join, path_segment, web_link
 
@@ -58,7 +55,7 @@ log = structlog.get_logger("adapter.alert24")
 
 # Vendor facts, from the API reference above.
 URL = "https://app.alert24.io/api/v1/incidents"  # the reference's host (its guide shows .net)
-SEVERITIES = ("critical", "high", "medium", "low", "maintenance")
+ALERT24_SEVERITIES = ("critical", "high", "medium", "low", "maintenance")
 # The statuses an incident can be in before `resolved` (and `postmortem` after it), most
 # likely first: a create is `open` unless it says otherwise.
 OpenStatus = Literal["open", "acknowledged", "investigating", "identified", "monitoring", "new"]
@@ -93,11 +90,11 @@ _HASHED = 16  # hex digits of sha256 that end a cut tag
 # out of its middle (a stack trace's start and the runbook line at its end stay) and carries
 # the note of what was cut as its last line: the text a responder reads. Tags are bounded
 # when rendered (above) and never cut here: the marker finds the incident again.
-BUDGET = Budget(
+LIMITS = SizeLimits(
     vendor="the Alert24 incident API",
     doc_url="https://alert24.net/docs/api-incidents",
     body_bytes=65_536,
-    limits=(Text("title", 255), Text("description", 20_000, middle=True), Text("source", 255)),
+    fields=(Text("title", 255), Text("description", 20_000, middle=True), Text("source", 255)),
     cut_first=("description",),
     keep=frozenset({"alias", "severity", "tags"}),
     mark="description",
@@ -259,7 +256,7 @@ class Alert24(Integration[Alert24Settings]):
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         if event.action == "trigger":
-            content = fit(self.body(event), BUDGET, (*self._protected, event.dedup_key))
+            content = fit(self.body(event), LIMITS, (*self._protected, event.dedup_key))
             return UpstreamRequest("POST", self._base, self._headers, content)
         resolve = self.settings.resolve
         if resolve.by == "alias_path":
@@ -267,7 +264,7 @@ class Alert24(Integration[Alert24Settings]):
             path, _, query = resolve.path.replace(
                 "{alias}", path_segment(event.dedup_key)
             ).partition("?")
-            body = fit({"source": self.settings.source}, BUDGET, self._protected)
+            body = fit({"source": self.settings.source}, LIMITS, self._protected)
             return UpstreamRequest(
                 resolve.method, join(self._base, path, query), self._headers, body
             )

@@ -25,10 +25,13 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import Field, model_validator
 
-from adapter.budgets import Budget, OverBudget, fit
-from adapter.integrations.base import DEFAULT_RETRY, AlertEvent, Integration, UpstreamRequest
+from adapter.config.model import check_http_url
+from adapter.config.receivers import ReceiverSettings
+from adapter.events import DEFAULT_RETRY, AlertEvent, UpstreamRequest
+from adapter.fitting import CannotFit, fit
+from adapter.integrations.base import Integration
+from adapter.limits import SizeLimits
 from adapter.secrets import SecretFile
-from adapter.settings import ReceiverSettings, check_http_url
 
 KEY_LABEL = "incident_adapter_key"
 # No tool in docs/alertmanager-webhook.md documents a size limit for its Alertmanager intake
@@ -114,7 +117,7 @@ class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
             bare = len(orjson.dumps(self.webhook(event, {}, {})))
             room = self.settings.max_body_bytes - bare
             if room < 0:
-                raise OverBudget(
+                raise CannotFit(
                     f"the alert's links and group alone are {bare:,} bytes, over "
                     f"max_body_bytes ({self.settings.max_body_bytes:,})"
                 )
@@ -159,12 +162,12 @@ class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
         give way first; labels only when they alone are over, longest values first (the
         fingerprint and the group key, which identify the alert, stay whole)."""
         wrapped = {"annotations": annotations, "labels": labels}
-        budget = Budget(
+        limits = SizeLimits(
             vendor="this receiver's max_body_bytes",
             doc_url=DOC_URL,
             body_bytes=room // 2 + len(orjson.dumps({"annotations": {}, "labels": {}})),
             cut_first=("annotations",),
             mark="annotations.incident_adapter_truncated",
         )
-        fitted: dict[str, dict[str, str]] = orjson.loads(fit(wrapped, budget, (key,)))
+        fitted: dict[str, dict[str, str]] = orjson.loads(fit(wrapped, limits, (key,)))
         return fitted["labels"], fitted["annotations"]

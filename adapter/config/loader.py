@@ -1,10 +1,8 @@
-"""The configuration document: loading, environment overrides, and errors that name paths.
+"""Loading the configuration document (adapter/config/document.py): YAML with unique keys,
+environment overrides, the cross-checks no single model can make, and errors that name
+paths, with the given values left out where they could be secrets.
 
     load_config(path) -> Config      raises ConfigError with every problem at once
-
-Order of precedence: command-line flags (adapter/cli.py) > INCIDENT_ADAPTER_* environment
-variables (pydantic-settings, `__` between levels: INCIDENT_ADAPTER_DELIVERY__TIMEOUT=5s)
-> the YAML file > the defaults here.
 """
 
 from __future__ import annotations
@@ -21,161 +19,17 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import (
     BaseModel,
-    Field,
-    PrivateAttr,
     ValidationError,
-    field_validator,
-    model_validator,
 )
 from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
     SettingsError,
 )
 
-from adapter.integrations import DIALECTS, AnyReceiverSettings
-from adapter.secrets import Secret, SecretFile, read_token_file
-from adapter.settings import DeliverySettings, Model, ReceiverSettings
-from adapter.timeinterval_settings import TimeIntervalSettings, time_interval_problems
+from adapter.config.document import Config
+from adapter.config.timeintervals import time_interval_problems
+from adapter.integrations import DIALECTS
 
 DEFAULT_SOURCE = "<embedded default>"
-
-
-class BasicAuthSettings(Model):
-    username: str = Field(min_length=1)
-    password: Secret | None = None
-    password_file: SecretFile | None = None
-
-    @field_validator("username")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty or only whitespace")
-        return value
-
-    @model_validator(mode="after")
-    def _one_password(self) -> BasicAuthSettings:
-        if (self.password is None) == (self.password_file is None):
-            raise ValueError("set exactly one of password or password_file")
-        return self
-
-    @property
-    def secret(self) -> Secret:
-        value = self.password if self.password is not None else self.password_file
-        if value is None:  # _one_password makes this unreachable for a validated model
-            raise ValueError("auth.basic_auth: set exactly one of password or password_file")
-        return value
-
-    @property
-    def secret_path(self) -> str:
-        """Where the password came from, for a message about it."""
-        return "auth.basic_auth." + ("password" if self.password is not None else "password_file")
-
-
-# What `auth.protect` can put behind the inbound credential: the landing page (`/`, its
-# HTML and JSON) and `/metrics`. Health and readiness never: a kubelet sends no token.
-Protectable = Literal["landing", "metrics"]
-
-
-class AuthSettings(Model):
-    bearer_tokens: list[Secret] = Field(default_factory=list)
-    # One token a line. Watched: replacing the file rotates tokens without a reload.
-    bearer_tokens_file: Path | None = None
-    basic_auth: BasicAuthSettings | None = None
-    protect: list[Protectable] = Field(default_factory=list)
-    _file_tokens: list[Secret] = PrivateAttr(default_factory=list)
-
-    @model_validator(mode="after")
-    def _load_file(self) -> AuthSettings:
-        if self.bearer_tokens_file is not None:
-            try:
-                self._file_tokens = read_token_file(self.bearer_tokens_file)
-            except ValueError as exc:
-                raise ValueError(f"bearer_tokens_file: {exc}") from None
-        if self.protect and not self.enabled:
-            raise ValueError(
-                "protect needs a credential to check: set bearer_tokens_file, bearer_tokens "
-                "or basic_auth"
-            )
-        return self
-
-    def with_file_tokens(self, tokens: list[Secret]) -> AuthSettings:
-        """A copy holding freshly read tokens from bearer_tokens_file (rotation)."""
-        copy = self.model_copy()
-        copy._file_tokens = tokens
-        return copy
-
-    @property
-    def file_tokens(self) -> list[Secret]:
-        """The tokens read from bearer_tokens_file (the last rotation's)."""
-        return list(self._file_tokens)
-
-    @property
-    def tokens(self) -> list[Secret]:
-        return [*self.bearer_tokens, *self._file_tokens]
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.tokens) or self.basic_auth is not None
-
-    def secret_values(self) -> list[str]:
-        values = [t.reveal() for t in self.tokens]
-        if self.basic_auth:
-            values.append(self.basic_auth.secret.reveal())
-        return values
-
-
-class LimitsSettings(Model):
-    max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)  # 413 above
-    max_alerts: int = Field(default=10_000, ge=1)  # alerts in one webhook; 413 above
-    max_label_bytes: int = Field(default=16_384, ge=64)  # one label's name + value; 422 above
-    max_header_bytes: int = Field(default=16_384, ge=1024)  # request line + headers; 431 above
-
-
-class Config(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="INCIDENT_ADAPTER_",
-        env_nested_delimiter="__",
-        extra="forbid",
-        frozen=True,
-    )
-
-    auth: AuthSettings = Field(default_factory=AuthSettings)
-    limits: LimitsSettings = Field(default_factory=LimitsSettings)
-    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
-    receivers: list[AnyReceiverSettings] = Field(min_length=1)
-    # Alertmanager's named intervals, for severity overrides' active_time_intervals.
-    time_intervals: list[TimeIntervalSettings] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _bind_time_intervals(self) -> Config:
-        # Names not defined are left unbound here and reported with their paths by _cross_checks.
-        named = {t.name: t.intervals() for t in self.time_intervals}
-        for receiver in self.receivers:
-            receiver.severity.bind(named)
-        return self
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # First wins: the environment overrides what the YAML file (passed as init) says.
-        return (env_settings, init_settings)
-
-    def receiver(self, name: str) -> ReceiverSettings | None:
-        return next((r for r in self.receivers if r.name == name), None)
-
-    def secret_values(self) -> list[str]:
-        values = self.auth.secret_values()
-        for receiver in self.receivers:
-            values.extend(receiver.secret_values())
-        return values
 
 
 class ConfigError(Exception):

@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, PlainSerializer, PlainValidator, field_validator, model_validator
 
-from adapter.settings import Model, ReceiverSettings
+from adapter.config.model import Model
+from adapter.config.receivers import ReceiverSettings
 from adapter.timeintervals import (
     WEEKDAYS,
     Span,

@@ -1,15 +1,11 @@
-"""Vendor limits as data, and the one mechanism that fits a rendered request into them.
-
-A `Budget` holds one API's documented limits, with the doc's URL beside them (each dialect
-keeps its table next to its code, as it keeps its `RetryPolicy`). `fit(body, budget)` turns a
-rendered JSON body into bytes the API accepts:
+"""The one mechanism that fits a rendered request into its vendor's size limits
+(adapter/limits.py). `fit(body, limits)` turns a rendered JSON body into bytes the API accepts:
 
 1. every limited field: a `Text` cut to its characters, `Items` to their count and length,
-   a `Total` (a map of strings: Opsgenie's `details`) to its characters in all, the longest
-   values first;
+   a `Total` to its characters in all, the longest values first;
 2. the whole body within `body_bytes`: the parts named in `cut_first` give way in that order
    (custom details, long annotations), the longest strings first, then, if need be, any string
-   the budget does not protect;
+   the limits do not protect;
 3. what was cut is named, with its original size, in a note at `mark`, so a responder knows
    the full text is at the alert's source; with `mark_line`, the note is the last line of the
    text at `mark` (a text a person reads: a description, a writer's input), not a field.
@@ -17,96 +13,28 @@ rendered JSON body into bytes the API accepts:
 What routes and pages is protected: the `keep` paths (routing key, action, dedup key,
 severity, status-page marker) and any string equal to a `protected` value (the dedup key,
 the receiver's secrets) are never cut; keys.py hashes a long key to fit instead. A body that
-cannot fit even so raises `OverBudget`, a RenderError: the event fails alone, named (424).
-
-Counted as the vendors count: `body_bytes` in UTF-8 bytes of the JSON body; characters as
-UTF-16 code units (what Java and JavaScript count: an astral-plane emoji is two), never fewer
-than code points, so a limit counted either way holds. The common small alert pays one size
-check per limited field and one length check of the body it serializes anyway.
+cannot fit even so raises `CannotFit`, a RenderError: the event fails alone, named (424).
+The common small alert pays one size check per limited field and one length check of the
+body it serializes anyway.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from adapter.integrations.base import RenderError
+from adapter.events import RenderError
+from adapter.limits import Items, Limit, SizeLimits, Text, Total, path_parts, units
 
 ELLIPSIS = "…"
 MARK_BYTES = 600  # the note of what was cut, serialized, at most
 _RESERVE = MARK_BYTES + 40  # room kept for it: `,"truncated":` and the note
 
 
-class OverBudget(RenderError):
-    """A body that cannot fit its budget without cutting what routes or pages."""
-
-
-@dataclass(frozen=True, slots=True)
-class Text:
-    """A string field of at most `chars` characters; `middle`: cut out of the middle, keeping
-    both ends (a stack trace's start, the links at the end of a description)."""
-
-    path: str
-    chars: int
-    middle: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class Items:
-    """A list of strings: at most `count` items of at most `chars` characters each."""
-
-    path: str
-    count: int
-    chars: int
-
-
-@dataclass(frozen=True, slots=True)
-class Total:
-    """A map of strings of at most `chars` characters in all, counted as its JSON text."""
-
-    path: str
-    chars: int
-
-
-Limit = Text | Items | Total
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    vendor: str
-    doc_url: str
-    body_bytes: int | None = None
-    limits: tuple[Limit, ...] = ()
-    cut_first: tuple[str, ...] = ()  # least important first
-    keep: frozenset[str] = frozenset()  # paths (and what is under them) never cut
-    mark: str = ""  # dotted path of the note of what was cut; "" = none
-    mark_line: bool = False  # the note goes on a last line of the text at `mark`
-    key_chars: int = 255  # longest dedup key; keys.py hashes longer ones
-    _checks: tuple[tuple[Limit, tuple[str, ...]], ...] = field(
-        init=False, repr=False, compare=False
-    )
-
-    def __post_init__(self) -> None:  # paths split once, not on every render
-        checks = tuple((limit, tuple(_split(limit.path))) for limit in self.limits)
-        object.__setattr__(self, "_checks", checks)
-
-    def over(self, body: Any) -> bool:
-        """Whether any limited field of `body` is over its limit (the cheap check)."""
-        for limit, parts in self._checks:
-            value = body
-            for part in parts:
-                value = value.get(part) if isinstance(value, dict) else None
-            if value is not None and _over(limit, value):
-                return True
-        return False
-
-
-def units(text: str) -> int:
-    """Characters as UTF-16 code units."""
-    return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
+class CannotFit(RenderError):
+    """A body that cannot fit its vendor's limits without cutting what routes or pages."""
 
 
 def _head(text: str, chars: int) -> str:
@@ -169,86 +97,58 @@ def note_line(note: str) -> str:
     return f"{ELLIPSIS} ({note})"
 
 
-def _split(path: str) -> list[str]:
-    return path.split(".") if path else []
-
-
 def _get(body: Any, path: str) -> Any:
-    for part in _split(path):
+    for part in path_parts(path):
         if not isinstance(body, dict):
             return None
         body = body.get(part)
     return body
 
 
-def _over(limit: Limit, value: Any) -> bool:
-    if isinstance(limit, Text):
-        return (
-            isinstance(value, str) and len(value) * 2 > limit.chars and units(value) > limit.chars
-        )
-    if isinstance(limit, Items):
-        if not isinstance(value, list):
-            return False
-        return len(value) > limit.count or any(
-            isinstance(v, str) and units(v) > limit.chars for v in value
-        )
-    if not isinstance(value, dict):
-        return False
-    # No character takes more than 6 in JSON (\u001f): a small map of strings needs no
-    # serializing.
-    values = value.values()
-    if all(type(v) is str for v in values):
-        chars = sum(map(len, value)) + sum(map(len, values)) + len(value)
-        if 6 * chars + 2 <= limit.chars:
-            return False
-    raw = orjson.dumps(value)
-    return len(raw) > limit.chars and units(raw.decode()) > limit.chars  # bytes >= units
-
-
-def _within(body: Any, budget: Budget) -> bytes | None:
-    """The body as JSON if nothing in it is over `budget` (the common case), else None."""
-    if budget.over(body):
+def _within(body: Any, limits: SizeLimits) -> bytes | None:
+    """The body as JSON if nothing in it is over `limits` (the common case), else None."""
+    if limits.over(body):
         return None
     raw = orjson.dumps(body)
-    return raw if budget.body_bytes is None or len(raw) <= budget.body_bytes else None
+    return raw if limits.body_bytes is None or len(raw) <= limits.body_bytes else None
 
 
-def fit(body: Any, budget: Budget, protected: Collection[str] = ()) -> bytes:
-    """The body as JSON within `budget`; OverBudget if only cutting what routes would do."""
-    if (raw := _within(body, budget)) is not None:
+def fit(body: Any, limits: SizeLimits, protected: Collection[str] = ()) -> bytes:
+    """The body as JSON within `limits`; CannotFit if only cutting what routes would do."""
+    if (raw := _within(body, limits)) is not None:
         return raw  # the common case: nothing to cut
-    return _Fitter(budget, protected).fit(orjson.loads(orjson.dumps(body)))  # a copy to cut
+    return _Fitter(limits, protected).fit(orjson.loads(orjson.dumps(body)))  # a copy to cut
 
 
-def fitted(body: Any, budget: Budget, protected: Collection[str] = ()) -> Any:
-    """`body` itself if it fits `budget`, else a copy cut to fit: for facts that are cut as
+def fitted(body: Any, limits: SizeLimits, protected: Collection[str] = ()) -> Any:
+    """`body` itself if it fits `limits`, else a copy cut to fit: for facts that are cut as
     fields and then written out as a text (a status page writer's input)."""
-    return body if _within(body, budget) is not None else orjson.loads(fit(body, budget, protected))
+    return body if _within(body, limits) is not None else orjson.loads(fit(body, limits, protected))
 
 
 class _Fitter:
-    def __init__(self, budget: Budget, protected: Collection[str]) -> None:
-        self.budget = budget
+    def __init__(self, limits: SizeLimits, protected: Collection[str]) -> None:
+        self.limits = limits
         self.protected = set(protected)
         self.cuts: dict[str, str] = {}  # path -> original size, first cut only
         # Cut out of their middle when the body is over, too.
-        self.middle = {lim.path for lim in budget.limits if isinstance(lim, Text) and lim.middle}
+        self.middle = {lim.path for lim in limits.fields if isinstance(lim, Text) and lim.middle}
 
     def fit(self, body: Any) -> bytes:
-        mark = self.budget.mark
-        room_at = mark if self.budget.mark_line else mark.rpartition(".")[0]
-        for limit in self.budget.limits:
+        mark = self.limits.mark
+        room_at = mark if self.limits.mark_line else mark.rpartition(".")[0]
+        for limit in self.limits.fields:
             reserve = _RESERVE if limit.path == room_at and mark else 0
             self._limit(body, limit, reserve)
-        if self.budget.body_bytes is not None:
-            self._body(body, self.budget.body_bytes - (_RESERVE if self.budget.mark else 0))
-        if self.cuts and self.budget.mark and isinstance(body, dict):
+        if self.limits.body_bytes is not None:
+            self._body(body, self.limits.body_bytes - (_RESERVE if self.limits.mark else 0))
+        if self.cuts and self.limits.mark and isinstance(body, dict):
             self._mark(body)
         raw = orjson.dumps(body)
-        most = self.budget.body_bytes
+        most = self.limits.body_bytes
         if most is not None and len(raw) > most:  # only what routes and pages is left
-            raise OverBudget(
-                f"a body of {len(raw):,} bytes is over {self.budget.vendor}'s {most:,} even "
+            raise CannotFit(
+                f"a body of {len(raw):,} bytes is over {self.limits.vendor}'s {most:,} even "
                 "with every part that may be cut cut; what is left routes the event"
             )
         return raw
@@ -256,9 +156,9 @@ class _Fitter:
     # -- field limits --------------------------------------------------------------------
 
     def _limit(self, body: dict[str, Any], limit: Limit, reserve: int) -> None:
-        *parents, leaf = _split(limit.path)
+        *parents, leaf = path_parts(limit.path)
         parent = _get(body, ".".join(parents))
-        if not isinstance(parent, dict) or limit.path in self.budget.keep:
+        if not isinstance(parent, dict) or limit.path in self.limits.keep:
             return
         value = parent.get(leaf)
         if isinstance(limit, Text) and isinstance(value, str):
@@ -293,7 +193,7 @@ class _Fitter:
     # -- the body's size -----------------------------------------------------------------
 
     def _body(self, body: Any, limit: int) -> None:
-        for stage in (*self.budget.cut_first, ""):
+        for stage in (*self.limits.cut_first, ""):
             for _ in range(8):
                 excess = len(orjson.dumps(body)) - limit
                 if excess <= 0:
@@ -310,22 +210,22 @@ class _Fitter:
         if not stage:
             yield from self._leaves(body, "")
             return
-        *parents, leaf = _split(stage)
+        *parents, leaf = path_parts(stage)
         parent = _get(body, ".".join(parents))
         value = parent.get(leaf) if isinstance(parent, dict) else None
         if isinstance(value, str):
-            if value and value not in self.protected and stage not in self.budget.keep:
+            if value and value not in self.protected and stage not in self.limits.keep:
                 yield parent, leaf, stage
         else:
             yield from self._leaves(value, stage)
 
     def _drop(self, node: dict[str, Any], path: str) -> None:
-        """Empty a part, but for what the budget keeps in it (a status page's marker)."""
+        """Empty a part, but for what the limits keeps in it (a status page's marker)."""
         for name in list(node):
             sub = f"{path}.{name}"
-            if sub in self.budget.keep:
+            if sub in self.limits.keep:
                 continue
-            if any(k.startswith(sub + ".") for k in self.budget.keep):
+            if any(k.startswith(sub + ".") for k in self.limits.keep):
                 if isinstance(node[name], dict):
                     self._drop(node[name], sub)
                 continue
@@ -345,7 +245,7 @@ class _Fitter:
             return
         for key, value in items:
             sub = f"{path}.{key}" if path else str(key)
-            if sub in self.budget.keep or (sub == self.budget.mark and not self.budget.mark_line):
+            if sub in self.limits.keep or (sub == self.limits.mark and not self.limits.mark_line):
                 continue
             if isinstance(value, str):
                 if value and value not in self.protected:
@@ -378,11 +278,11 @@ class _Fitter:
         self.cuts.setdefault(path, size)
 
     def _mark(self, body: dict[str, Any]) -> None:
-        *parents, leaf = _split(self.budget.mark)
+        *parents, leaf = path_parts(self.limits.mark)
         prefix = ".".join(parents) + "." if parents else ""
         named = [f"{p.removeprefix(prefix)[:60]} ({size})" for p, size in self.cuts.items()]
         note = cut_bytes(
-            f"cut to fit {self.budget.vendor}'s limits; the full alert is at its source: "
+            f"cut to fit {self.limits.vendor}'s limits; the full alert is at its source: "
             + "; ".join(named),
             MARK_BYTES,
         )
@@ -395,7 +295,7 @@ class _Fitter:
             if not isinstance(value, dict):
                 node[part] = value = {}
             node = value
-        if self.budget.mark_line:
+        if self.limits.mark_line:
             text = node.get(leaf)
             line = note_line(note)
             node[leaf] = f"{text}\n{line}" if isinstance(text, str) and text else line
