@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 from adapter.app import create_app
 from adapter.config import Config, load_config
 from adapter.transport import HttpxTransport
-from tests.standin import EventsAPI, Server
+from tests.standins.events import EventsAPI, Server
 
 FIXTURES = Path(__file__).parent / "fixtures"
 ROUTING_KEY = "R0UTINGKEY0123456789abcdefSECRET"

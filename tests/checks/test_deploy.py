@@ -6,7 +6,7 @@ there) against small schemas of the fields we use, unknown fields refused; check
 failure without a written reason; the wiring between objects (selectors, ports, secret keys,
 mount paths, URLs) holds; the adapter's config in the ConfigMap passes `check-config`; the
 Alertmanager example passes `amtool check-config`; the PrometheusRule carries exactly the rules
-of deploy/monitoring/rules.yml (tested with promtool in tests/test_monitoring.py).
+of deploy/monitoring/rules.yml (tested with promtool in tests/checks/test_monitoring.py).
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ import pytest
 import yaml
 
 from adapter.server import GRACEFUL_SECONDS
-from tests.process import run_adapter
-from tests.system import require
+from tests.harness.adapter import run_adapter
+from tests.harness.system import require
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 KUSTOMIZATIONS = sorted(p.parent for p in KUBERNETES.rglob("kustomization.yaml"))
 BASE = KUBERNETES / "base"
@@ -422,7 +422,7 @@ def test_the_docs_rotation_patch_sends_a_single_token_key(tmp_path: Path) -> Non
 def test_operator_prometheusrule_carries_the_rules_of_deploy_monitoring(tmp_path: Path) -> None:
     """The PrometheusRule wraps deploy/monitoring/rules.yml, the rules' single source, unchanged.
 
-    tests/test_monitoring.py tests the rules themselves (promtool check and unit tests).
+    tests/checks/test_monitoring.py tests the rules themselves (promtool check and unit tests).
     """
     spec = one(render(OPERATOR), "PrometheusRule")["spec"]
     source = yaml.safe_load(MONITORING_RULES.read_text())

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.process import run_adapter
+from tests.harness.adapter import run_adapter
 
-EXAMPLES = Path(__file__).parent.parent / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 SECRETS_DIR = "/etc/incident-adapter/secrets/"
 
 
@@ -48,7 +48,7 @@ def test_example_checks_and_renders(example: Path, tmp_path: Path) -> None:
     assert "example-" not in render.stdout  # every secret shows as <secret>
 
 
-DOCS = Path(__file__).parent.parent / "docs"
+DOCS = Path(__file__).parents[2] / "docs"
 RENDERED = re.compile(r"<!-- render: (examples/[\w.-]+\.yml) -->\n```json\n(.*?)\n```", re.S)
 PASTED = [
     (doc, example, text)

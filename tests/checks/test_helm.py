@@ -2,7 +2,7 @@
 
 `helm lint --strict` passes with each ci/*-values.yaml; what `helm template` renders from each
 passes the strict Kubernetes schemas (core kinds, kubernetes-validate) or the prometheus-operator
-kinds' (tests/operator_kinds.py) and checkov; the objects select and reference each other; the
+kinds' (tests/checks/operator_kinds.py) and checkov; the objects select and reference each other; the
 rendered config passes `check-config`; the Deployment and the config equal
 deploy/kubernetes/base's in substance; a monitor scrapes a protected /metrics with a token the
 adapter accepts; the chart's rules and dashboard are deploy/monitoring's; the chart refuses, with a
@@ -31,11 +31,11 @@ import pytest
 import yaml
 
 import adapter
-from tests.operator_kinds import SCHEMAS
-from tests.process import AdapterProcess, run_adapter
-from tests.system import require
+from tests.checks.operator_kinds import SCHEMAS
+from tests.harness.adapter import AdapterProcess, run_adapter
+from tests.harness.system import require
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 CHART = ROOT / "deploy" / "helm" / "incident-adapter"
 CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 DEFAULT_VALUES = CHART / "ci" / "default-values.yaml"
@@ -182,7 +182,7 @@ def test_template_renders_valid_objects(values: Path) -> None:
             except kubernetes_validate.ValidationError as exc:
                 pytest.fail(f"{where} (Kubernetes {version}): {exc.message} at {exc.path}")
             except kubernetes_validate.SchemaNotFoundError:
-                pytest.fail(f"{where}: no schema for this kind; add one to tests/operator_kinds.py")
+                pytest.fail(f"{where}: no schema for this kind; add one to tests/checks/operator_kinds.py")
 
 
 def test_ci_values_cover_every_kind_the_chart_can_render() -> None:

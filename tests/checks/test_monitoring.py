@@ -26,9 +26,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from adapter.metrics import Metrics
-from tests.system import require
+from tests.harness.system import require
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 MONITORING = ROOT / "deploy" / "monitoring"
 RULES = MONITORING / "rules.yml"
 RULES_TEST = MONITORING / "rules_test.yml"

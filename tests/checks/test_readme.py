@@ -6,10 +6,10 @@ import ast
 import re
 from pathlib import Path
 
-from tests.process import run_adapter
-from tests.test_examples import SECRETS_DIR
+from tests.checks.test_examples import SECRETS_DIR
+from tests.harness.adapter import run_adapter
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
 
 
@@ -23,14 +23,14 @@ def test_every_test_the_guarantees_name_exists() -> None:
     named: set[tuple[str, str]] = set()
     for row in table.splitlines():
         current = None
-        for file, test in re.findall(r"`(test_\w+\.py)?(?:::(\w+))?`", row):
+        for file, test in re.findall(r"`(tests/[\w/]+\.py)?(?:::(\w+))?`", row):
             current = file or current
             if test:
                 assert current, row
                 named.add((current, test))
     assert len(named) > 20
     for file, test in named:
-        tree = ast.parse((ROOT / "tests" / file).read_text())
+        tree = ast.parse((ROOT / file).read_text())
         functions = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
         assert test in functions, f"README names {file}::{test}, which does not exist"
 

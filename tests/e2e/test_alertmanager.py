@@ -20,9 +20,9 @@ import pytest
 import yaml
 
 from tests.conftest import ROUTING_KEY, TOKEN, pd_config
-from tests.process import AdapterProcess
-from tests.standin import EventsAPI, Server, free_port
-from tests.system import require
+from tests.harness.adapter import AdapterProcess
+from tests.harness.system import require
+from tests.standins.events import EventsAPI, Server, free_port
 
 pytestmark = pytest.mark.alertmanager
 

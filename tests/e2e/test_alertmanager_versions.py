@@ -19,7 +19,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.conftest import TOKEN, fixture
-from tests.system import ALERTMANAGER_ENV, require
+from tests.harness.system import ALERTMANAGER_ENV, require
 
 MakeClient = Callable[..., TestClient]
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.benchmarks import run
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BENCH = ROOT / "tests" / "benchmarks"
 
 

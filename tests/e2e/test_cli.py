@@ -9,9 +9,9 @@ import yaml
 
 from adapter.cli import main
 from tests.conftest import FIXTURES, ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
-from tests.process import AdapterProcess
-from tests.process import run_adapter as run
-from tests.standin import EventsAPI, Server
+from tests.harness.adapter import AdapterProcess
+from tests.harness.adapter import run_adapter as run
+from tests.standins.events import EventsAPI, Server
 
 
 def test_version() -> None:

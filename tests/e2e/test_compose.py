@@ -25,7 +25,8 @@ import pytest
 import yaml
 
 from tests.conftest import ROUTING_KEY, TOKEN
-from tests.podman import (
+from tests.harness.adapter import run_adapter
+from tests.harness.podman import (
     CERTS,
     PODMAN,
     ULIMITS,
@@ -34,11 +35,10 @@ from tests.podman import (
     checkout_tar,
     podman,
 )
-from tests.process import run_adapter
-from tests.standin import EventsAPI, Server, free_port
-from tests.system import require
+from tests.harness.system import require
+from tests.standins.events import EventsAPI, Server, free_port
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 COMPOSE = ROOT / "deploy" / "compose"
 ADAPTER_IMAGE = "localhost/incident-adapter:compose-test"
 

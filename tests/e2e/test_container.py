@@ -27,14 +27,14 @@ import yaml
 
 from adapter import __version__
 from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
-from tests.podman import CERTS, ULIMITS, adapter_build_args, podman
-from tests.podman import base_image as base_image_or_stand_in
-from tests.standin import EventsAPI, Server, free_port
+from tests.harness.podman import CERTS, ULIMITS, adapter_build_args, podman
+from tests.harness.podman import base_image as base_image_or_stand_in
+from tests.standins.events import EventsAPI, Server, free_port
 
 # A cold machine builds the base (~1 min) and downloads the dependencies into the image.
 pytestmark = [pytest.mark.container, pytest.mark.timeout(900)]
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
 IMAGE = "localhost/incident-adapter:test"
 TITLE_LABEL = "org.opencontainers.image.title=incident-adapter"

@@ -16,9 +16,9 @@ import httpx
 import pytest
 
 from adapter.app import create_app
-from tests.certs import make_cert
 from tests.conftest import TOKEN, config_from, make_alert, make_payload, pd_config
-from tests.process import AdapterProcess, run_adapter
+from tests.harness.adapter import AdapterProcess, run_adapter
+from tests.harness.certs import make_cert
 
 LOG_RECEIVER = {
     "receivers": [{"name": "dry", "type": "log"}],

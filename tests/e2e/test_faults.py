@@ -21,8 +21,8 @@ import yaml
 from starlette.testclient import TestClient
 
 from tests.conftest import TOKEN, make_alert, make_payload, pd_config
-from tests.process import AdapterProcess
-from tests.standin import EventsAPI, Server
+from tests.harness.adapter import AdapterProcess
+from tests.standins.events import EventsAPI, Server
 
 FAULTS = ("ok", "500", "503", "429", "slow-after-apply", "slow", "reset", "refused")
 

@@ -23,9 +23,9 @@ import pytest
 
 from adapter.testalert import KEY_MARK
 from tests.conftest import ROUTING_KEY, TOKEN, make_payload, pd_config
-from tests.process import AdapterProcess
-from tests.standin import EventsAPI, Server
-from tests.system import require
+from tests.harness.adapter import AdapterProcess
+from tests.harness.system import require
+from tests.standins.events import EventsAPI, Server
 
 
 class DevTools:

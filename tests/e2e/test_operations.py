@@ -19,8 +19,8 @@ from adapter.app import create_app
 from adapter.config import load_config
 from adapter.transport import HttpxTransport
 from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
-from tests.process import AdapterProcess
-from tests.standin import EventsAPI, Server
+from tests.harness.adapter import AdapterProcess
+from tests.standins.events import EventsAPI, Server
 
 
 def client_for(path: Path, registry: CollectorRegistry) -> TestClient:

@@ -22,9 +22,9 @@ from prometheus_client import CollectorRegistry, Gauge, make_asgi_app
 
 from adapter.keys import fingerprint
 from tests.conftest import TOKEN
-from tests.standin import EventsAPI, Server, free_port
-from tests.system import require
-from tests.test_alertmanager import Adapter, Alertmanager, ready, wait_for
+from tests.e2e.test_alertmanager import Adapter, Alertmanager, ready, wait_for
+from tests.harness.system import require
+from tests.standins.events import EventsAPI, Server, free_port
 
 pytestmark = [pytest.mark.alertmanager, pytest.mark.timeout(120)]
 

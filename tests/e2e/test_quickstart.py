@@ -1,6 +1,6 @@
 """The README's two commands, as typed, on a bare Debian 12 with only its system python3.
 
-A container of the stand-in Debian base (tests/podman.py: python3, python3-venv, CA
+A container of the stand-in Debian base (tests/harness/podman.py: python3, python3-venv, CA
 certificates, no pip) gets a copy of the checkout. There the old `pip install .` fails, as it
 does on a stock machine; the README's test command installs and runs a subset of the tests
 (its arguments go to pytest, as the README says); the README's run command installs and
@@ -18,19 +18,19 @@ from pathlib import Path
 
 import pytest
 
-from tests.podman import CERTS, ULIMITS, checkout_tar, podman
-from tests.podman import base_image as stand_in_base
-from tests.system import require
+from tests.harness.podman import CERTS, ULIMITS, checkout_tar, podman
+from tests.harness.podman import base_image as stand_in_base
+from tests.harness.system import require
 
 # A cold machine builds the base (~1 min) and downloads every test dependency from PyPI.
 pytestmark = [pytest.mark.container, pytest.mark.timeout(900)]
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 README = (ROOT / "README.md").read_text()
 # pip's downloads survive between runs, so a warm machine installs without the network's cost
 PIP_CACHE = "incident-adapter-quickstart-pip-cache:/root/.cache/pip"
 # fast files that still start the adapter as a process (check-config of the README's config)
-SUBSET = "tests/test_readme.py tests/test_keys.py"
+SUBSET = "tests/checks/test_readme.py tests/unit/test_keys.py"
 
 
 def quickstart_blocks() -> list[str]:

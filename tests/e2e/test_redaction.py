@@ -5,7 +5,7 @@ secret: an inline routing key, a key file, a header from a file, a template's na
 put in a URL query, a token in the url's query, a password in the url's userinfo (which the
 client turns into a Basic header), a client TLS key (its path may show, its content never),
 inbound bearer tokens and a basic-auth password. Its upstreams answer 400 or 503 with
-everything they received: URL, headers, body (tests/standin_echo.py). Then every surface is
+everything they received: URL, headers, body (tests/standins/echo.py). Then every surface is
 read and searched for every secret, in every form it was sent in: the webhook's answers, the
 process's log at every level, /metrics, the landing page (HTML and JSON, with and without the
 credential), `POST /-/test` (JSON and the form), a failed reload's answer and log line,
@@ -24,11 +24,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.certs import make_cert
 from tests.conftest import TOKEN, make_alert, make_payload
-from tests.process import AdapterProcess, run_adapter
-from tests.standin import Server
-from tests.standin_echo import Echo
+from tests.harness.adapter import AdapterProcess, run_adapter
+from tests.harness.certs import make_cert
+from tests.standins.echo import Echo
+from tests.standins.events import Server
 
 ROUTING_KEY = "R0UTING-key-SECRET-0001"
 QUERY_TOKEN = "QUERY+token/SECRET=0002"  # percent-encoded in the url

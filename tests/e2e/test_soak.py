@@ -23,8 +23,8 @@ import httpx
 import pytest
 
 from tests.conftest import TOKEN, make_alert, make_payload, pd_config
-from tests.process import AdapterProcess
-from tests.standin import EventsAPI, Server
+from tests.harness.adapter import AdapterProcess
+from tests.standins.events import EventsAPI, Server
 
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(240)]
 

@@ -2,7 +2,7 @@
 
 Alertmanager (routing only `customer_facing="true"` alerts, grouped by service, as
 docs/alert24-status-page.md and docs/pagecalm.md show) -> the adapter process -> the stateful
-stand-ins of tests/standin_pagecalm.py. Each test fires two alerts, waits for a re-send,
+stand-ins of tests/standins/pagecalm.py. Each test fires two alerts, waits for a re-send,
 resolves one while the other fires, then the other, and checks what a user would see.
 """
 
@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from tests.conftest import TOKEN
-from tests.process import AdapterProcess
-from tests.standin import Server
-from tests.standin_pagecalm import Alert24StatusAPI, PageCalmAPI
-from tests.test_alertmanager import Alertmanager, wait_for
+from tests.e2e.test_alertmanager import Alertmanager, wait_for
+from tests.harness.adapter import AdapterProcess
+from tests.standins.events import Server
+from tests.standins.pagecalm import Alert24StatusAPI, PageCalmAPI
 
 pytestmark = pytest.mark.alertmanager
 KEY = "ak_live_e2e-SECRET-0123456789"

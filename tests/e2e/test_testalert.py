@@ -26,8 +26,8 @@ from adapter.payload import Alert
 from adapter.pipeline import plan, receivers_from
 from adapter.testalert import ALERTNAME, KEY_MARK, MARK_LABEL, Probe
 from tests.conftest import ROUTING_KEY, TOKEN, config_from, make_payload, pd_config
-from tests.process import run_adapter as run
-from tests.standin import EventsAPI, Server
+from tests.harness.adapter import run_adapter as run
+from tests.standins.events import EventsAPI, Server
 
 MakeClient = Callable[..., TestClient]
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.standin import free_port
+from tests.standins.events import free_port
 
 
 def run_adapter(

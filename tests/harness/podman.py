@@ -15,9 +15,9 @@ import subprocess
 import tarfile
 from pathlib import Path
 
-from tests.system import require
+from tests.harness.system import require
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).parents[2]
 LOCAL_BASE = "localhost/python-base:bookworm"
 # ENVIRONMENT.md: crun and systemd cgroups do not work on these machines.
 PODMAN = ("--runtime", "runc", "--cgroup-manager", "cgroupfs")

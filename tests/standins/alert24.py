@@ -8,7 +8,7 @@ From https://alert24.net/docs/api-authentication, api-incidents, api-pagination,
   (default), low, maintenance, `status` one of the statuses, `tags` a list of strings, else
   400 validation_error; unknown fields (`labels`, ...) ignored. The Prometheus guide's
   `alias`: a create with the alias of an open incident updates it (200) instead of opening
-  another (201). Bodies over the limits of tests/vendor_limits.py (ours: Alert24 documents
+  another (201). Bodies over the limits of tests/standins/vendor_limits.py (ours: Alert24 documents
   none) get 400 too;
 - `GET /api/v1/incidents?status=&severity=&limit=&offset=`: newest first, one status and one
   severity at most, `limit` 1..100 (default 25; more is refused), answering
@@ -18,7 +18,7 @@ From https://alert24.net/docs/api-authentication, api-incidents, api-pagination,
   (RFC 3339): the only way to close an incident. Anything else: 404 not_found.
 
 The same object serves as an httpx MockTransport handler (unit tests) and as a Starlette app
-behind tests.standin.Server (a real Alertmanager end to end).
+behind tests.standins.events.Server (a real Alertmanager end to end).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.vendor_limits import violations
+from tests.standins.vendor_limits import violations
 
 SEVERITIES = ("critical", "high", "medium", "low", "maintenance")
 STATUSES = (

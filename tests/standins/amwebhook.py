@@ -6,7 +6,7 @@ firing webhook opens it, or updates it while open (counted); a webhook of that g
 `status: resolved` closes it. Refused as such tools refuse: no or wrong credential (bearer
 or basic, as configured) or signature, 401; not JSON, not version "4", no groupKey or no
 alerts, 400. The same object serves as an httpx MockTransport handler (unit tests) and as a
-Starlette app behind tests.standin.Server (a real Alertmanager end to end).
+Starlette app behind tests.standins.events.Server (a real Alertmanager end to end).
 """
 
 from __future__ import annotations

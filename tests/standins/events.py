@@ -27,7 +27,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.vendor_limits import violations
+from tests.standins.vendor_limits import violations
 
 SEVERITIES = {"critical", "error", "warning", "info"}
 
@@ -57,7 +57,7 @@ class EventsAPI:
         self.faults: deque[Fault] = deque()
         self.delay = 0.0
         self.key_field = routing_key_field
-        self.limits = limits  # the system in tests/vendor_limits.py whose limits events keep
+        self.limits = limits  # the system in tests/standins/vendor_limits.py whose limits events keep
         self.lock = threading.Lock()
         self.random_fault: Callable[[], Fault | None] | None = None
         self.faults_dealt = 0

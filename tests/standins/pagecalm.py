@@ -12,7 +12,7 @@ maintenance}` and `GET /api/v1/services` as {"data": [...], "meta": {...}}
 (https://alert24.net/docs/api-services). It records every change of every service
 (`history`), so a test can see a status that flickered, not only the last one.
 
-Both answer the scripted faults, wrong keys and bad requests like tests/standin_statuspage.py.
+Both answer the scripted faults, wrong keys and bad requests like tests/standins/statuspage.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.standin_statuspage import Incident, SimpleAPI, _StatusPageFake
+from tests.standins.statuspage import Incident, SimpleAPI, _StatusPageFake
 
 SEVERITIES = ("minor", "major", "critical")
 TONES = ("professional", "friendly", "minimal")

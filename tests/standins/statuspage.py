@@ -15,9 +15,9 @@ affected_component_ids, raw_input, metadata, draft}` (a draft unless told otherw
 
 Both: components show their current status; incidents are open or resolved; requests the
 real API would refuse get 4xx with the reason (a body over the limits of
-tests/vendor_limits.py: 422); faults can be scripted (the next N requests,
+tests/standins/vendor_limits.py: 422); faults can be scripted (the next N requests,
 optionally of one method, answer a status, with Retry-After). Each is an httpx handler
-(`httpx.MockTransport(api)`) and, through `app()`, an ASGI app for tests/standin.py's Server.
+(`httpx.MockTransport(api)`) and, through `app()`, an ASGI app for tests/standins/events.py's Server.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.vendor_limits import violations
+from tests.standins.vendor_limits import violations
 
 COMPONENT_STATUSES = (
     "operational",
@@ -74,7 +74,7 @@ class Fault:
 class _StatusPageFake:
     prefix = ""
     scheme = ""
-    limits = ""  # the system in tests/vendor_limits.py whose limits a body must keep
+    limits = ""  # the system in tests/standins/vendor_limits.py whose limits a body must keep
 
     def __init__(self, key: str, page_id: str, components: list[str]) -> None:
         self.key, self.page_id = key, page_id

@@ -1,6 +1,6 @@
 """One table of upstream answers -> attempts and the adapter's answer to Alertmanager.
 
-Every dialect's tests loop over it (tests/test_upstream_answers.py), the way
+Every dialect's tests loop over it (tests/unit/test_upstream_answers.py), the way
 Alertmanager's notifiers share one table of retryable codes. With max_attempts 4:
 retryable answers are tried 4 times and end in 503; permanent ones once, in 424.
 """

@@ -1,5 +1,5 @@
 """One table of vendor limits, and one of odd payloads, that every dialect's tests loop over
-(tests/test_vendor_limits.py), the way tests/upstream_answers.py is one table of answers.
+(tests/unit/test_vendor_limits.py), the way tests/standins/upstream_answers.py is one table of answers.
 
 The figures are written here from the vendors' docs (docs/limits.md), apart from the
 adapter's own tables in adapter/integrations/*, so a wrong figure there fails here.

@@ -1,5 +1,5 @@
 """Alert24: its incidents API as the reference documents it (`type: alert24`), and the
-events-v2 flavor that keeps the blog posts' sketch, against tests/standin_alert24.py."""
+events-v2 flavor that keeps the blog posts' sketch, against tests/standins/alert24.py."""
 
 from __future__ import annotations
 
@@ -26,10 +26,10 @@ from adapter.integrations.alert24 import (
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
-from tests.process import AdapterProcess
-from tests.standin import EventsAPI, Server
-from tests.standin_alert24 import BASE, SEVERITIES, IncidentsAPI
-from tests.test_alertmanager import Alertmanager, wait_for
+from tests.e2e.test_alertmanager import Alertmanager, wait_for
+from tests.harness.adapter import AdapterProcess
+from tests.standins.alert24 import BASE, SEVERITIES, IncidentsAPI
+from tests.standins.events import EventsAPI, Server
 
 API_KEY = "ak_live_ALERT24-KEY-0123456789-SECRET"
 INTEGRATION_KEY = "alert24-INTEGRATION-KEY-SECRET"

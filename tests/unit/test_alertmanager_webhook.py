@@ -1,5 +1,5 @@
 """The `alertmanager-webhook` dialect: each alert re-sent as its own Alertmanager webhook, to a
-stand-in of a tool that opens one incident per group (tests/standin_amwebhook.py); and the
+stand-in of a tool that opens one incident per group (tests/standins/amwebhook.py); and the
 `http_config` auth every dialect shares (authorization, basic_auth, signature)."""
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from adapter.integrations.alertmanager_webhook import group_key_for
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, make_alert, make_payload, pd_config
-from tests.process import AdapterProcess, run_adapter
-from tests.standin import Server
-from tests.standin_amwebhook import InboundAlertmanager
-from tests.test_alertmanager import Alertmanager, wait_for
+from tests.e2e.test_alertmanager import Alertmanager, wait_for
+from tests.harness.adapter import AdapterProcess, run_adapter
+from tests.standins.amwebhook import InboundAlertmanager
+from tests.standins.events import Server
 
 MakeClient = Callable[..., TestClient]
 HOOK_TOKEN = "inbound-am-hook-token-0123-SECRET"

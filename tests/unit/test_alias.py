@@ -12,7 +12,7 @@ from adapter.config import ConfigError
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
-from tests.standin import AlertsAPI
+from tests.standins.events import AlertsAPI
 
 API_KEY = "0pSg3n1e-key-SECRET-0123456789"
 

@@ -26,8 +26,8 @@ from adapter.pipeline import Receiver, plan
 from adapter.settings import ReceiverSettings
 from adapter.transport import AiohttpTransport, HttpxTransport, Transport
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
-from tests.standin import Server
-from tests.standin_echo import Echo
+from tests.standins.echo import Echo
+from tests.standins.events import Server
 
 TRANSPORTS = ("aiohttp", "httpx")
 HOSTILE_LINKS = (

@@ -16,9 +16,9 @@ from structlog.testing import capture_logs
 
 from adapter.app import create_app
 from adapter.config import ConfigError, load_config
-from tests.certs import make_cert
 from tests.conftest import ROUTING_KEY, TOKEN, make_payload, pd_config
-from tests.standin import EventsAPI, Server
+from tests.harness.certs import make_cert
+from tests.standins.events import EventsAPI, Server
 
 
 @pytest.fixture(scope="module")

@@ -23,9 +23,9 @@ from adapter.keys import fingerprint
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import TOKEN, config_from, fixture, make_alert, make_payload
-from tests.process import run_adapter
-from tests.standin import Server
-from tests.standin_statuspage import Incident, SimpleAPI, StatuspageAPI
+from tests.harness.adapter import run_adapter
+from tests.standins.events import Server
+from tests.standins.statuspage import Incident, SimpleAPI, StatuspageAPI
 
 MakeClient = Callable[..., TestClient]
 API_KEY = "st4tuspage-key-SECRET-0123456789"

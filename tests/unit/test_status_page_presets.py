@@ -17,13 +17,13 @@ from adapter.config import ConfigError
 from adapter.integrations.status_page import StatusPage
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
+from tests.checks.test_examples import EXAMPLES, localised
 from tests.conftest import config_from, fixture, make_alert, make_payload
-from tests.process import run_adapter
-from tests.standin_pagecalm import Alert24StatusAPI, PageCalmAPI
-from tests.standin_statuspage import Incident, SimpleAPI
-from tests.system import require
-from tests.test_examples import EXAMPLES, localised
-from tests.test_status_page import API_KEY, COMPONENTS, PAGE, status_page_config
+from tests.harness.adapter import run_adapter
+from tests.harness.system import require
+from tests.standins.pagecalm import Alert24StatusAPI, PageCalmAPI
+from tests.standins.statuspage import Incident, SimpleAPI
+from tests.unit.test_status_page import API_KEY, COMPONENTS, PAGE, status_page_config
 
 MakeClient = Callable[..., TestClient]
 SERVICES = {"api": "svc-api", "db": "svc-db"}
@@ -309,7 +309,7 @@ def test_simple_finds_incidents_whose_marker_an_earlier_release_put_in_raw_input
 
 # -- the docs show what the code does -------------------------------------------------------
 
-DOCS = Path(__file__).parent.parent / "docs"
+DOCS = Path(__file__).parents[2] / "docs"
 
 
 def blocks(doc: str, language: str) -> list[str]:

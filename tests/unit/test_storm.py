@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 
 from adapter.ratelimit import Budget, OverBudget
 from tests.conftest import make_alert, make_payload, pd_config
-from tests.standin import EventsAPI
+from tests.standins.events import EventsAPI
 
 
 def took(budget: Budget, priority: int = 0) -> bool:

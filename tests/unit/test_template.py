@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 
 from adapter.config import ConfigError
 from tests.conftest import TOKEN, config_from, make_alert, make_payload
-from tests.process import run_adapter
+from tests.harness.adapter import run_adapter
 
 API_TOKEN = "tmpl-api-token-SECRET-42"
 

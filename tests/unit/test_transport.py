@@ -9,7 +9,7 @@ import pytest
 
 from adapter.integrations.base import UpstreamRequest
 from adapter.transport import AiohttpTransport, TransportError, parse_retry_after
-from tests.standin import EventsAPI, Server, free_port
+from tests.standins.events import EventsAPI, Server, free_port
 
 
 def event(key: str = "k1") -> UpstreamRequest:

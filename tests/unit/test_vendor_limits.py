@@ -1,4 +1,4 @@
-"""Every system's bodies within every vendor limit (tests/vendor_limits.py), whatever comes:
+"""Every system's bodies within every vendor limit (tests/standins/vendor_limits.py), whatever comes:
 each dialect, and each flavor with limits of its own (events-v2: pagerduty, alert24; status-page:
 statuspage, simple, pagecalm, alert24-status)."""
 
@@ -20,20 +20,31 @@ from adapter.keys import fingerprint
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from tests.conftest import make_alert, make_payload, pd_config
-from tests.standin import AlertsAPI
-from tests.standin_alert24 import IncidentsAPI
-from tests.standin_amwebhook import InboundAlertmanager
-from tests.standin_pagecalm import Alert24StatusAPI, PageCalmAPI
-from tests.standin_statuspage import SimpleAPI
-from tests.test_alert24 import API_KEY as ALERT24_KEY
-from tests.test_alert24 import alert24_config, alert24_events_config
-from tests.test_alertmanager_webhook import HOOK_TOKEN, amwebhook_config
-from tests.test_alias import API_KEY as OPSGENIE_KEY
-from tests.test_alias import alias_config
-from tests.test_status_page import API_KEY as PAGE_KEY
-from tests.test_status_page import COMPONENTS, PAGE, fake, status_page_config
-from tests.test_template import template_config
-from tests.vendor_limits import FIRE, KEYS, LIMITS, NOTE, ODD, ROUTES, Odd, at, mark, violations
+from tests.standins.alert24 import IncidentsAPI
+from tests.standins.amwebhook import InboundAlertmanager
+from tests.standins.events import AlertsAPI
+from tests.standins.pagecalm import Alert24StatusAPI, PageCalmAPI
+from tests.standins.statuspage import SimpleAPI
+from tests.standins.vendor_limits import (
+    FIRE,
+    KEYS,
+    LIMITS,
+    NOTE,
+    ODD,
+    ROUTES,
+    Odd,
+    at,
+    mark,
+    violations,
+)
+from tests.unit.test_alert24 import API_KEY as ALERT24_KEY
+from tests.unit.test_alert24 import alert24_config, alert24_events_config
+from tests.unit.test_alertmanager_webhook import HOOK_TOKEN, amwebhook_config
+from tests.unit.test_alias import API_KEY as OPSGENIE_KEY
+from tests.unit.test_alias import alias_config
+from tests.unit.test_status_page import API_KEY as PAGE_KEY
+from tests.unit.test_status_page import COMPONENTS, PAGE, fake, status_page_config
+from tests.unit.test_template import template_config
 
 TEMPLATE = {
     "trigger": {
