@@ -8,25 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders import EXAMPLES, localised
 from tests.harness.adapter import run_adapter
-
-EXAMPLES = Path(__file__).parents[2] / "examples"
-SECRETS_DIR = "/etc/incident-adapter/secrets/"
-
-
-def localised(example: Path, tmp_path: Path) -> Path:
-    """The example with its secret files pointing at made-up files in tmp_path."""
-    text = example.read_text()
-    for line in text.splitlines():
-        if SECRETS_DIR in line:
-            name = line.split(SECRETS_DIR, 1)[1].split()[0]
-            value = f"example-{name}-value"
-            if name.endswith("-url"):  # a URL that carries its key (url_file)
-                value = f"https://hooks.example/{value}"
-            (tmp_path / name).write_text(value + "\n")
-    path = tmp_path / example.name
-    path.write_text(text.replace(SECRETS_DIR, f"{tmp_path}/"))
-    return path
 
 
 def payload_for(example: Path) -> Path:

@@ -6,7 +6,7 @@ import ast
 import re
 from pathlib import Path
 
-from tests.checks.test_examples import SECRETS_DIR
+from tests.builders import SECRETS_DIR
 from tests.harness.adapter import run_adapter
 
 ROOT = Path(__file__).parents[2]

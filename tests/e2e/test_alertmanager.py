@@ -7,141 +7,36 @@ the stand-in's incidents, the state a user would see, not the calls made.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROUTING_KEY, TOKEN, pd_config
-from tests.harness.adapter import AdapterProcess
-from tests.harness.system import require
-from tests.standins.events import EventsAPI, Server, free_port
+from tests.builders import ROUTING_KEY, TOKEN
+from tests.harness.adapter import AlertmanagerAdapter as Adapter
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.process import wait_for
+from tests.harness.server import Server
+from tests.harness.stack import running_stack
+from tests.standins.events import EventsAPI
 
 pytestmark = pytest.mark.alertmanager
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.1)
-
-
-def ready(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=1).status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-class Adapter(AdapterProcess):
-    """The adapter as the Alertmanager tests need it: a token file, fast delivery settings."""
-
-    def __init__(self, workdir: Path, upstream_url: str, **receiver: Any) -> None:
-        (workdir / "tokens").write_text(TOKEN + "\n")
-        doc = pd_config(url=upstream_url, **receiver)
-        doc["auth"] = {"bearer_tokens_file": str(workdir / "tokens")}
-        doc["delivery"] = {"timeout": "5s", "attempt_timeout": "1s", "max_attempts": 2}
-        # debug: webhook.received, which the re-send test counts
-        super().__init__(workdir, doc, "--log.level=debug")
-
-
-class Alertmanager:
-    def __init__(self, workdir: Path, webhook_url: str, token_file: Path) -> None:
-        self.binary = require("prometheus-alertmanager", "prometheus-alertmanager")
-        self.amtool = require("amtool", "prometheus-alertmanager")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = {
-            "route": {
-                "receiver": "adapter",
-                "group_by": ["alertname"],
-                "group_wait": "1s",
-                "group_interval": "2s",
-                "repeat_interval": "4s",
-            },
-            "receivers": [
-                {
-                    "name": "adapter",
-                    "webhook_configs": [
-                        {
-                            "url": webhook_url,
-                            "send_resolved": True,
-                            "http_config": {
-                                "authorization": {
-                                    "type": "Bearer",
-                                    "credentials_file": str(token_file),
-                                }
-                            },
-                        }
-                    ],
-                }
-            ],
-        }
-        self.config = workdir / "am.yml"
-        self.config.write_text(yaml.safe_dump(config))
-        self.log = workdir / "am.log"
-        self.storage = workdir / "am-data"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Alertmanager:
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    self.binary,
-                    f"--config.file={self.config}",
-                    f"--storage.path={self.storage}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--cluster.listen-address=",
-                ],
-                stdout=log,
-                stderr=log,
-            )
-        wait_for(lambda: ready(self.url + "/-/ready"), 30, "Alertmanager")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-
-    def alert(self, resolve: bool = False, **labels: str) -> None:
-        args = [self.amtool, f"--alertmanager.url={self.url}", "alert", "add"]
-        args += [f"{k}={v}" for k, v in labels.items()]
-        args += [f"--annotation=summary={labels.get('alertname')} on {labels.get('instance')}"]
-        if resolve:
-            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
-            args.append(f"--end={past.strftime('%Y-%m-%dT%H:%M:%SZ')}")
-        subprocess.run(args, check=True, capture_output=True, timeout=30)
 
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[tuple[EventsAPI, Adapter, Alertmanager]]:
     api = EventsAPI()
-    with Server(api.app()) as upstream:
-        adapter = Adapter(tmp_path, upstream.url + "/v2/enqueue")
-        token_file = tmp_path / "am-token"
-        token_file.write_text(TOKEN)
-        am = Alertmanager(tmp_path, f"http://127.0.0.1:{adapter.port}/alerts/pd", token_file)
-        adapter.start()
-        try:
-            with am:
-                yield api, adapter, am
-        finally:
-            adapter.stop()
-            logs = adapter.log.read_text()
-            assert ROUTING_KEY not in logs and TOKEN not in logs
+
+    def adapter(upstream: str) -> Adapter:
+        return Adapter(tmp_path, upstream + "/v2/enqueue")
+
+    with running_stack(tmp_path, api.app(), adapter) as running:
+        yield api, running.adapter, running.alertmanager
+    logs = running.adapter.log.read_text()
+    assert ROUTING_KEY not in logs and TOKEN not in logs
 
 
 def incidents(api: EventsAPI) -> dict[str, tuple[str, str, str]]:

@@ -18,7 +18,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import TOKEN, fixture
+from tests.builders import TOKEN, fixture
 from tests.harness.system import ALERTMANAGER_ENV, require
 
 MakeClient = Callable[..., TestClient]

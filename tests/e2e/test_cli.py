@@ -8,10 +8,11 @@ import pytest
 import yaml
 
 from adapter.cli import main
-from tests.conftest import FIXTURES, ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
+from tests.builders import FIXTURES, ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
 from tests.harness.adapter import AdapterProcess
 from tests.harness.adapter import run_adapter as run
-from tests.standins.events import EventsAPI, Server
+from tests.harness.server import Server
+from tests.standins.events import EventsAPI
 
 
 def test_version() -> None:

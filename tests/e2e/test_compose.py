@@ -24,7 +24,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ROUTING_KEY, TOKEN
+from tests.builders import ROUTING_KEY, TOKEN
 from tests.harness.adapter import run_adapter
 from tests.harness.podman import (
     CERTS,
@@ -35,8 +35,9 @@ from tests.harness.podman import (
     checkout_tar,
     podman,
 )
+from tests.harness.server import Server, free_port
 from tests.harness.system import require
-from tests.standins.events import EventsAPI, Server, free_port
+from tests.standins.events import EventsAPI
 
 ROOT = Path(__file__).parents[2]
 COMPOSE = ROOT / "deploy" / "compose"

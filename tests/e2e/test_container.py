@@ -26,10 +26,11 @@ import pytest
 import yaml
 
 from adapter import __version__
-from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
+from tests.builders import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
 from tests.harness.podman import CERTS, ULIMITS, adapter_build_args, podman
 from tests.harness.podman import base_image as base_image_or_stand_in
-from tests.standins.events import EventsAPI, Server, free_port
+from tests.harness.server import Server, free_port
+from tests.standins.events import EventsAPI
 
 # A cold machine builds the base (~1 min) and downloads the dependencies into the image.
 pytestmark = [pytest.mark.container, pytest.mark.timeout(900)]

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from adapter.app import create_app
-from tests.conftest import TOKEN, config_from, make_alert, make_payload, pd_config
+from tests.builders import TOKEN, config_from, make_alert, make_payload, pd_config
 from tests.harness.adapter import AdapterProcess, run_adapter
 from tests.harness.certs import make_cert
 

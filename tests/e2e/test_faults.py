@@ -20,9 +20,10 @@ import pytest
 import yaml
 from starlette.testclient import TestClient
 
-from tests.conftest import TOKEN, make_alert, make_payload, pd_config
+from tests.builders import TOKEN, make_alert, make_payload, pd_config
 from tests.harness.adapter import AdapterProcess
-from tests.standins.events import EventsAPI, Server
+from tests.harness.server import Server
+from tests.standins.events import EventsAPI
 
 FAULTS = ("ok", "500", "503", "429", "slow-after-apply", "slow", "reset", "refused")
 

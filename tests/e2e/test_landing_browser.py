@@ -22,10 +22,11 @@ import httpx
 import pytest
 
 from adapter.testalert import KEY_MARK
-from tests.conftest import ROUTING_KEY, TOKEN, make_payload, pd_config
+from tests.builders import ROUTING_KEY, TOKEN, make_payload, pd_config
 from tests.harness.adapter import AdapterProcess
+from tests.harness.server import Server
 from tests.harness.system import require
-from tests.standins.events import EventsAPI, Server
+from tests.standins.events import EventsAPI
 
 
 class DevTools:

@@ -18,9 +18,10 @@ from structlog.testing import capture_logs
 from adapter.app import create_app
 from adapter.config import load_config
 from adapter.transport import HttpxTransport
-from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
+from tests.builders import ROUTING_KEY, TOKEN, make_alert, make_payload, pd_config
 from tests.harness.adapter import AdapterProcess
-from tests.standins.events import EventsAPI, Server
+from tests.harness.server import Server
+from tests.standins.events import EventsAPI
 
 
 def client_for(path: Path, registry: CollectorRegistry) -> TestClient:

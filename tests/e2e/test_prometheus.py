@@ -10,21 +10,21 @@ and the link back to Prometheus' graph of the rule's expression.
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-import yaml
 from prometheus_client import CollectorRegistry, Gauge, make_asgi_app
 
 from adapter.keys import fingerprint
-from tests.conftest import TOKEN
-from tests.e2e.test_alertmanager import Adapter, Alertmanager, ready, wait_for
-from tests.harness.system import require
-from tests.standins.events import EventsAPI, Server, free_port
+from tests.harness.adapter import AlertmanagerAdapter as Adapter
+from tests.harness.process import wait_for
+from tests.harness.prometheus import Prometheus
+from tests.harness.server import Server
+from tests.harness.stack import running_stack
+from tests.standins.events import EventsAPI
 
 pytestmark = [pytest.mark.alertmanager, pytest.mark.timeout(120)]
 
@@ -53,48 +53,6 @@ RULES = {
 }
 
 
-class Prometheus:
-    """Prometheus scraping one target every second, evaluating every second."""
-
-    def __init__(self, workdir: Path, target: str, alertmanager: str) -> None:
-        self.binary = require("prometheus", "prometheus")
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        (workdir / "rules.yml").write_text(yaml.safe_dump(RULES))
-        config = {
-            "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-            "rule_files": ["rules.yml"],
-            "alerting": {"alertmanagers": [{"static_configs": [{"targets": [alertmanager]}]}]},
-            "scrape_configs": [{"job_name": "orders", "static_configs": [{"targets": [target]}]}],
-        }
-        self.config = workdir / "prometheus.yml"
-        self.config.write_text(yaml.safe_dump(config))
-        self.storage = workdir / "tsdb"
-        self.log = workdir / "prometheus.log"
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def __enter__(self) -> Prometheus:
-        with self.log.open("wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    self.binary,
-                    f"--config.file={self.config}",
-                    f"--storage.tsdb.path={self.storage}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    f"--web.external-url={self.url}",
-                ],
-                stdout=log,
-                stderr=log,
-            )
-        wait_for(lambda: ready(self.url + "/-/ready"), 30, "Prometheus")
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(timeout=20)
-
-
 @pytest.fixture
 def queue_depth() -> Iterator[tuple[Gauge, str]]:
     """The scraped target: one gauge the test sets, at /metrics."""
@@ -110,13 +68,14 @@ def test_a_rule_on_a_scraped_metric_opens_then_resolves_one_incident(
     gauge, target = queue_depth
     gauge.labels(queue="orders").set(5)
     api = EventsAPI()
-    with Server(api.app()) as upstream:
-        adapter = Adapter(tmp_path, upstream.url + "/v2/enqueue")
-        (tmp_path / "am-token").write_text(TOKEN)
-        am = Alertmanager(
-            tmp_path, f"http://127.0.0.1:{adapter.port}/alerts/pd", tmp_path / "am-token"
-        )
-        with adapter, am, Prometheus(tmp_path, target, f"127.0.0.1:{am.port}") as prometheus:
+
+    def adapter(upstream: str) -> Adapter:
+        return Adapter(tmp_path, upstream + "/v2/enqueue")
+
+    with running_stack(tmp_path, api.app(), adapter) as stack:
+        am = stack.alertmanager
+        rules, am_address = RULES, f"127.0.0.1:{am.port}"
+        with Prometheus(tmp_path, target, am_address, rules, job="orders") as prometheus:
             # below the threshold: scraped, evaluated, nothing fires
             wait_for(lambda: scraped(prometheus.url), 30, "the first scrape")
             assert not api.incidents

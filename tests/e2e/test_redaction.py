@@ -24,11 +24,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import TOKEN, make_alert, make_payload
+from tests.builders import TOKEN, make_alert, make_payload
 from tests.harness.adapter import AdapterProcess, run_adapter
 from tests.harness.certs import make_cert
+from tests.harness.server import Server
 from tests.standins.echo import Echo
-from tests.standins.events import Server
 
 ROUTING_KEY = "R0UTING-key-SECRET-0001"
 QUERY_TOKEN = "QUERY+token/SECRET=0002"  # percent-encoded in the url
@@ -284,7 +284,7 @@ def test_a_secret_cut_by_the_answer_limit_is_still_scrubbed(tmp_path: Path) -> N
 
     from adapter.app import create_app
     from adapter.transport import HttpxTransport
-    from tests.conftest import config_from, pd_config
+    from tests.builders import config_from, pd_config
 
     for offset in range(280, 300, 3):
 
@@ -358,7 +358,7 @@ def test_a_url_user_password_and_an_authorization_header_are_a_config_error(
     """Both would be the Authorization header: aiohttp refused every request with a
     ValueError (the webhook answered 500); now the config check names it."""
     from adapter.config import ConfigError
-    from tests.conftest import config_from
+    from tests.builders import config_from
 
     doc = {"receivers": [{"name": "r", "url": "https://ops:pw-SECRET-77@h/v2/alerts", **receiver}]}
     with pytest.raises(ConfigError) as info:
@@ -375,7 +375,7 @@ def test_a_key_in_a_url_files_path_is_scrubbed_where_only_the_path_is_echoed(
     """Tools that put their key in the URL's path (alertmanager-webhook's url_file): an
     upstream echoing its request line shows the path, not the whole URL."""
     from adapter.secrets import scrub
-    from tests.conftest import config_from
+    from tests.builders import config_from
 
     key = "K3Y-0123456789abcdef"
     (tmp_path / "url").write_text(f"https://app.alert24.test/integrations/alertmanager/{key}\n")

@@ -22,9 +22,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import TOKEN, make_alert, make_payload, pd_config
+from tests.builders import TOKEN, make_alert, make_payload, pd_config
 from tests.harness.adapter import AdapterProcess
-from tests.standins.events import EventsAPI, Server
+from tests.harness.server import Server
+from tests.standins.events import EventsAPI
 
 pytestmark = [pytest.mark.soak, pytest.mark.timeout(240)]
 

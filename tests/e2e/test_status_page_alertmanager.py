@@ -8,8 +8,6 @@ resolves one while the other fires, then the other, and checks what a user would
 
 from __future__ import annotations
 
-import datetime as dt
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,10 +16,11 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import TOKEN
-from tests.e2e.test_alertmanager import Alertmanager, wait_for
+from tests.builders import TOKEN
 from tests.harness.adapter import AdapterProcess
-from tests.standins.events import Server
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.process import wait_for
+from tests.harness.stack import running_stack
 from tests.standins.pagecalm import Alert24StatusAPI, PageCalmAPI
 
 pytestmark = pytest.mark.alertmanager
@@ -40,17 +39,12 @@ class RoutedAlertmanager(Alertmanager):
         self.config.write_text(yaml.safe_dump(config))
 
     def fire(self, resolve: bool = False, **labels: str) -> None:
-        args = [self.amtool, f"--alertmanager.url={self.url}", "alert", "add"]
-        args += [f"{k}={v}" for k, v in labels.items()]
-        args += [
-            f"--annotation=summary=Checkout errors on {labels['instance']}",
-            "--annotation=description=5xx above 5% for 5 minutes",
-            "--annotation=runbook_url=https://runbooks.example.com/checkout",
-        ]
-        if resolve:
-            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
-            args.append(f"--end={past.strftime('%Y-%m-%dT%H:%M:%SZ')}")
-        subprocess.run(args, check=True, capture_output=True, timeout=30)
+        annotations = {
+            "summary": f"Checkout errors on {labels['instance']}",
+            "description": "5xx above 5% for 5 minutes",
+            "runbook_url": "https://runbooks.example.com/checkout",
+        }
+        self.alert(resolve, annotations, **labels)
 
 
 def counter(adapter: AdapterProcess, action: str, outcome: str) -> float:
@@ -76,9 +70,10 @@ def stack(
         api = PageCalmAPI(KEY, "sp_1", ["cmp_api", "cmp_db"])
     else:
         api = Alert24StatusAPI(KEY, ["svc-api", "svc-db"])
-    with Server(api.app()) as upstream:
-        (tmp_path / "tokens").write_text(TOKEN + "\n")
-        (tmp_path / "key").write_text(KEY + "\n")
+    (tmp_path / "tokens").write_text(TOKEN + "\n")
+    (tmp_path / "key").write_text(KEY + "\n")
+
+    def adapter(upstream: str) -> AdapterProcess:
         receiver: dict[str, Any] = {
             "name": "status",
             "type": "status-page",
@@ -87,28 +82,23 @@ def stack(
             "matchers": ['customer_facing="true"'],
         }
         if flavor == "pagecalm":
-            receiver |= {"url": upstream.url, "page_id": "sp_1"}
+            receiver |= {"url": upstream, "page_id": "sp_1"}
             receiver["components"] = {"api": "cmp_api", "db": "cmp_db"}
         else:
-            receiver |= {"url": upstream.url + "/api/v1"}
+            receiver |= {"url": upstream + "/api/v1"}
             receiver["components"] = {"api": "svc-api", "db": "svc-db"}
         doc = {
             "auth": {"bearer_tokens_file": str(tmp_path / "tokens")},
             "delivery": {"timeout": "5s", "attempt_timeout": "1s", "max_attempts": 2},
             "receivers": [receiver],
         }
-        adapter = AdapterProcess(tmp_path, doc, "--log.level=debug")
-        token_file = tmp_path / "am-token"
-        token_file.write_text(TOKEN)
-        url = f"http://127.0.0.1:{adapter.port}/alerts/status"
-        am = RoutedAlertmanager(tmp_path, url, token_file)
-        adapter.start()
-        try:
-            with am:
-                yield api, adapter, am
-        finally:
-            adapter.stop()
-            assert KEY not in adapter.log.read_text() and TOKEN not in adapter.log.read_text()
+        return AdapterProcess(tmp_path, doc, "--log.level=debug")
+
+    with running_stack(tmp_path, api.app(), adapter, "status", RoutedAlertmanager) as stack:
+        assert isinstance(stack.alertmanager, RoutedAlertmanager)
+        yield api, stack.adapter, stack.alertmanager
+    logs = stack.adapter.log.read_text()
+    assert KEY not in logs and TOKEN not in logs
 
 
 API_01 = {"alertname": "CheckoutErrors", "instance": "api-01", "service": "api"}

@@ -25,9 +25,10 @@ from adapter.keys import DedupRule, dedup_key_for
 from adapter.payload import Alert
 from adapter.pipeline import plan, receivers_from
 from adapter.testalert import ALERTNAME, KEY_MARK, MARK_LABEL, Probe
-from tests.conftest import ROUTING_KEY, TOKEN, config_from, make_payload, pd_config
+from tests.builders import ROUTING_KEY, TOKEN, config_from, make_payload, pd_config
 from tests.harness.adapter import run_adapter as run
-from tests.standins.events import EventsAPI, Server
+from tests.harness.server import Server
+from tests.standins.events import EventsAPI
 
 MakeClient = Callable[..., TestClient]
 

@@ -7,14 +7,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
 
-from tests.standins.events import free_port
+from tests.builders import TOKEN, pd_config
+from tests.harness.process import ManagedProcess
 
 
 def run_adapter(
@@ -31,7 +30,9 @@ def run_adapter(
     )
 
 
-class AdapterProcess:
+class AdapterProcess(ManagedProcess):
+    name = "adapter"
+
     def __init__(
         self,
         workdir: Path,
@@ -40,61 +41,40 @@ class AdapterProcess:
         scheme: str = "http",
         config_from_env: bool = False,
     ) -> None:
+        super().__init__(workdir, config, scheme)
         self.config_from_env = config_from_env  # INCIDENT_ADAPTER_CONFIG_FILE, not the flag
-        self.port = free_port()
-        self.config = workdir / f"adapter-{self.port}.yml"
-        self.config.write_text(yaml.safe_dump(config))
         self.flags = flags
-        self.url = f"{scheme}://127.0.0.1:{self.port}"
-        self.log = workdir / f"adapter-{self.port}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, ready_kwargs: dict[str, Any] | None = None) -> AdapterProcess:
-        env = os.environ.copy()
-        config_flag = [f"--config.file={self.config}"]
+    def argv(self) -> list[str]:
+        config_flag = [] if self.config_from_env else [f"--config.file={self.config}"]
+        listen = f"--web.listen-address=127.0.0.1:{self.port}"
+        return [sys.executable, "-m", "adapter", *config_flag, listen, *self.flags]
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
         if self.config_from_env:
             env["INCIDENT_ADAPTER_CONFIG_FILE"] = str(self.config)
-            config_flag = []
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "adapter",
-                    *config_flag,
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    *self.flags,
-                ],
-                stdout=log,
-                stderr=log,
-                env=env,
-            )
-        deadline = time.monotonic() + 60  # a ceiling for a busy machine, not an expectation
-        while True:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(self.url + "/-/ready", **(ready_kwargs or {})).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the adapter did not become ready"
-            time.sleep(0.05)
+        return env
 
-    def stop(self) -> int:
-        if self.proc is None:
-            return 0
-        self.proc.terminate()
-        code = self.proc.wait(timeout=30)
-        self.proc = None
-        return code
-
-    def __enter__(self) -> AdapterProcess:
-        return self.start()
-
-    def __exit__(self, *_: object) -> None:
-        self.stop()
+    def is_ready(self, **kwargs: Any) -> bool:
+        try:  # the client's own default timeout: a TLS handshake on a busy machine
+            return httpx.get(self.url + self.ready_path, **kwargs).status_code == 200
+        except httpx.TransportError:
+            return False
 
     def events(self) -> list[dict[str, Any]]:
         return [
             json.loads(line) for line in self.log.read_text().splitlines() if line.startswith("{")
         ]
+
+
+class AlertmanagerAdapter(AdapterProcess):
+    """The adapter as the Alertmanager tests need it: a token file, fast delivery settings."""
+
+    def __init__(self, workdir: Path, upstream_url: str, **receiver: Any) -> None:
+        (workdir / "tokens").write_text(TOKEN + "\n")
+        doc = pd_config(url=upstream_url, **receiver)
+        doc["auth"] = {"bearer_tokens_file": str(workdir / "tokens")}
+        doc["delivery"] = {"timeout": "5s", "attempt_timeout": "1s", "max_attempts": 2}
+        # debug: webhook.received, which the re-send tests count
+        super().__init__(workdir, doc, "--log.level=debug")

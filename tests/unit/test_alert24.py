@@ -25,46 +25,24 @@ from adapter.integrations.alert24 import (
 )
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from tests.conftest import TOKEN, config_from, make_alert, make_payload
-from tests.e2e.test_alertmanager import Alertmanager, wait_for
+from tests.builders import ALERT24_INTEGRATION_KEY as INTEGRATION_KEY
+from tests.builders import ALERT24_KEY as API_KEY
+from tests.builders import (
+    TOKEN,
+    alert24_config,
+    alert24_events_config,
+    config_from,
+    make_alert,
+    make_payload,
+)
 from tests.harness.adapter import AdapterProcess
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.process import wait_for
+from tests.harness.server import Server
 from tests.standins.alert24 import BASE, SEVERITIES, IncidentsAPI
-from tests.standins.events import EventsAPI, Server
+from tests.standins.events import EventsAPI
 
-API_KEY = "ak_live_ALERT24-KEY-0123456789-SECRET"
-INTEGRATION_KEY = "alert24-INTEGRATION-KEY-SECRET"
-ALIAS = "{{ labels.alertname }}:{{ labels.instance }}"
 URL = "https://app.alert24.io/api/v1/incidents"
-
-
-def alert24_config(**receiver: Any) -> dict[str, Any]:
-    """The incidents API, keyed as the hand-written Alert24 example keyed it."""
-    return {
-        "auth": {"bearer_tokens": [TOKEN]},
-        "delivery": {"timeout": "2s", "attempt_timeout": "500ms", "max_attempts": 4},
-        "receivers": [
-            {
-                "name": "pd",
-                "type": "alert24",
-                "api_key": API_KEY,
-                "dedup_key": {"strategy": "template", "template": ALIAS},
-                **receiver,
-            }
-        ],
-    }
-
-
-def alert24_events_config(**receiver: Any) -> dict[str, Any]:
-    doc = alert24_config(**receiver)
-    doc["receivers"][0] = {
-        "name": "pd",
-        "type": "events-v2",
-        "flavor": "alert24",
-        "routing_key": INTEGRATION_KEY,
-        "api_key": API_KEY,
-        **receiver,
-    }
-    return doc
 
 
 def requests(

@@ -22,33 +22,24 @@ from adapter.config import ConfigError, load_config
 from adapter.integrations.alertmanager_webhook import group_key_for
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from tests.conftest import TOKEN, config_from, make_alert, make_payload, pd_config
-from tests.e2e.test_alertmanager import Alertmanager, wait_for
+from tests.builders import (
+    HOOK_TOKEN,
+    TOKEN,
+    amwebhook_config,
+    config_from,
+    make_alert,
+    make_payload,
+    pd_config,
+)
+from tests.builders import HOOK_URL as URL
 from tests.harness.adapter import AdapterProcess, run_adapter
+from tests.harness.alertmanager import Alertmanager
+from tests.harness.process import wait_for
+from tests.harness.server import Server
 from tests.standins.amwebhook import InboundAlertmanager
-from tests.standins.events import Server
 
 MakeClient = Callable[..., TestClient]
-HOOK_TOKEN = "inbound-am-hook-token-0123-SECRET"
 HMAC_SECRET = "hmac-signing-secret-0123-SECRET"
-URL = "https://app.alert24.example/integrations/alertmanager/key-123"
-
-
-def amwebhook_config(**receiver: Any) -> dict[str, Any]:
-    """A receiver for a tool that takes a bearer token (Alert24's Kubernetes post, incident.io)."""
-    return {
-        "auth": {"bearer_tokens": [TOKEN]},
-        "delivery": {"timeout": "2s", "attempt_timeout": "500ms", "max_attempts": 4},
-        "receivers": [
-            {
-                "name": "pd",
-                "type": "alertmanager-webhook",
-                "url": URL,
-                "http_config": {"authorization": {"credentials": HOOK_TOKEN}},
-                **receiver,
-            }
-        ],
-    }
 
 
 def bodies(tmp_path: Path, doc: dict[str, Any], *alerts: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,26 +11,9 @@ from starlette.testclient import TestClient
 from adapter.config import ConfigError
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from tests.conftest import TOKEN, config_from, make_alert, make_payload
+from tests.builders import OPSGENIE_KEY as API_KEY
+from tests.builders import alias_config, config_from, make_alert, make_payload
 from tests.standins.events import AlertsAPI
-
-API_KEY = "0pSg3n1e-key-SECRET-0123456789"
-
-
-def alias_config(**receiver: Any) -> dict[str, Any]:
-    return {
-        "auth": {"bearer_tokens": [TOKEN]},
-        "delivery": {"timeout": "2s", "attempt_timeout": "500ms", "max_attempts": 4},
-        "receivers": [
-            {
-                "name": "pd",
-                "type": "alias",
-                "url": "https://api.opsgenie.test/v2/alerts",
-                "api_key": API_KEY,
-                **receiver,
-            }
-        ],
-    }
 
 
 def bodies(

@@ -20,7 +20,7 @@ from structlog.testing import capture_logs
 
 from adapter.logs import LineWriter, UTCTimestamp
 from adapter.server import GC_YOUNG_THRESHOLD, settled
-from tests.conftest import ROUTING_KEY, TOKEN, fixture, make_alert, make_payload, pd_config
+from tests.builders import ROUTING_KEY, TOKEN, fixture, make_alert, make_payload, pd_config
 
 MakeClient = Callable[..., TestClient]
 

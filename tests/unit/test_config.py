@@ -7,7 +7,7 @@ import yaml
 from structlog.testing import capture_logs
 
 from adapter.config import DEFAULT_SOURCE, ConfigError, load_config
-from tests.conftest import ROUTING_KEY, pd_config
+from tests.builders import ROUTING_KEY, pd_config
 
 
 def write(tmp_path: Path, doc: object) -> Path:

@@ -25,9 +25,9 @@ from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
 from adapter.settings import ReceiverSettings
 from adapter.transport import AiohttpTransport, HttpxTransport, Transport
-from tests.conftest import TOKEN, config_from, make_alert, make_payload
+from tests.builders import TOKEN, config_from, make_alert, make_payload
+from tests.harness.server import Server
 from tests.standins.echo import Echo
-from tests.standins.events import Server
 
 TRANSPORTS = ("aiohttp", "httpx")
 HOSTILE_LINKS = (

@@ -6,7 +6,7 @@ from typing import Any
 
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from tests.conftest import ROUTING_KEY, config_from, make_alert, make_payload, pd_config
+from tests.builders import ROUTING_KEY, config_from, make_alert, make_payload, pd_config
 
 
 def plan_for(

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from tests.conftest import fixture, pd_config
+from tests.builders import fixture, pd_config
 
 ALLOWED = {200, 400, 404, 413, 415, 422, 424}
 

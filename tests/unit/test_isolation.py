@@ -25,18 +25,30 @@ from adapter.app import create_app
 from adapter.config import Config
 from adapter.keys import fingerprint
 from adapter.transport import HttpxTransport
-from tests.conftest import TOKEN, config_from, make_alert, make_payload, pd_config
+from tests.builders import (
+    ALERT24_KEY,
+    COMPONENTS,
+    HOOK_TOKEN,
+    PAGE,
+    TOKEN,
+    alert24_config,
+    alert24_events_config,
+    alias_config,
+    amwebhook_config,
+    config_from,
+    make_alert,
+    make_payload,
+    pd_config,
+    status_page_config,
+)
+from tests.builders import OPSGENIE_KEY as ALIAS_KEY
+from tests.builders import STATUS_PAGE_KEY as PAGE_KEY
+from tests.builders import status_page_standin as fake
+from tests.harness.server import Server
 from tests.standins.alert24 import IncidentsAPI
 from tests.standins.amwebhook import InboundAlertmanager
-from tests.standins.events import AlertsAPI, Server
+from tests.standins.events import AlertsAPI
 from tests.standins.pagecalm import Alert24StatusAPI, PageCalmAPI
-from tests.unit.test_alert24 import API_KEY as ALERT24_KEY
-from tests.unit.test_alert24 import alert24_config, alert24_events_config
-from tests.unit.test_alertmanager_webhook import HOOK_TOKEN, amwebhook_config
-from tests.unit.test_alias import API_KEY as ALIAS_KEY
-from tests.unit.test_alias import alias_config
-from tests.unit.test_status_page import API_KEY as PAGE_KEY
-from tests.unit.test_status_page import COMPONENTS, PAGE, fake, status_page_config
 
 # A template whose URL, headers and body all carry what the alert says.
 TEMPLATE = {

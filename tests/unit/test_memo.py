@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from adapter.integrations.base import UpstreamRequest
 from adapter.memo import ENTRY_BYTES, SWEEP_EVERY, DeliveryMemo
 from adapter.settings import DeliverySettings
-from tests.conftest import ROUTING_KEY, TOKEN, make_alert, make_payload
+from tests.builders import ROUTING_KEY, TOKEN, make_alert, make_payload
 
 TRIGGER = UpstreamRequest("POST", "u", {}, b'{"event_action": "trigger"}')
 RESOLVE = UpstreamRequest("POST", "u", {}, b'{"event_action": "resolve"}')

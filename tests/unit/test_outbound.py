@@ -16,9 +16,10 @@ from structlog.testing import capture_logs
 
 from adapter.app import create_app
 from adapter.config import ConfigError, load_config
-from tests.conftest import ROUTING_KEY, TOKEN, make_payload, pd_config
+from tests.builders import ROUTING_KEY, TOKEN, make_payload, pd_config
 from tests.harness.certs import make_cert
-from tests.standins.events import EventsAPI, Server
+from tests.harness.server import Server
+from tests.standins.events import EventsAPI
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from adapter.keys import fingerprint
 from adapter.payload import PayloadError, parse_payload
-from tests.conftest import make_alert, make_payload
+from tests.builders import make_alert, make_payload
 
 
 def reason(body: bytes) -> tuple[int, str]:

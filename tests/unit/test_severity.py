@@ -15,7 +15,7 @@ from adapter.config import ConfigError
 from adapter.matchers import parse_matchers
 from adapter.severity import SeverityOverride, SeverityRule, parse_starts_at, severity_for
 from adapter.timeintervals import TimeInterval, TimeRange
-from tests.conftest import config_from, make_alert, make_payload, pd_config
+from tests.builders import config_from, make_alert, make_payload, pd_config
 
 MAP = {
     "critical": "critical",

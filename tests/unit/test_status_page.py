@@ -22,49 +22,23 @@ from adapter.integrations.status_page import LISTING_PAGES, StatusPage
 from adapter.keys import fingerprint
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from tests.conftest import TOKEN, config_from, fixture, make_alert, make_payload
+from tests.builders import (
+    PAGE,
+    TOKEN,
+    config_from,
+    fixture,
+    make_alert,
+    make_payload,
+    status_page_config,
+)
+from tests.builders import STATUS_PAGE_KEY as API_KEY
+from tests.builders import status_page_standin as fake
 from tests.harness.adapter import run_adapter
-from tests.standins.events import Server
+from tests.harness.server import Server
 from tests.standins.statuspage import Incident, SimpleAPI, StatuspageAPI
 
 MakeClient = Callable[..., TestClient]
-API_KEY = "st4tuspage-key-SECRET-0123456789"
-PAGE = "pg1"
-COMPONENTS = {"api": "cmp_api", "db": "cmp_db"}
 FLAVORS = ("statuspage", "simple")
-BASES: dict[str, dict[str, Any]] = {
-    "statuspage": {"url": f"https://api.statuspage.test/v1/pages/{PAGE}", "publish": True},
-    "simple": {"url": "https://status.test/api/v1", "page_id": PAGE},
-    "pagecalm": {"url": "https://pagecalm.test", "page_id": PAGE},
-    "alert24-status": {  # Alert24 services; only customer-facing alerts go to the page
-        "url": "https://app.alert24.test/api/v1",
-        "components": {"api": "svc-api", "db": "svc-db"},
-        "matchers": ['customer_facing="true"'],
-    },
-}
-
-
-def status_page_config(flavor: str = "statuspage", **receiver: Any) -> dict[str, Any]:
-    return {
-        "auth": {"bearer_tokens": [TOKEN]},
-        "delivery": {"timeout": "2s", "attempt_timeout": "500ms", "max_attempts": 4},
-        "receivers": [
-            {
-                "name": "pd",
-                "type": "status-page",
-                "flavor": flavor,
-                "api_key": API_KEY,
-                "components": COMPONENTS,
-                **BASES[flavor],
-                **receiver,
-            }
-        ],
-    }
-
-
-def fake(flavor: str) -> StatuspageAPI | SimpleAPI:
-    cls = StatuspageAPI if flavor == "statuspage" else SimpleAPI
-    return cls(API_KEY, PAGE, list(COMPONENTS.values()))
 
 
 def alert(status: str = "firing", **labels: str) -> dict[str, Any]:

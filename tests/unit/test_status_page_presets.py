@@ -17,13 +17,22 @@ from adapter.config import ConfigError
 from adapter.integrations.status_page import StatusPage
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from tests.checks.test_examples import EXAMPLES, localised
-from tests.conftest import config_from, fixture, make_alert, make_payload
+from tests.builders import (
+    COMPONENTS,
+    EXAMPLES,
+    PAGE,
+    config_from,
+    fixture,
+    localised,
+    make_alert,
+    make_payload,
+    status_page_config,
+)
+from tests.builders import STATUS_PAGE_KEY as API_KEY
 from tests.harness.adapter import run_adapter
 from tests.harness.system import require
 from tests.standins.pagecalm import Alert24StatusAPI, PageCalmAPI
 from tests.standins.statuspage import Incident, SimpleAPI
-from tests.unit.test_status_page import API_KEY, COMPONENTS, PAGE, status_page_config
 
 MakeClient = Callable[..., TestClient]
 SERVICES = {"api": "svc-api", "db": "svc-db"}

@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from adapter.ratelimit import Budget, OverBudget
-from tests.conftest import make_alert, make_payload, pd_config
+from tests.builders import make_alert, make_payload, pd_config
 from tests.standins.events import EventsAPI
 
 

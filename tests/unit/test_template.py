@@ -11,38 +11,10 @@ import yaml
 from starlette.testclient import TestClient
 
 from adapter.config import ConfigError
-from tests.conftest import TOKEN, config_from, make_alert, make_payload
+from tests.builders import TEMPLATE_TOKEN as API_TOKEN
+from tests.builders import TEMPLATE_TRIGGER as TRIGGER
+from tests.builders import config_from, make_alert, make_payload, template_config
 from tests.harness.adapter import run_adapter
-
-API_TOKEN = "tmpl-api-token-SECRET-42"
-
-TRIGGER = {
-    "method": "POST",
-    "path": "/api/incidents",
-    "headers": {"Authorization": "Bearer {{ secrets.token }}", "X-Severity": "{{ severity }}"},
-    "body": '{"key": {{ dedup_key | tojson }}, "title": {{ alert.annotations.summary | tojson }},\n'
-    ' "severity": {{ severity | tojson }}, "team": {{ alert.labels.team | default("none") | tojson }}}',
-}
-RESOLVE = {
-    "method": "POST",
-    "path": "/api/incidents/{{ dedup_key | urlquote }}/resolve",
-    "headers": {"Authorization": "Bearer {{ secrets.token }}"},
-}
-
-
-def template_config(**receiver: Any) -> dict[str, Any]:
-    spec = {
-        "name": "pd",
-        "type": "template",
-        "url": "https://incidents.test",
-        "secrets": {"token": API_TOKEN},
-    }
-    spec.update({"trigger": TRIGGER, "resolve": RESOLVE}, **receiver)
-    return {
-        "auth": {"bearer_tokens": [TOKEN]},
-        "delivery": {"timeout": "2s", "attempt_timeout": "500ms", "max_attempts": 4},
-        "receivers": [spec],
-    }
 
 
 class IncidentsAPI:

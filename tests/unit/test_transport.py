@@ -9,7 +9,8 @@ import pytest
 
 from adapter.integrations.base import UpstreamRequest
 from adapter.transport import AiohttpTransport, TransportError, parse_retry_after
-from tests.standins.events import EventsAPI, Server, free_port
+from tests.harness.server import Server, free_port
+from tests.standins.events import EventsAPI
 
 
 def event(key: str = "k1") -> UpstreamRequest:

@@ -8,13 +8,18 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tests.conftest import make_alert, make_payload, pd_config
+from tests.builders import (
+    alert24_config,
+    alert24_events_config,
+    alias_config,
+    amwebhook_config,
+    make_alert,
+    make_payload,
+    pd_config,
+    status_page_config,
+    template_config,
+)
 from tests.standins.upstream_answers import TABLE, Answer, handler_for
-from tests.unit.test_alert24 import alert24_config, alert24_events_config
-from tests.unit.test_alertmanager_webhook import amwebhook_config
-from tests.unit.test_alias import alias_config
-from tests.unit.test_status_page import status_page_config
-from tests.unit.test_template import template_config
 
 # One config per dialect, and how many requests a successful delivery takes: a status
 # page lists open incidents, then creates one and sets the component.

@@ -19,7 +19,24 @@ from adapter.config import Config
 from adapter.keys import fingerprint
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
-from tests.conftest import make_alert, make_payload, pd_config
+from tests.builders import (
+    ALERT24_KEY,
+    COMPONENTS,
+    HOOK_TOKEN,
+    OPSGENIE_KEY,
+    PAGE,
+    alert24_config,
+    alert24_events_config,
+    alias_config,
+    amwebhook_config,
+    make_alert,
+    make_payload,
+    pd_config,
+    status_page_config,
+    template_config,
+)
+from tests.builders import STATUS_PAGE_KEY as PAGE_KEY
+from tests.builders import status_page_standin as fake
 from tests.standins.alert24 import IncidentsAPI
 from tests.standins.amwebhook import InboundAlertmanager
 from tests.standins.events import AlertsAPI
@@ -37,14 +54,6 @@ from tests.standins.vendor_limits import (
     mark,
     violations,
 )
-from tests.unit.test_alert24 import API_KEY as ALERT24_KEY
-from tests.unit.test_alert24 import alert24_config, alert24_events_config
-from tests.unit.test_alertmanager_webhook import HOOK_TOKEN, amwebhook_config
-from tests.unit.test_alias import API_KEY as OPSGENIE_KEY
-from tests.unit.test_alias import alias_config
-from tests.unit.test_status_page import API_KEY as PAGE_KEY
-from tests.unit.test_status_page import COMPONENTS, PAGE, fake, status_page_config
-from tests.unit.test_template import template_config
 
 TEMPLATE = {
     "trigger": {
