@@ -11,9 +11,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
-from adapter.config import Config, load_config
+from adapter.config import Config, ConfigError, load_config
 from tests.standins.statuspage import SimpleAPI, StatuspageAPI
 
 ROOT = Path(__file__).parents[1]
@@ -81,6 +82,15 @@ def config_from(doc: dict[str, Any], tmp_path: Path) -> Config:
     path = tmp_path / "config.yml"
     path.write_text(yaml.safe_dump(doc))
     return load_config(path)
+
+
+def config_problems(tmp_path: Path, doc: dict[str, Any]) -> list[str]:
+    """The problems load_config reports for `doc`, which must be refused."""
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump(doc))
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    return raised.value.problems
 
 
 def one_receiver(receiver: dict[str, Any]) -> dict[str, Any]:

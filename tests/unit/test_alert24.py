@@ -14,7 +14,6 @@ import yaml
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
-from adapter.config import ConfigError, load_config
 from adapter.integrations.alert24 import (
     LISTING_PAGES,
     OPEN_STATUSES,
@@ -35,6 +34,7 @@ from tests.builders import (
     make_alert,
     make_payload,
 )
+from tests.builders import config_problems as problems
 from tests.harness.adapter import AdapterProcess
 from tests.harness.alertmanager import Alertmanager
 from tests.harness.process import wait_for
@@ -58,14 +58,6 @@ def requests(
         body = json.loads(d.request.body) if d.request.body else None
         out.append((d.request.method, d.request.url, body, dict(d.request.headers)))
     return out
-
-
-def problems(tmp_path: Path, doc: dict[str, Any]) -> list[str]:
-    path = tmp_path / "c.yml"
-    path.write_text(yaml.safe_dump(doc))
-    with pytest.raises(ConfigError) as raised:
-        load_config(path)
-    return raised.value.problems
 
 
 RUNBOOK = "https://runbooks.example.com/high-error-rate"

@@ -18,7 +18,6 @@ import yaml
 from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
-from adapter.config import ConfigError, load_config
 from adapter.integrations.alertmanager_webhook import group_key_for
 from adapter.payload import parse_payload
 from adapter.pipeline import Receiver, plan
@@ -32,6 +31,7 @@ from tests.builders import (
     pd_config,
 )
 from tests.builders import HOOK_URL as URL
+from tests.builders import config_problems as problems
 from tests.harness.adapter import AdapterProcess, run_adapter
 from tests.harness.alertmanager import Alertmanager
 from tests.harness.process import wait_for
@@ -52,14 +52,6 @@ def bodies(tmp_path: Path, doc: dict[str, Any], *alerts: dict[str, Any]) -> list
         assert delivery.request.url == URL and delivery.request.method == "POST"
         out.append(json.loads(delivery.request.body))
     return out
-
-
-def problems(tmp_path: Path, doc: dict[str, Any]) -> list[str]:
-    path = tmp_path / "c.yml"
-    path.write_text(yaml.safe_dump(doc))
-    with pytest.raises(ConfigError) as caught:
-        load_config(path)
-    return caught.value.problems
 
 
 # -- the body ----------------------------------------------------------------------------
