@@ -1,10 +1,10 @@
-"""The package's layers import downward only, without cycles, and docs/design.md lists them.
+"""The package's layers import downward only, without cycles, and docs/explanation/design.md lists them.
 
 Every module under adapter/ is parsed (not imported) and each import of another adapter
 module is checked against LAYERS: a module may import its own layer or any below, never one
 above. Imports under `if TYPE_CHECKING:` and inside functions count too: a layer that needs a
 type from above has the layers wrong. A module missing from the table fails, so a new one is
-placed on purpose; so does a module that docs/design.md's "## Layout" section does not list.
+placed on purpose; so does a module that docs/explanation/design.md's "## Layout" section does not list.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 PACKAGE = ROOT / "adapter"
 
-# Top to bottom. What each layer is, and why a module sits where it does: docs/design.md.
+# Top to bottom. What each layer is, and why a module sits where it does: docs/explanation/design.md.
 ORDER = (
     "presentation",  # the command line, the entry point
     "edge",  # HTTP in: the app, the server, the webhook and the other endpoints
@@ -228,7 +228,7 @@ def test_the_checks_catch_an_upward_import_and_a_cycle() -> None:
 
 
 def layout_section() -> str:
-    text = (ROOT / "docs" / "design.md").read_text()
+    text = (ROOT / "docs" / "explanation" / "design.md").read_text()
     start = text.index("\n## Layout\n")
     end = text.find("\n## ", start + 1)
     return text[start : end if end != -1 else len(text)]
@@ -248,5 +248,5 @@ def test_design_doc_lists_every_module_once() -> None:
         else:
             covered.add(entry)
     files = {str(path.relative_to(ROOT)) for path in modules().values()}
-    assert files - covered == set(), f"not in docs/design.md's Layout: {sorted(files - covered)}"
+    assert files - covered == set(), f"not in docs/explanation/design.md's Layout: {sorted(files - covered)}"
     assert covered - files == set(), f"listed but gone: {sorted(covered - files)}"

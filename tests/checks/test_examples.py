@@ -35,7 +35,7 @@ DOCS = Path(__file__).parents[2] / "docs"
 RENDERED = re.compile(r"<!-- render: (examples/[\w.-]+\.yml) -->\n```json\n(.*?)\n```", re.S)
 PASTED = [
     (doc, example, text)
-    for doc in sorted(DOCS.glob("*.md"))
+    for doc in sorted(DOCS.rglob("*.md"))
     for example, text in RENDERED.findall(doc.read_text())
 ]
 
