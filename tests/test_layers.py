@@ -248,5 +248,7 @@ def test_design_doc_lists_every_module_once() -> None:
         else:
             covered.add(entry)
     files = {str(path.relative_to(ROOT)) for path in modules().values()}
-    assert files - covered == set(), f"not in docs/explanation/design.md's Layout: {sorted(files - covered)}"
+    assert files - covered == set(), (
+        f"not in docs/explanation/design.md's Layout: {sorted(files - covered)}"
+    )
     assert covered - files == set(), f"listed but gone: {sorted(covered - files)}"
