@@ -68,7 +68,7 @@ def priority_of(delivery: Delivery) -> int:
     return min(_RANK["resolve" if e.action == "resolve" else e.severity] for e in events)
 
 
-@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/explanation/design.md)
 class Result:
     verdict: Verdict
     status: int | None = None  # the last upstream HTTP status, if any answered

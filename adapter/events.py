@@ -41,7 +41,7 @@ class Verdict(enum.Enum):
     REJECT = "reject"
 
 
-@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/explanation/design.md)
 class UpstreamRequest:
     method: str
     url: str
@@ -56,7 +56,7 @@ class UpstreamRequest:
     memo_identity: bytes | None = field(default=None, compare=False)
 
 
-@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/explanation/design.md)
 class AlertEvent:
     """One alert of a webhook, with everything a dialect needs to render it."""
 

@@ -4,7 +4,7 @@ Alertmanager re-posts the whole group after a 503; the memo remembers, per recei
 dedup key, the last request delivered (its action and a digest of its content) for
 `delivery.memo_ttl`, and an event identical to it is skipped. It is an optimisation only: a
 restart or another replica costs a duplicate send, which the stable dedup key makes harmless
-(except for an API with no lookup, such as PageCalm's drafts: docs/pagecalm.md). A key whose
+(except for an API with no lookup, such as PageCalm's drafts: docs/how-to/pagecalm.md). A key whose
 state changed (trigger -> resolve -> trigger) is always sent again.
 
 Bounds, each receiver on its own (so a flood on one receiver never evicts another's):

@@ -91,7 +91,7 @@ def _rate_window(
     )
 
 
-@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/explanation/design.md)
 class Delivery:
     """One upstream request and the alert events whose fate it decides; or, when the
     events could not be rendered, why (`error`), and nothing to send."""
@@ -107,7 +107,7 @@ class Delivery:
             self.retry_after = wait
 
 
-@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/explanation/design.md)
 class Plan:
     deliveries: list[Delivery]
     filtered: list[Alert]

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 # The order in which requests waiting for a receiver's rate window are served, most urgent first:
 # a new critical or error page; then resolves, because an open incident keeps escalating
 # and paging until its resolve arrives, and a resolve never opens anything new; then
-# warnings and info, which usually page no one. docs/storms.md says more.
+# warnings and info, which usually page no one. docs/explanation/storms.md says more.
 PRIORITIES = ("critical", "error", "resolve", "warning", "info")
 # Ranks below this one (critical, error: pages) may use a window's reserve.
 PAGES = PRIORITIES.index("resolve")

@@ -33,7 +33,7 @@ _RESULT_NAMES = {
 }
 
 
-@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/explanation/design.md)
 class AlertOutcome:
     fingerprint: str
     dedup_key: str
@@ -67,7 +67,7 @@ class AlertOutcome:
         return out
 
 
-@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/explanation/design.md)
 class Report:
     receiver: str
     outcomes: list[AlertOutcome]

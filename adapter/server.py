@@ -51,7 +51,7 @@ def shutdown_grace(longest_webhook: float) -> int:
 
 # The grace with the default delivery.timeout (8 s). Kubernetes' terminationGracePeriodSeconds
 # must stay above the preStop pause plus the grace (deploy/kubernetes sets 30): raise it with
-# delivery.timeout (docs/operations.md, "Stopping").
+# delivery.timeout (docs/how-to/operations.md, "Stopping").
 GRACEFUL_SECONDS = shutdown_grace(8.0)
 
 CLIENT_AUTH = {
@@ -186,7 +186,8 @@ GC_YOUNG_THRESHOLD = 50_000
 def settled() -> None:
     """After startup: what is loaded now (modules, config, compiled templates) lives as long
     as the process. Frozen, the garbage collector stops re-scanning it: a full collection
-    paused the webhook path now and then, far shorter when frozen (docs/performance.md)."""
+    paused the webhook path now and then, far shorter when frozen
+    (docs/explanation/performance.md)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD)

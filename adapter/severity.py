@@ -3,7 +3,7 @@
 An override may hold only in named time intervals (Alertmanager's `time_intervals`), judged
 at the alert's `startsAt`, not at the time of the send: every send of one alert (trigger,
 Alertmanager's re-sends and retries, `render`) then carries the same severity, so the
-incident never says one thing at 21:50 and another at 22:00 (docs/configuration.md).
+incident never says one thing at 21:50 and another at 22:00 (docs/reference/configuration.md).
 """
 
 from __future__ import annotations

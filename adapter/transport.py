@@ -77,7 +77,7 @@ def header_refusal(method: str, headers: Mapping[str, str]) -> str | None:
     return None
 
 
-@dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
+@dataclass(slots=True)  # a value, not frozen: made per event (docs/explanation/design.md)
 class UpstreamResponse:
     status: int
     retry_after: float | None = None

@@ -6,8 +6,8 @@ Order of checks, each with a short JSON reason:
     →  400/422 payload  →  404 receiver named by the payload  →  200/424/503 from the report
 
 The app (adapter/app.py) calls it ahead of Starlette's middleware, router, Request and
-Response, a large share of the webhook's own cost (docs/performance.md); everything else is
-Starlette.
+Response, a large share of the webhook's own cost (docs/explanation/performance.md);
+everything else is Starlette.
 An exception here is logged and answered 500 like Starlette's ServerErrorMiddleware would.
 """
 

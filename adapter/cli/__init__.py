@@ -10,7 +10,7 @@
 
 `test` sends one test incident (alertname IncidentAdapterTest) through the receiver's real
 path, prints the API's answer, waits, resolves it and prints that answer: exit 0 when both
-were accepted, 1 when not, 2 on a usage error (as check-config). docs/testing-a-receiver.md.
+were accepted, 1 when not, 2 on a usage error (as check-config). docs/how-to/testing-a-receiver.md.
 
 Each flag may also come from the environment: INCIDENT_ADAPTER_CONFIG_FILE,
 INCIDENT_ADAPTER_WEB_LISTEN_ADDRESS, INCIDENT_ADAPTER_WEB_CONFIG_FILE,

@@ -1,6 +1,7 @@
 """`incident-adapter test --config.file=PATH [--receiver=NAME]`: one test incident through the
 receiver's real path, its answer printed, resolved after a while and that answer printed:
-exit 0 when both were accepted, 1 when not, 2 on a usage error (docs/testing-a-receiver.md)."""
+exit 0 when both were accepted, 1 when not, 2 on a usage error
+(docs/how-to/testing-a-receiver.md)."""
 
 from __future__ import annotations
 

@@ -74,9 +74,9 @@ RETRY = RetryPolicy(frozenset({408, 429}), doc_url="https://alert24.net/docs/api
 # hand-written key people migrate from fit.
 ALIAS_LIMIT = 255
 
-# Ours, not Alert24's (it documents none; docs/limits.md): listing pages read per resolve, at
-# most: 2,000 open incidents. A bound, so that an API answering full pages forever can
-# neither hold a delivery nor spend its deadline.
+# Ours, not Alert24's (it documents none; docs/reference/limits.md): listing pages read
+# per resolve, at most: 2,000 open incidents. A bound, so that an API answering full
+# pages forever can neither hold a delivery nor spend its deadline.
 LISTING_PAGES = 20
 # Tags: the marker, then at most TAGS_MAX labels, each tag at most TAG_CHARS characters. A
 # longer tag keeps its start and ends in a hash of the whole, so two long values never meet.
@@ -85,7 +85,7 @@ TAG_CHARS = 128
 MARKER = "incident_adapter_key:"
 _HASHED = 16  # hex digits of sha256 that end a cut tag
 
-# Not documented: ours (docs/limits.md). The API reference names the fields and a 400
+# Not documented: ours (docs/reference/limits.md). The API reference names the fields and a 400
 # validation_error, no sizes; these are small enough for any sane API. The description is cut
 # out of its middle (a stack trace's start and the runbook line at its end stay) and carries
 # the note of what was cut as its last line: the text a responder reads. Tags are bounded

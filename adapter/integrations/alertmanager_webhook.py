@@ -1,7 +1,7 @@
 """Each alert re-sent as its own Alertmanager webhook, for tools that take that webhook natively.
 
 Alert24's inbound Alertmanager URL, Grafana OnCall, Squadcast, Zenduty, Rootly and others
-open one incident per webhook *group* (docs/alertmanager-webhook.md lists what each keys on):
+open one incident per webhook *group* (docs/how-to/alertmanager-webhook.md lists what each keys on):
 two hosts failing in one group are one incident, and one recovering closes nothing
 (prometheus/alertmanager issues 1587, 2874). This dialect sends every alert alone, in a
 version 4 webhook whose group is the alert's dedup key:
@@ -34,9 +34,9 @@ from adapter.limits import SizeLimits
 from adapter.secrets import SecretFile
 
 KEY_LABEL = "incident_adapter_key"
-# No tool in docs/alertmanager-webhook.md documents a size limit for its Alertmanager intake
+# No tool in docs/how-to/alertmanager-webhook.md documents a size limit for its Alertmanager intake
 # (Alertmanager itself sends groups of any size): ours, as for the other undocumented APIs
-# (docs/limits.md). The annotations give way first, alike in both places they appear, then
+# (docs/reference/limits.md). The annotations give way first, alike in both places they appear, then
 # (only when they alone are over) the longest label values; the note of what was cut is an
 # annotation. Status, fingerprint and the group are never cut.
 BODY_BYTES = 65_536

@@ -30,7 +30,7 @@ from adapter.urls import join, path_segment, web_link
 
 OPSGENIE_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
-# Opsgenie's field limits, in characters (docs/limits.md): the create-alert doc above and
+# Opsgenie's field limits, in characters (docs/reference/limits.md): the create-alert doc above and
 # https://docs.opsgenie.com/docs/alerts-and-alert-fields. No limit on the body as a whole: the
 # fields' limits bound it. `details` counts its JSON text (names, values, quotes), the safe
 # reading of "8,000 characters in all".

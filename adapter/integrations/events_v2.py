@@ -33,7 +33,8 @@ from adapter.urls import web_link
 
 Link = Literal["source", "runbook"]  # the alert's generatorURL; its runbook_url annotation
 
-# PagerDuty's limits (docs/limits.md): "Events API payloads are limited to 512 KB" (the overview,
+# PagerDuty's limits (docs/reference/limits.md): "Events API payloads are limited to
+# 512 KB" (the overview,
 # "Size Limits"; read as 512,000 bytes, the smaller reading); summary 1,024 and dedup_key 255
 # characters (the trigger-events doc above). `source` has no documented limit: 1,024 is ours.
 LIMITS = SizeLimits(
@@ -52,7 +53,8 @@ LIMITS = SizeLimits(
     mark="payload.custom_details.truncated",
     key_chars=255,
 )
-# Alert24's events API takes PagerDuty's event but documents no limits: ours (docs/limits.md),
+# Alert24's events API takes PagerDuty's event but documents no limits: ours
+# (docs/reference/limits.md),
 # PagerDuty's fields and a body of 64 KiB, small enough for any sane API.
 ALERT24_LIMITS = replace(
     LIMITS,

@@ -69,7 +69,7 @@ log = structlog.get_logger("adapter.status_page")
 
 # Pages of a listing read per chain, at most: 2,000 open incidents on Statuspage. A bound, so
 # that an API answering full pages forever can neither hold a chain nor spend the receiver's
-# rate budget; past it the chain decides with what it saw (docs/dialects.md).
+# rate budget; past it the chain decides with what it saw (docs/reference/dialects.md).
 LISTING_PAGES = 20
 
 

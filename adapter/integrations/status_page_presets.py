@@ -41,7 +41,7 @@ NOT_DOCUMENTED = "not documented: ours"
 
 @dataclass(frozen=True)
 class Limits:
-    """What a create may hold (docs/limits.md), beside where the figures come from."""
+    """What a create may hold (docs/reference/limits.md), beside where the figures come from."""
 
     vendor: str  # as the note of what was cut names it
     doc_url: str  # the doc that states them; NOT_DOCUMENTED where the figures are ours
@@ -167,7 +167,7 @@ PRESETS: dict[str, Preset] = {
         limits=Limits("the status-page API", NOT_DOCUMENTED),
     ),
     # PageCalm: drafts for its AI incident writer; POST {url}/api/v1/incidents. No listing
-    # or resolve is documented, so none is used (see docs/pagecalm.md), and no component
+    # or resolve is documented, so none is used (see docs/how-to/pagecalm.md), and no component
     # call: PageCalm updates components when a person publishes the draft.
     "pagecalm": Preset(
         doc_url="https://pagecalm.com/docs",
@@ -203,7 +203,7 @@ PRESETS: dict[str, Preset] = {
         limits=Limits("PageCalm", NOT_DOCUMENTED),
     ),
     # Alert24 service status: PUT {url}/services/{id} {"status": ...}; no incident of its own
-    # (an Alert24 incident comes from the incidents API: see docs/alert24-status-page.md).
+    # (an Alert24 incident comes from the incidents API: see docs/how-to/alert24-status-page.md).
     "alert24-status": Preset(
         doc_url="https://alert24.net/docs/status-webhook-curl",
         shape={

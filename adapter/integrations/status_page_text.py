@@ -4,7 +4,7 @@
     text_size_limits_for(shape, ...)      the same once raw_input is a text, written from facts
     raw_input_text(facts)            those facts as an on-call person would write them
 
-Each flavor's limits are data beside its preset (status_page_presets.py, docs/limits.md);
+Each flavor's limits are data beside its preset (status_page_presets.py, docs/reference/limits.md);
 the flow that sends the creates is status_page.py.
 """
 

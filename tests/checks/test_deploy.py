@@ -37,7 +37,7 @@ BASE = KUBERNETES / "base"
 OPERATOR = KUBERNETES / "overlays" / "prometheus-operator"
 ALERTMANAGER_YML = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 MONITORING_RULES = ROOT / "deploy" / "monitoring" / "rules.yml"
-DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
+DEPLOYMENT_DOC = ROOT / "docs" / "how-to" / "deployment.md"
 
 # The oldest Kubernetes the manifests claim to work on, and the newest schemas we have.
 K8S_VERSIONS = ("1.29.0", kubernetes_validate.latest_version())
@@ -385,7 +385,7 @@ def test_operator_overlay_wires_scrape_rules_and_alertmanager_to_the_base() -> N
 
 
 def test_the_docs_rotation_patch_sends_a_single_token_key(tmp_path: Path) -> None:
-    """docs/deployment.md's patch for a rotation (two tokens in `tokens`), applied in an overlay
+    """docs/how-to/deployment.md's patch for a rotation (two tokens in `tokens`), applied in an overlay
     as the docs say: the ServiceMonitor and the AlertmanagerConfig send `scrape-token` of the
     hashed Secret, a key holding one of the tokens alone."""
     (patches,) = re.findall(r"```yaml\n(patches:\n.*?)```", DEPLOYMENT_DOC.read_text(), re.DOTALL)

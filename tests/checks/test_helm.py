@@ -41,7 +41,7 @@ CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 DEFAULT_VALUES = CHART / "ci" / "default-values.yaml"
 BASE = ROOT / "deploy" / "kubernetes" / "base"
 MONITORING = ROOT / "deploy" / "monitoring"
-DEPLOYMENT_DOC = ROOT / "docs" / "deployment.md"
+DEPLOYMENT_DOC = ROOT / "docs" / "how-to" / "deployment.md"
 README = ROOT / "README.md"
 
 RELEASE = "incident-adapter"
@@ -738,7 +738,7 @@ def test_docs_list_every_value() -> None:
         for name in _value_names(values_of(CHART / "values.yaml"))
         if f"`{name}`" not in helm_section
     )
-    assert not missing, f"docs/deployment.md's Helm section does not list: {missing}"
+    assert not missing, f"docs/how-to/deployment.md's Helm section does not list: {missing}"
 
 
 def test_the_readmes_helm_install_renders(tmp_path: Path) -> None:

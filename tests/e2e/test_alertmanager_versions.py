@@ -3,7 +3,7 @@
 One payload per release (tests/fixtures/README.md says which were captured from a real binary
 and which were written from the release's source), posted the way that sender posts it: compact
 JSON, its headers. Each must become one delivered event per alert, keyed by the alert's own
-fingerprint, trigger or resolve by the alert's own status. docs/alertmanager-versions.md lists
+fingerprint, trigger or resolve by the alert's own status. docs/reference/alertmanager-versions.md lists
 what each release adds to the payload.
 """
 

@@ -1,7 +1,7 @@
 """deploy/compose/: Prometheus, Alertmanager and the adapter as a user runs them, with podman-compose.
 
 Offline: each config passes its own checker (promtool, amtool, check-config) and the compose
-file wires what docs/deployment.md promises (read-only adapter, health checks, one token file
+file wires what docs/how-to/deployment.md promises (read-only adapter, health checks, one token file
 for both sides). Then the stack comes up from a copy of the checkout, with Prometheus and
 Alertmanager built from Debian's packages (compose.debian.yaml) on the stand-in base where no
 registry serves the upstream images: Prometheus scrapes all three and loads the adapter's own

@@ -1,7 +1,7 @@
 """PageCalm drafts and Alert24 service statuses, end to end with a real Alertmanager 0.25.
 
 Alertmanager (routing only `customer_facing="true"` alerts, grouped by service, as
-docs/alert24-status-page.md and docs/pagecalm.md show) -> the adapter process -> the stateful
+docs/how-to/alert24-status-page.md and docs/how-to/pagecalm.md show) -> the adapter process -> the stateful
 stand-ins of tests/standins/pagecalm.py. Each test fires two alerts, waits for a re-send,
 resolves one while the other fires, then the other, and checks what a user would see.
 """

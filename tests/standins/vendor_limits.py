@@ -1,7 +1,7 @@
 """One table of vendor limits, and one of odd payloads, that every dialect's tests loop over
 (tests/unit/test_vendor_limits.py), the way tests/standins/upstream_answers.py is one table of answers.
 
-The figures are written here from the vendors' docs (docs/limits.md), apart from the
+The figures are written here from the vendors' docs (docs/reference/limits.md), apart from the
 adapter's own tables in adapter/integrations/*, so a wrong figure there fails here.
 Characters are counted as UTF-16 code units (an astral-plane emoji is two): the strictest
 reading of "characters", and the one Java and JavaScript backends apply.
@@ -28,7 +28,8 @@ PD = "https://developer.pagerduty.com/docs/events-api-v2/overview/#size-limits"
 PD_FIELDS = "https://developer.pagerduty.com/docs/events-api-v2/trigger-events/"
 OG = "https://docs.opsgenie.com/docs/alert-api#create-alert"
 SP = "https://developer.statuspage.io/#operation/postPagesPageIdIncidents"
-OURS = "not documented: ours"  # conservative figures any sane API accepts (docs/limits.md)
+# conservative figures any sane API accepts (docs/reference/limits.md)
+OURS = "not documented: ours"
 
 # Every configured system: a dialect, or a dialect/flavor where a flavor has limits of its own.
 LIMITS: dict[str, list[Limit]] = {
@@ -83,7 +84,7 @@ LIMITS: dict[str, list[Limit]] = {
         Limit("", 65_536, "body bytes", OURS),
     ],
     "template": [Limit("", 65_536, "body bytes", "max_body_bytes in the test's config")],
-    # No tool that takes Alertmanager's webhook documents a size (docs/alertmanager-webhook.md)
+    # No tool that takes Alertmanager's webhook documents a size (docs/how-to/alertmanager-webhook.md)
     "alertmanager-webhook": [Limit("", 65_536, "body bytes", OURS)],
 }
 
@@ -109,7 +110,7 @@ KEYS = {
     "alert24": "alias",
     "status-page": "incident.metadata.incident_adapter.dedup_key",
     "status-page/simple": "metadata.incident_adapter.dedup_key",
-    "status-page/pagecalm": None,  # no listing, no marker: docs/pagecalm.md
+    "status-page/pagecalm": None,  # no listing, no marker: docs/how-to/pagecalm.md
     "status-page/alert24-status": None,
     "template": "key",
     "alertmanager-webhook": "groupLabels.incident_adapter_key",

@@ -272,7 +272,7 @@ def test_the_listing_stops_at_its_page_bound_and_decides_with_what_it_saw(
         while request is not None and request.method == "GET":
             urls.append(request.url)
             request = request.then(full) if request.then else None
-    assert LISTING_PAGES == 20  # as docs/dialects.md says
+    assert LISTING_PAGES == 20  # as docs/reference/dialects.md says
     assert urls == [f"{base}/unresolved?per_page=100&page={n}" for n in range(1, 21)]
     assert request is not None and (request.method, request.url) == ("POST", base)
     [warning] = [e for e in logs if e["event"] == "status_page.listing_truncated"]

@@ -328,8 +328,12 @@ def blocks(doc: str, language: str) -> list[str]:
 @pytest.mark.parametrize(
     ("doc", "example", "payload"),
     [
-        ("pagecalm.md", "pagecalm.yml", "payload.json"),
-        ("alert24-status-page.md", "alert24-status-page.yml", "alert24-status-page.payload.json"),
+        ("how-to/pagecalm.md", "pagecalm.yml", "payload.json"),
+        (
+            "how-to/alert24-status-page.md",
+            "alert24-status-page.yml",
+            "alert24-status-page.payload.json",
+        ),
     ],
 )
 def test_the_docs_show_the_example_and_its_real_render_output(
@@ -349,7 +353,7 @@ def test_the_docs_show_the_example_and_its_real_render_output(
     assert shown == real
 
 
-@pytest.mark.parametrize("doc", ["pagecalm.md", "alert24-status-page.md"])
+@pytest.mark.parametrize("doc", ["how-to/pagecalm.md", "how-to/alert24-status-page.md"])
 def test_the_docs_alertmanager_config_passes_amtool(doc: str, tmp_path: Path) -> None:
     amtool = require("amtool", "prometheus-alertmanager")
     [am_config] = [b for b in blocks(doc, "yaml") if b.startswith("route:")]

@@ -124,7 +124,7 @@ def handler(system: str, sent: list[httpx.Request]) -> Callable[[httpx.Request],
     return handle
 
 
-# What a resolve comes to: PageCalm offers no way to find the draft again (docs/pagecalm.md).
+# What a resolve comes to: PageCalm offers no way to find the draft again (docs/how-to/pagecalm.md).
 RESOLVED = {"status-page/pagecalm": "filtered"}
 
 
