@@ -3,7 +3,7 @@
     Deliverer.deliver(receiver, deliveries, deadline) -> list[Result]   (same order)
 
 The deliveries of one webhook go out concurrently (at most `delivery.concurrency` at a
-time), each retried with exponential backoff and jitter (stamina) on timeouts, connection
+time), each retried with exponential backoff and jitter on timeouts, connection
 errors and the answers its dialect calls retryable, honouring Retry-After when it fits.
 One deadline bounds the whole webhook: what is not done by then is reported as retryable,
 so Alertmanager hears a prompt 503 instead of a late 200.
@@ -275,21 +275,23 @@ class Deliverer:
         remaining = deadline - loop.time()
         if remaining < MIN_ATTEMPT:
             return DEADLINE, answer
+        # A plain loop, not stamina's AsyncRetryingCaller: each call of that builds a
+        # tenacity AsyncRetrying whose retry state points back at it, a reference cycle
+        # that held the retried webhook (payload, events, bodies) until the cycle collector
+        # ran, which the running process makes rare (server.settled): RSS grew with every
+        # retry. Here nothing outlives the delivery; retry_or_wait picks each wait, and
+        # stamina's testing switch still skips the waits (tests/conftest.py).
         try:
-            try:
-                # The first attempt is a plain call: most requests succeed at once, and
-                # building the retry machinery for each was a visible share of the CPU.
-                result = await attempt()
-            except _Retryable as exc:
-                wait = retry_or_wait(exc)
-                if wait is False or receiver.delivery.max_attempts == 1:
-                    raise
+            while True:
+                try:
+                    result = await attempt()
+                    break
+                except _Retryable as exc:
+                    wait = retry_or_wait(exc)
+                    if wait is False or attempts >= receiver.delivery.max_attempts:
+                        raise
                 if not stamina.is_testing():
                     await asyncio.sleep(wait)
-                # stamina runs the rest: attempts, testing mode; retry_or_wait picks each wait.
-                result = await stamina.AsyncRetryingCaller(
-                    attempts=receiver.delivery.max_attempts - 1, timeout=None
-                )(retry_or_wait, attempt)
         except _Retryable as exc:
             if exc.retry_after is not None:
                 delivery.heard(exc.retry_after)

@@ -7,10 +7,11 @@ the default run, and so CI, includes it.
 It asserts the contract, not a speed, so it holds on a slow or busy machine: every webhook
 answered 200 or 503, and by its deadline; what a 503 left undelivered is rare (four
 attempts) and Alertmanager's to re-send; the upstream got an event for nearly every alert;
-memory stays flat with a healthy upstream. Under faults RSS grows with every attempt cut by
-its timeout (a known defect, being traced): that case reports the growth as an xfail rather
-than hide it, after every other check of the run has passed. Latency percentiles per window are recorded as figures, not asserted:
-on a shared machine they measure the neighbours.
+memory stays flat, healthy and under faults alike. (Under faults RSS once grew ~140 KiB/s,
+linearly: every retried delivery left a reference cycle holding its webhook, which the
+running process collects rarely; test_app.py holds that no retry leaves one.) Latency
+percentiles per window are recorded as figures, not asserted: on a shared machine they
+measure the neighbours.
 """
 
 from __future__ import annotations
@@ -82,8 +83,6 @@ def test_sustained_load_with_faults(
     warm = next(kib for t, kib in rss if t >= WARMUP)
     peak = max(kib for t, kib in rss if t >= WARMUP)
     growth = (peak - warm) / warm
-    if not faults:
-        assert growth < 0.10, (warm, peak)
     figures = {
         "webhooks_sent": sent,
         "by_status": dict(statuses),
@@ -96,12 +95,8 @@ def test_sustained_load_with_faults(
     }
     record_property("soak", figures)
     print("soak:", figures)
-    if faults and growth >= 0.10:
-        # A known defect, measured 2026-12-05: with upstream faults (attempts cut by their
-        # timeout) RSS grows ~17 KiB per timed-out attempt, linearly for the whole run;
-        # healthy, the same load stays flat (the case above asserts it). Every other
-        # contract of this run held, asserted above; the growth is reported, not hidden.
-        pytest.xfail(f"RSS grows under upstream faults: {warm} -> {peak} KiB (known defect)")
+    # asserted after the figures are recorded, so a failing run still reports them
+    assert growth < 0.10, (warm, peak)
 
 
 async def _load(
