@@ -23,14 +23,14 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from adapter import __version__, endpoints
-from adapter.config import Config, ConfigError
+from adapter.bodies import Receive, Scope, Send
+from adapter.config.document import Config
+from adapter.config.loader import ConfigError
 from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
 from adapter.state import TOKEN_FILE_POLL, State
 from adapter.transport import AiohttpTransport, Transport
-from adapter.webhook import Receive, Scope, Send, Webhook, receiver_in
-
-__all__ = ["TOKEN_FILE_POLL", "create_app"]
+from adapter.webhook import Webhook, receiver_in
 
 log = structlog.get_logger("adapter.app")
 

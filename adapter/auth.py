@@ -14,7 +14,7 @@ import binascii
 import hmac
 import ipaddress
 
-from adapter.config import AuthSettings
+from adapter.config.web import AuthSettings
 
 # Off loopback, a token is guessed over the network: 16 characters of `openssl rand -hex`
 # are 64 bits. Shorter ones are refused there, whatever their source.

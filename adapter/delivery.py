@@ -35,11 +35,11 @@ from dataclasses import dataclass
 import stamina
 import structlog
 
-from adapter.integrations.base import RetryableAnswer, UpstreamRequest, Verdict
+from adapter.events import RetryableAnswer, UpstreamRequest, Verdict
 from adapter.memo import DeliveryMemo
 from adapter.metrics import Metrics, code_class
 from adapter.pipeline import Delivery, Receiver
-from adapter.ratelimit import PRIORITIES, OverBudget
+from adapter.ratelimit import PRIORITIES, RateExhausted
 from adapter.secrets import scrub
 from adapter.transport import RequestRefused, Transport, TransportError
 
@@ -170,8 +170,11 @@ class Deliverer:
             return result
         key = delivery.events[0].dedup_key
         # A chained request starts with a lookup that is the same every time; it says
-        # nothing of what the chain will do, so chains are not memoised.
-        use_memo = receiver.delivery.memo_ttl > 0 and delivery.request.then is None
+        # nothing of what the chain will do, so a chain is memoised only when its dialect
+        # named what it does (memo_identity: Alert24's resolve by lookup).
+        use_memo = receiver.delivery.memo_ttl > 0 and (
+            delivery.request.then is None or delivery.request.memo_identity is not None
+        )
         if use_memo and self.memo.delivered(receiver.name, key, delivery.request, started):
             return SKIPPED
         request: UpstreamRequest | None = delivery.request
@@ -226,9 +229,9 @@ class Deliverer:
             attempts += 1
             if attempts > 1:
                 counted.retries.inc()
-            budget, stamp = receiver.budget, None
-            if budget is not None and (stamp := budget.take(priority)) is None:
-                stamp = await self._wait_for_budget(receiver, priority, deadline)
+            window, stamp = receiver.rate_window, None
+            if window is not None and (stamp := window.take(priority)) is None:
+                stamp = await self._wait_for_rate(receiver, priority, deadline)
             # Never 0 or less: aiohttp takes that for no timeout at all.
             timeout = max(
                 MIN_ATTEMPT, min(receiver.delivery.attempt_timeout, deadline - loop.time())
@@ -244,8 +247,8 @@ class Deliverer:
             except RequestRefused as exc:  # nothing went out: no upstream answer to count
                 raise _Rejected(f"not sent: {exc}", None) from None
             finally:
-                if budget is not None and stamp is not None:
-                    budget.arrived(stamp)
+                if window is not None and stamp is not None:
+                    window.arrived(stamp)
             counted.upstream[code_class(response.status)].inc()
             verdict = receiver.integration.verdict(response.status)
             if verdict is Verdict.DELIVERED:
@@ -275,7 +278,7 @@ class Deliverer:
         try:
             try:
                 # The first attempt is a plain call: most requests succeed at once, and
-                # building the retry machinery for each cost ~9% of the adapter's CPU.
+                # building the retry machinery for each was a visible share of the CPU.
                 result = await attempt()
             except _Retryable as exc:
                 wait = retry_or_wait(exc)
@@ -295,16 +298,16 @@ class Deliverer:
             result = Result(Verdict.REJECT, exc.status, exc.detail, attempts=attempts)
         return result, answer
 
-    async def _wait_for_budget(self, receiver: Receiver, priority: int, deadline: float) -> float:
+    async def _wait_for_rate(self, receiver: Receiver, priority: int, deadline: float) -> float:
         """Wait for the receiver's rate budget (its stamp), or fail as soon as it would come
         too late."""
-        assert receiver.budget is not None
+        assert receiver.rate_window is not None
         remaining = deadline - self.loop.time() - MIN_ATTEMPT
         waiting = self.metrics.of(receiver.name).budget_waiting[PRIORITIES[priority]]
         waiting.inc()
         try:
-            return await receiver.budget.acquire(remaining, priority)
-        except OverBudget as exc:
+            return await receiver.rate_window.acquire(remaining, priority)
+        except RateExhausted as exc:
             raise _Retryable(
                 "rate budget exhausted until after the deadline", retry_after=exc.wait
             ) from None

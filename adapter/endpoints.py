@@ -31,13 +31,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from adapter import __version__, landing
+from adapter.activity import Activity
 from adapter.auth import Authenticator
-from adapter.config import ConfigError
+from adapter.bodies import ClientGone, error, is_json, read_body
+from adapter.config.loader import ConfigError
 from adapter.durations import parse_duration
-from adapter.landing import Activity
 from adapter.state import State
-from adapter.testalert import Answer, Probe
-from adapter.webhook import ClientGone, error, is_json, read_body
+from adapter.testalert import Probe, ProbeStep
 
 log = structlog.get_logger("adapter.app")
 
@@ -200,7 +200,7 @@ async def test_incident(request: Request) -> Response:
     seen = state.activity.get(name)
     if seen is None:
         seen = state.activity[name] = Activity()
-    answers: list[Answer] = []
+    answers: list[ProbeStep] = []
     for firing in (True, False):
         if not firing and answers[0].accepted:
             await asyncio.sleep(wait)

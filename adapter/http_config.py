@@ -1,6 +1,6 @@
 """Per-receiver outbound HTTP, made ready for the transport: TLS context, proxy, headers.
 
-The config (adapter/settings.py, HTTPClientSettings) has Prometheus' `http_config` shape:
+The config (adapter/config/http.py, HTTPClientSettings) has Prometheus' `http_config` shape:
 
     http_config:
       tls_config: {ca_file: ..., cert_file: ..., key_file: ..., insecure_skip_verify: false}
@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import structlog
 
-from adapter.settings import HTTPClientSettings
+from adapter.config.http import HTTPClientSettings
 
 log = structlog.get_logger("adapter.http_config")
 
@@ -69,7 +69,7 @@ def env_proxy(url: str) -> str | None:
     """The proxy HTTP(S)_PROXY / NO_PROXY give for url, worked out once at load.
 
     aiohttp's trust_env looks this up (and reads ~/.netrc) through the thread pool on
-    every request, which cost the adapter over half its throughput; asking once per
+    every request, which cost the adapter much of its throughput; asking once per
     receiver gives the same answer for the same environment.
     """
     parts = urlsplit(url)

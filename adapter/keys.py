@@ -6,7 +6,7 @@ its group. Annotations and startsAt change between sends and never enter a key.
 
 Strategy `template` renders a Jinja2 expression over exactly those stable names
 (`labels`, `fingerprint`, `group_key`, `receiver`), for keys a migration must keep
-(`alertname:instance`). The config check (adapter/settings.py) refuses any other name.
+(`alertname:instance`). The config check (adapter/config/receivers.py) refuses any other name.
 A template that renders empty (every label it names is missing) falls back to the
 fingerprint: an empty key would merge every such alert into one incident.
 """
@@ -14,15 +14,11 @@ fingerprint: an empty key would merge every such alert into one incident.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
+from adapter.payload import Alert, fingerprint
 from adapter.templating import fields, template_error
-
-if TYPE_CHECKING:
-    from adapter.payload import Alert
-
 
 Strategy = Literal["fingerprint", "labels", "group", "template"]
 # The only names a key template may read: what stays the same from trigger to resolve.
@@ -33,26 +29,6 @@ class KeyTemplate(Protocol):
     """A compiled template (jinja2.Template); compiled once, when the config loads."""
 
     def render(self, *args: Any, **kwargs: Any) -> str: ...
-
-
-_FNV_OFFSET = 0xCBF29CE484222325
-_FNV_PRIME = 0x100000001B3
-_MASK = 0xFFFFFFFFFFFFFFFF
-
-
-def fingerprint(labels: Mapping[str, str]) -> str:
-    """Alertmanager's model.LabelSet.Fingerprint, bit for bit.
-
-    FNV-1a 64 over the label names sorted bytewise, each name and each value followed by
-    the separator byte 0xFF, printed as 16 lowercase hex digits.
-    """
-    h = _FNV_OFFSET
-    for name in sorted(labels, key=lambda n: n.encode()):
-        for part in (name.encode(), labels[name].encode()):
-            for byte in part:
-                h = ((h ^ byte) * _FNV_PRIME) & _MASK
-            h = ((h ^ 0xFF) * _FNV_PRIME) & _MASK
-    return f"{h:016x}"
 
 
 def _escape(value: str) -> str:

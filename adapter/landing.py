@@ -7,8 +7,8 @@ then does it go on with what the upstream said or a template quoted, scrubbed of
 receiver's secrets. An upstream's error body can echo anything it was sent (a label, an
 annotation, a URL, a header), and anyone who can reach the page can read it.
 
-Per receiver: the last webhook answers, the last RECENT deliveries this replica made (a
-bounded deque, in memory), and a form that sends a test incident (POST /-/test/{receiver},
+Per receiver: the last webhook answers, the last RECENT deliveries this replica made
+(adapter/activity.py), and a form that sends a test incident (POST /-/test/{receiver},
 adapter/testalert.py).
 """
 
@@ -17,17 +17,13 @@ from __future__ import annotations
 import datetime as dt
 import html
 import importlib.metadata
-from collections import deque
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-if TYPE_CHECKING:
-    from adapter.report import AlertOutcome
-    from adapter.testalert import Answer
+from adapter.activity import RECENT, Activity, iso
 
-RECENT = 50  # deliveries kept per receiver
+if TYPE_CHECKING:
+    from adapter.testalert import ProbeStep
 
 
 def readme() -> str | None:
@@ -40,62 +36,8 @@ def readme() -> str | None:
     return body if isinstance(body, str) and body.strip() else None
 
 
-def _recent() -> deque[tuple[float, AlertOutcome]]:
-    return deque(maxlen=RECENT)
-
-
-@dataclass
-class Activity:
-    """The last webhook answers of one receiver and its last deliveries (wall-clock times)."""
-
-    last_success: float | None = None
-    last_failure: float | None = None
-    last_failure_code: int | None = None
-    recent: deque[tuple[float, AlertOutcome]] = field(default_factory=_recent)
-
-    def note(self, status: int, now: float, outcomes: Iterable[AlertOutcome] = ()) -> None:
-        if status == 200:
-            self.last_success = now
-        else:
-            self.last_failure, self.last_failure_code = now, status
-        recent = self.recent
-        for outcome in outcomes:  # a tuple each: formatting waits until someone looks
-            recent.append((now, outcome))
-
-    def record(self, now: float, outcomes: Iterable[AlertOutcome]) -> None:
-        recent = self.recent
-        for outcome in outcomes:
-            recent.append((now, outcome))
-
-    def as_json(self, detailed: bool = False) -> dict[str, object]:
-        return {
-            "last_success": _iso(self.last_success),
-            "last_failure": _iso(self.last_failure),
-            "last_failure_code": self.last_failure_code,
-            "recent": [_delivery_json(when, o, detailed) for when, o in reversed(self.recent)],
-        }
-
-
-def _delivery_json(when: float, outcome: AlertOutcome, detailed: bool) -> dict[str, Any]:
-    return {
-        "time": _iso(when),
-        "alertname": outcome.alertname,
-        "dedup_key": outcome.dedup_key,
-        "action": outcome.action,
-        "outcome": outcome.result,
-        "upstream_status": outcome.status,
-        "reason": outcome.detail if detailed else outcome.reason,
-    }
-
-
 def _clock(when: float) -> str:
     return dt.datetime.fromtimestamp(when, dt.UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
-def _iso(when: float | None) -> str | None:
-    if when is None:
-        return None
-    return dt.datetime.fromtimestamp(when, dt.UTC).isoformat(timespec="seconds")
 
 
 _STYLE = """
@@ -183,12 +125,12 @@ def page(
     sections = []
     for name, kind in sorted(receivers.items()):
         seen = activity.get(name) or Activity()
-        failure = _iso(seen.last_failure) or "never"
+        failure = iso(seen.last_failure) or "never"
         if seen.last_failure_code:
             failure += f" ({seen.last_failure_code})"
         rows.append(
             f"<tr><td>{html.escape(name)}</td><td>{html.escape(kind)}</td>"
-            f"<td>{_iso(seen.last_success) or 'never'}</td><td>{html.escape(failure)}</td>"
+            f"<td>{iso(seen.last_success) or 'never'}</td><td>{html.escape(failure)}</td>"
             f'<td><a href="#receiver-{html.escape(name)}">deliveries and test</a></td></tr>'
         )
         sections.append(_section(name, kind, seen, auth_enabled, detailed))
@@ -208,7 +150,7 @@ def page(
 def result_page(
     name: str,
     kind: str,
-    answers: list[Answer],
+    answers: list[ProbeStep],
     seen: Activity,
     auth_enabled: bool,
     host: str,

@@ -72,8 +72,8 @@ class Stamp:
 
 class LineWriter:
     """structlog's BytesLogger, with the lines of one turn of the event loop written and
-    flushed at its end, with one write(): a write() per line was ~2 us of each event's log
-    line. A line waits at most for the current turn; outside a running loop, and from
+    flushed at its end, with one write(): a write() per line cost each event's log line a
+    system call. A line waits at most for the current turn; outside a running loop, and from
     another thread, a line is written at once; whatever waits is written at exit."""
 
     def __init__(self, file: Any) -> None:

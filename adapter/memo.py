@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Protocol
 
-from adapter.integrations.base import UpstreamRequest
+from adapter.events import UpstreamRequest
 
 # An entry's memory besides its key's characters (tracemalloc over 100,000 entries): the
 # ordered dict's slot and link, the key's str header, the (digest, expiry) tuple with its
@@ -34,7 +34,7 @@ SWEEP_EVERY = 30.0
 
 
 class MemoSettings(Protocol):
-    """A receiver's memo settings (adapter/settings.py DeliverySettings)."""
+    """A receiver's memo settings (adapter/config/receivers.py DeliverySettings)."""
 
     @property
     def memo_ttl(self) -> float: ...

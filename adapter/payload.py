@@ -7,13 +7,32 @@ Fields we do not use (Grafana's `values`, `dashboardURL`, ...) are ignored, not 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from adapter.keys import fingerprint
-
 SUPPORTED_VERSIONS = ("4", "1")
+
+
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK = 0xFFFFFFFFFFFFFFFF
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's model.LabelSet.Fingerprint, bit for bit.
+
+    FNV-1a 64 over the label names sorted bytewise, each name and each value followed by
+    the separator byte 0xFF, printed as 16 lowercase hex digits.
+    """
+    h = _FNV_OFFSET
+    for name in sorted(labels, key=lambda n: n.encode()):
+        for part in (name.encode(), labels[name].encode()):
+            for byte in part:
+                h = ((h ^ byte) * _FNV_PRIME) & _MASK
+            h = ((h ^ 0xFF) * _FNV_PRIME) & _MASK
+    return f"{h:016x}"
 
 
 class Alert(BaseModel):

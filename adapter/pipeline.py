@@ -13,28 +13,22 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from adapter import storm
-from adapter.http_config import HTTPOptions, options_for
-from adapter.integrations import integration_for
-from adapter.integrations.base import (
-    Action,
-    AlertEvent,
-    Integration,
-    RenderError,
-    UpstreamRequest,
-    confined,
-)
-from adapter.keys import DedupRule, dedup_key_for
-from adapter.matchers import Matcher, all_match
-from adapter.payload import Alert, WebhookPayload
-from adapter.ratelimit import Budget
-from adapter.secrets import scrub
-from adapter.settings import (
+from adapter.config.receivers import (
     DeliverySettings,
     RateLimitSettings,
     ReceiverSettings,
     StormGuardSettings,
 )
-from adapter.severity import LEVELS, SeverityRule, severity_for
+from adapter.events import Action, AlertEvent, RenderError, UpstreamRequest
+from adapter.http_config import HTTPOptions, options_for
+from adapter.integrations import integration_for
+from adapter.integrations.base import Integration, confined
+from adapter.keys import DedupRule, dedup_key_for
+from adapter.matchers import Matcher, all_match
+from adapter.payload import Alert, WebhookPayload
+from adapter.ratelimit import RateWindow
+from adapter.secrets import scrub
+from adapter.severity import SEVERITIES, SeverityRule, severity_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +41,7 @@ class Receiver:
     filters: tuple[Matcher, ...]
     delivery: DeliverySettings
     secrets: tuple[str, ...]
-    budget: Budget | None
+    rate_window: RateWindow | None
     storm_guard: StormGuardSettings | None
     http: HTTPOptions | None
     # Where every request of the receiver must stay (adapter/urls.py): its `url`.
@@ -58,21 +52,21 @@ class Receiver:
         cls, settings: ReceiverSettings, defaults: DeliverySettings, before: Receiver | None = None
     ) -> Receiver:
         """`before`: the receiver of this name that a reload replaces, whose rate budget
-        carries over (Budget.succeeding)."""
+        carries over (RateWindow.succeeding)."""
         integration = integration_for(settings)
         return cls(
             name=settings.name,
-            kind=getattr(settings, "type", "?"),
+            kind=settings.type,
             integration=integration,
             dedup=settings.dedup_key.rule(settings.name),
             severity=settings.severity.rule(),
-            filters=settings.filters(),
+            filters=settings.matchers,
             delivery=settings.delivery.over(defaults),
             secrets=tuple(settings.secret_values()),
-            budget=_budget(
+            rate_window=_rate_window(
                 settings.rate_limit,
                 integration.default_rate_limit,
-                before.budget if before else None,
+                before.rate_window if before else None,
             ),
             storm_guard=settings.storm_guard,
             http=options_for(settings.name, settings.http_config, getattr(settings, "url", "")),
@@ -80,19 +74,21 @@ class Receiver:
         )
 
 
-def _budget(
+def _rate_window(
     setting: RateLimitSettings | Literal["off"] | None,
     default: tuple[int, float] | None,
-    before: Budget | None,
-) -> Budget | None:
-    """The receiver's budget on these terms; on a reload, `before` itself, carried over."""
+    before: RateWindow | None,
+) -> RateWindow | None:
+    """The receiver's rate window on these terms; on a reload, `before` itself, carried over."""
     if setting == "off" or (setting is None and default is None):
         return None
     if setting is None:
         assert default is not None
         requests, per = default
-        return Budget(requests, per).succeeding(before)
-    return Budget(setting.requests, setting.per, setting.burst, setting.reserve).succeeding(before)
+        return RateWindow(requests, per).succeeding(before)
+    return RateWindow(setting.requests, setting.per, setting.burst, setting.reserve).succeeding(
+        before
+    )
 
 
 @dataclass(slots=True)  # a value, not frozen: made per event (docs/design.md)
@@ -178,7 +174,7 @@ def by_key(events: list[AlertEvent]) -> dict[str, tuple[AlertEvent, tuple[AlertE
             continue
         firing = [e for e in members if e.action == "trigger"]
         if firing:
-            worst = min(firing, key=lambda e: LEVELS.index(e.severity))
+            worst = min(firing, key=lambda e: SEVERITIES.index(e.severity))
             merged[key] = (replace(firing[0], severity=worst.severity), tuple(members))
         else:
             merged[key] = (members[0], tuple(members))

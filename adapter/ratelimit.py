@@ -1,10 +1,10 @@
-"""A receiver's rate budget: at most `requests` in any `per` seconds, looking back from now,
-with the most urgent waiter served first and the expected wait known before waiting.
+"""A receiver's rate window (RateWindow): at most `requests` in any `per` seconds, looking
+back from now, with the most urgent waiter served first and the expected wait known before waiting.
 
-    budget.take(priority) -> stamp | None          a slot now, if no one at least as urgent waits
-    await budget.acquire(wait, priority) -> stamp  a slot within `wait` seconds, or OverBudget
-    budget.arrived(stamp)                          the request is done: count it from now
-    new.succeeding(old) -> Budget                  what a reload installs: spent stays spent
+    window.take(priority) -> stamp | None          a slot now, if no one at least as urgent waits
+    await window.acquire(wait, priority) -> stamp  a slot within `wait` seconds, or RateExhausted
+    window.arrived(stamp)                          the request is done: count it from now
+    new.succeeding(old) -> RateWindow              what a reload installs: spent stays spent
 
 Why a look-back window and not a token bucket: PagerDuty counts "over a 60 second window
 looking back from the current time" (120 per routing key), and Statuspage counts a minute's
@@ -22,13 +22,13 @@ window would have kept it waiting for the oldest request to age out (up to `per`
 
 aiolimiter and friends answer "is there capacity now?" or simply wait; the adapter needs
 the expected wait first: a request whose turn comes after the webhook's deadline is not
-sent but answered 503 at once, with a Retry-After computed from the budget.
+sent but answered 503 at once, with a Retry-After computed from the window.
 
 Waiters queue by priority (0 is the most urgent; PRIORITIES names the adapter's classes),
 then by arrival. A request's turn counts only the waiters at least as urgent as it, so a
 critical is never refused because warnings queued first; the warnings it overtakes are
 pushed back, and one whose turn now falls after its own deadline leaves the queue at once
-with OverBudget (its webhook answers 503 and Alertmanager re-posts it later) instead of
+with RateExhausted (its webhook answers 503 and Alertmanager re-posts it later) instead of
 holding a slot it cannot use in time.
 
 A slot is taken when it is handed to a waiter, which sends at once, not when its turn was
@@ -51,7 +51,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-# The order in which requests waiting for a receiver's budget are served, most urgent first:
+# The order in which requests waiting for a receiver's rate window are served, most urgent first:
 # a new critical or error page; then resolves, because an open incident keeps escalating
 # and paging until its resolve arrives, and a resolve never opens anything new; then
 # warnings and info, which usually page no one. docs/storms.md says more.
@@ -68,7 +68,7 @@ def default_reserve(requests: int) -> int:
     return requests // 10
 
 
-class OverBudget(Exception):
+class RateExhausted(Exception):
     def __init__(self, wait: float) -> None:
         super().__init__(f"rate budget exhausted for the next {wait:.1f}s")
         self.wait = wait
@@ -78,7 +78,7 @@ class OverBudget(Exception):
 class _Waiter:
     priority: int
     arrival: int
-    deadline: float  # on the budget's clock
+    deadline: float  # on the window's clock
     granted: asyncio.Future[None] = field(repr=False)
     sent_at: float | None = None  # when it was handed its slot
 
@@ -86,7 +86,7 @@ class _Waiter:
         return (self.priority, self.arrival) < (other.priority, other.arrival)
 
 
-class Budget:
+class RateWindow:
     def __init__(
         self,
         requests: int,
@@ -110,8 +110,8 @@ class Budget:
         self._arrivals = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
 
-    def succeeding(self, before: Budget | None) -> Budget:
-        """The budget a reload installs in place of `before`: `before` itself, on this one's
+    def succeeding(self, before: RateWindow | None) -> RateWindow:
+        """The window a reload installs in place of `before`: `before` itself, on this one's
         terms if they changed. Its sends still count and its waiters keep their places, and
         webhooks still in flight on the old receiver share it: a reload never grants a
         window's worth again, nor the same slot twice."""
@@ -121,7 +121,7 @@ class Budget:
             before._adopt(self)
         return before
 
-    def _adopt(self, terms: Budget) -> None:
+    def _adopt(self, terms: RateWindow) -> None:
         history = list(self.sent)
         wanted = terms.sent.maxlen or 0
         if self._forgot and history and wanted > len(history):
@@ -189,18 +189,18 @@ class Budget:
             self._bump(now)
             self._schedule()
 
-    async def acquire(self, budget: float, priority: int = 0) -> float:
-        """Take a slot, waiting up to `budget` seconds: its stamp, for `arrived`. OverBudget
+    async def acquire(self, within: float, priority: int = 0) -> float:
+        """Take a slot, waiting up to `within` seconds: its stamp, for `arrived`. RateExhausted
         if it will not come in time, at once or later, when more urgent requests push this
-        one past `budget`."""
+        one past `within`."""
         if (stamp := self.take(priority)) is not None:
             return stamp
         now = self.clock()
         wait = self._turn(priority, now)
-        if wait > budget:
-            raise OverBudget(wait)
+        if wait > within:
+            raise RateExhausted(wait)
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(priority, next(self._arrivals), now + budget, loop.create_future())
+        waiter = _Waiter(priority, next(self._arrivals), now + within, loop.create_future())
         bisect.insort(self.queue, waiter)
         self._bump(now)
         self._schedule()
@@ -229,7 +229,7 @@ class Budget:
                 continue
             turn = self._slot(sent, at, waiter.priority)
             if turn > waiter.deadline + _EPSILON:
-                waiter.granted.set_exception(OverBudget(turn - now))
+                waiter.granted.set_exception(RateExhausted(turn - now))
             else:
                 kept.append(waiter)
                 sent.append(turn)
@@ -260,7 +260,7 @@ class Budget:
                 continue
             if now > waiter.deadline + _EPSILON:  # the loop woke late: too late to send
                 self.queue.pop(0)
-                waiter.granted.set_exception(OverBudget(self._turn(waiter.priority, now)))
+                waiter.granted.set_exception(RateExhausted(self._turn(waiter.priority, now)))
                 continue
             if self._slot(self.sent, now, waiter.priority) > now:
                 break

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from adapter.delivery import SKIPPED, Result
-from adapter.integrations.base import Verdict
+from adapter.events import Verdict
 from adapter.metrics import OUTCOMES
 from adapter.pipeline import Plan
 
@@ -102,7 +102,7 @@ def status_of(counts: dict[str, int]) -> int:
 
 # When several requests carry one alert (a storm's aggregated incident and its own
 # resolve), the alert's outcome is the worst of theirs.
-_SEVERITY = {"failed": 0, "rejected": 1, "delivered": 2, "skipped": 3}
+_OUTCOME_RANK = {"failed": 0, "rejected": 1, "delivered": 2, "skipped": 3}
 
 
 def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
@@ -115,7 +115,7 @@ def build_report(receiver: str, plan: Plan, results: list[Result]) -> Report:
             waits.append(result.retry_after)
         for event in delivery.events:
             seen = outcomes.get(id(event.alert))
-            if seen is not None and _SEVERITY[seen.result] <= _SEVERITY[name]:
+            if seen is not None and _OUTCOME_RANK[seen.result] <= _OUTCOME_RANK[name]:
                 continue
             alert = event.alert
             outcomes[id(alert)] = AlertOutcome(

@@ -7,7 +7,7 @@
 - SIGTERM: readiness turns 503 at once, in-flight webhooks get the longest delivery.timeout
   plus GRACE_MARGIN_SECONDS (`shutdown_grace`), exit 0.
 - Once started, the garbage collector leaves the startup heap alone and collects the young
-  generation less often (`settled`): the p99 of a webhook and ~8% of its CPU.
+  generation less often (`settled`): it shows in a webhook's p99 and its CPU.
 - TLS from a web config file in Prometheus exporter-toolkit's format (`--web.config.file`):
 
       tls_server_config:
@@ -35,8 +35,8 @@ from pydantic import Field, ValidationError
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from adapter.config import yaml_problem
-from adapter.settings import Model
+from adapter.config.loader import yaml_problem
+from adapter.config.model import Model
 
 # After SIGTERM, in-flight webhooks get the longest delivery.timeout of any receiver (each
 # answers by its own) plus this margin, for the answer to be written: a stop never cuts a
@@ -178,15 +178,15 @@ def bounded_protocol(max_header_bytes: int) -> type[HttpToolsProtocol]:
 
 # Allocations between two young-generation collections (CPython's default: 700). A webhook
 # allocates a few hundred objects and nearly all of them die by reference counting before a
-# collection sees them; at 700 the collector kept re-scanning the in-flight ones (~20 us of
-# CPU a webhook). A young collection of 50k objects takes well under a millisecond.
+# collection sees them; at 700 the collector kept re-scanning the in-flight ones, a cost on
+# every webhook. A young collection of 50k objects is still short.
 GC_YOUNG_THRESHOLD = 50_000
 
 
 def settled() -> None:
     """After startup: what is loaded now (modules, config, compiled templates) lives as long
     as the process. Frozen, the garbage collector stops re-scanning it: a full collection
-    paused the webhook path for 25-40 ms about once per 20k webhooks, ~7 ms when frozen."""
+    paused the webhook path now and then, far shorter when frozen (docs/performance.md)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD)

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from adapter.matchers import Matcher, all_match
 from adapter.timeintervals import TimeInterval, active
 
-LEVELS = ("critical", "error", "warning", "info")
+SEVERITIES = ("critical", "error", "warning", "info")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ class SeverityRule:
 
 def severity_for(labels: Mapping[str, str], rule: SeverityRule, starts_at: str = "") -> str:
     """First matching override; else the label's value through the map (exact, then
-    lower-cased); else the default. Config validation keeps every result in LEVELS.
+    lower-cased); else the default. Config validation keeps every result in SEVERITIES.
 
     An override with intervals matches only when the alert's `starts_at` (RFC 3339) lies in
     one of them; it is read only then, so alerts that no such override's matchers select

@@ -15,10 +15,11 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from adapter.activity import Activity
 from adapter.auth import Authenticator, exposure_problems, token_file_problems
-from adapter.config import DEFAULT_SOURCE, Config, ConfigError, load_config
+from adapter.config.document import Config
+from adapter.config.loader import DEFAULT_SOURCE, ConfigError, load_config
 from adapter.delivery import Deliverer
-from adapter.landing import Activity
 from adapter.metrics import Metrics
 from adapter.pipeline import Receiver
 from adapter.secrets import read_token_file, scrub
@@ -81,11 +82,13 @@ def build(
     if problems:
         raise ConfigError(source, problems)
     if before is not None:
-        # Budget.succeeding updates the old budget in place: only for a build that stands.
+        # RateWindow.succeeding updates the old window in place: only for a build that stands.
         for name, receiver in receivers.items():
             old = before.receivers.get(name)
-            if receiver.budget is not None and old is not None:
-                receivers[name] = replace(receiver, budget=receiver.budget.succeeding(old.budget))
+            if receiver.rate_window is not None and old is not None:
+                receivers[name] = replace(
+                    receiver, rate_window=receiver.rate_window.succeeding(old.rate_window)
+                )
     return Loaded(config, receivers, auth)
 
 

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from adapter.integrations.base import AlertEvent
-from adapter.keys import DedupRule, dedup_key_for, fingerprint
-from adapter.payload import Alert, WebhookPayload
-from adapter.severity import LEVELS
+from adapter.events import AlertEvent
+from adapter.keys import DedupRule, dedup_key_for
+from adapter.payload import Alert, WebhookPayload, fingerprint
+from adapter.severity import SEVERITIES
 
 Merged = dict[str, tuple[AlertEvent, tuple[AlertEvent, ...]]]
 
@@ -40,7 +40,7 @@ def _aggregate(
         lines.append(f"- {a.labels.get('instance') or a.fingerprint}: {what}")
     if len(firing) > listed:
         lines.append(f"- ... and {len(firing) - listed} more")
-    worst = min((e.severity for e in firing), key=LEVELS.index) if firing else "info"
+    worst = min((e.severity for e in firing), key=SEVERITIES.index) if firing else "info"
     starts = min((e.alert.startsAt for e in firing if e.alert.startsAt), default="")
     alert = Alert(
         status="firing" if firing else "resolved",

@@ -1,8 +1,8 @@
 """A test incident: one unmistakable alert sent through a receiver's real path, then resolved.
 
     probe = Probe.for_receiver(receiver, severity="info")
-    trigger = await probe.send(deliverer, firing=True)     -> Answer
-    resolve = await probe.send(deliverer, firing=False)    -> Answer
+    trigger = await probe.send(deliverer, firing=True)     -> ProbeStep
+    resolve = await probe.send(deliverer, firing=False)    -> ProbeStep
 
 The same plan → deliver → report as a webhook: the receiver's key rule, severity rule,
 matchers, rate budget, retries, TLS and secrets. What marks it as a test:
@@ -30,11 +30,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from adapter.delivery import Deliverer
-from adapter.keys import fingerprint
-from adapter.payload import Alert, WebhookPayload
+from adapter.payload import Alert, WebhookPayload, fingerprint
 from adapter.pipeline import Receiver, plan
 from adapter.report import AlertOutcome, build_report
-from adapter.severity import LEVELS
+from adapter.severity import SEVERITIES
 
 ALERTNAME = "IncidentAdapterTest"
 MARK_LABEL = "incident_adapter_test"
@@ -43,7 +42,7 @@ DEFAULT_SEVERITY = "info"  # a test should not page anyone at night unless asked
 
 
 @dataclass(frozen=True, slots=True)
-class Answer:
+class ProbeStep:
     """What the incident API made of one step (trigger or resolve) of a test incident."""
 
     action: str
@@ -100,8 +99,8 @@ class Probe:
         labels: dict[str, str] | None = None,
         host: str | None = None,
     ) -> Probe:
-        if severity not in LEVELS:
-            raise ValueError(f"severity {severity!r} is not one of {', '.join(LEVELS)}")
+        if severity not in SEVERITIES:
+            raise ValueError(f"severity {severity!r} is not one of {', '.join(SEVERITIES)}")
         run_id = uuid.uuid4().hex[:16]
         rule = receiver.dedup
         marked = replace(receiver, dedup=replace(rule, prefix=f"{rule.prefix}{KEY_MARK}{run_id}/"))
@@ -147,7 +146,9 @@ class Probe:
             alerts=[alert],
         )
 
-    async def send(self, deliverer: Deliverer, firing: bool) -> tuple[Answer, list[AlertOutcome]]:
+    async def send(
+        self, deliverer: Deliverer, firing: bool
+    ) -> tuple[ProbeStep, list[AlertOutcome]]:
         """One step through plan → deliver → report, within the receiver's delivery.timeout.
 
         Returns the answer and the report's outcomes (for the landing page's deliveries).
@@ -158,7 +159,7 @@ class Probe:
         results = await deliverer.deliver(receiver, the_plan.deliveries, deadline)
         report = build_report(receiver.name, the_plan, results)
         (outcome,) = report.outcomes  # one alert in, one outcome out
-        answer = Answer(
+        answer = ProbeStep(
             outcome.action,
             outcome.dedup_key,
             outcome.result,

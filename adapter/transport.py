@@ -29,6 +29,7 @@ import asyncio
 import email.utils
 import functools
 import re
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,8 +39,8 @@ import aiohttp
 import yarl
 
 from adapter import __version__
+from adapter.events import UpstreamRequest
 from adapter.http_config import HTTPOptions
-from adapter.integrations.base import UpstreamRequest
 
 if TYPE_CHECKING:  # imported when an HttpxTransport is made: production never loads httpx
     import httpx
@@ -179,20 +180,39 @@ def _refusal_of(exc: Exception, request: UpstreamRequest, headers: Mapping[str, 
 class HttpxTransport:
     """httpx underneath: pass `transport=httpx.MockTransport(handler)` or use respx in tests.
 
-    It applies a receiver's extra headers and signature; TLS and proxy settings need the aiohttp
-    transport (the default), since httpx fixes them per client, not per request.
+    It applies a receiver's whole http_config: extra headers and signature per request, and
+    TLS and proxy through one client per distinct (SSL context, proxy), since httpx fixes
+    those per client, not per request. A receiver's options are made once per load, so the
+    clients are few.
     """
 
     def __init__(self, transport: httpx.AsyncBaseTransport | None = None) -> None:
         import httpx
 
         self._httpx = httpx
-        self._client = httpx.AsyncClient(
-            transport=transport,
+        self._transport = transport
+        self._client = self._new_client(None, None)
+        self._clients: dict[tuple[ssl.SSLContext | None, str | None], httpx.AsyncClient] = {}
+
+    def _new_client(self, context: ssl.SSLContext | None, proxy: str | None) -> httpx.AsyncClient:
+        return self._httpx.AsyncClient(
+            transport=self._transport,
             headers={"User-Agent": USER_AGENT},
             follow_redirects=False,
-            trust_env=True,
+            # The receiver's options carry the environment's proxy already (options_for).
+            trust_env=context is None and proxy is None,
+            verify=context if context is not None else True,
+            proxy=proxy,
         )
+
+    def _client_for(self, options: HTTPOptions | None) -> httpx.AsyncClient:
+        if options is None or (options.ssl is None and options.proxy is None):
+            return self._client
+        key = (options.ssl, options.proxy)
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = self._new_client(options.ssl, options.proxy)
+        return client
 
     async def send(
         self, request: UpstreamRequest, timeout: float, options: HTTPOptions | None = None
@@ -206,7 +226,7 @@ class HttpxTransport:
         httpx = self._httpx
         try:
             async with asyncio.timeout(timeout):
-                response = await self._client.request(
+                response = await self._client_for(options).request(
                     request.method,
                     request.url,
                     # UTF-8, as aiohttp sends them (httpx would refuse anything not ASCII).
@@ -235,4 +255,5 @@ class HttpxTransport:
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in (self._client, *self._clients.values()):
+            await client.aclose()

@@ -6,7 +6,8 @@ Order of checks, each with a short JSON reason:
     →  400/422 payload  →  404 receiver named by the payload  →  200/424/503 from the report
 
 The app (adapter/app.py) calls it ahead of Starlette's middleware, router, Request and
-Response, which were ~24 µs of the webhook's ~92 µs in-process; everything else is Starlette.
+Response, a large share of the webhook's own cost (docs/performance.md); everything else is
+Starlette.
 An exception here is logged and answered 500 like Starlette's ServerErrorMiddleware would.
 """
 
@@ -15,14 +16,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 import orjson
 import structlog
-from starlette.responses import JSONResponse
 
-from adapter.landing import Activity
+from adapter.activity import Activity
+from adapter.bodies import ClientGone, Receive, Scope, Send, is_json, read_body
 from adapter.payload import PayloadError, WebhookPayload, check_limits, parse_payload
 from adapter.pipeline import Receiver, plan
 from adapter.report import build_report
@@ -30,47 +30,8 @@ from adapter.state import Loaded, State
 
 log = structlog.get_logger("adapter.app")
 
-Scope = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
-Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
-
 _ESCAPED = re.compile(r"\\(.)")
 _JSON = (b"content-type", b"application/json")
-
-
-def error(status: int, reason: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": reason}, status_code=status, headers=headers)
-
-
-def is_json(content_type: str | None) -> bool:
-    if not content_type:
-        return False
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media == "application/json" or media.endswith("+json")
-
-
-class ClientGone(Exception):
-    """The client disconnected before its body was complete."""
-
-
-async def read_body(receive: Receive, declared: str | None, limit: int) -> bytes | None:
-    """The body, or None as soon as it is known to be over the limit (by its declared
-    Content-Length or by what arrived)."""
-    if declared and declared.isdigit() and int(declared) > limit:
-        return None
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientGone
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def route(loaded: Loaded, name: str) -> Receiver | None:
@@ -92,7 +53,7 @@ class BodyDeadlines:
     """The 408 for a body that does not arrive in time, with one timer for every webhook.
 
     A body nearly always arrives with its request's head, yet a timer per webhook
-    (asyncio.timeout_at) cost ~4.5 µs of each. Here a webhook registers its task while it
+    (asyncio.timeout_at) is a measurable share of each. Here a webhook registers its task while it
     reads its body; a sweep every SWEEP seconds, armed only while some are registered,
     cancels those past their deadline. A 408 therefore comes up to SWEEP late.
     """
@@ -130,7 +91,7 @@ class BodyDeadlines:
             asyncio.get_running_loop().call_later(self.SWEEP, self._sweep)
 
 
-class Answer:
+class WebhookAnswer:
     """What the webhook answers: a status, a JSON body, and any extra headers."""
 
     __slots__ = ("body", "headers", "status")
@@ -139,8 +100,8 @@ class Answer:
         self.status, self.body, self.headers = status, body, headers
 
 
-def _refusal(status: int, reason: str, headers: dict[str, str] | None = None) -> Answer:
-    return Answer(status, orjson.dumps({"error": reason}), headers)
+def _refusal(status: int, reason: str, headers: dict[str, str] | None = None) -> WebhookAnswer:
+    return WebhookAnswer(status, orjson.dumps({"error": reason}), headers)
 
 
 class Webhook:
@@ -165,7 +126,7 @@ class Webhook:
         await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": answer.body})
 
-    async def answer(self, scope: Scope, receive: Receive, path_name: str | None) -> Answer:
+    async def answer(self, scope: Scope, receive: Receive, path_name: str | None) -> WebhookAnswer:
         task = asyncio.current_task()
         assert task is not None
         started = task.get_loop().time()
@@ -173,7 +134,9 @@ class Webhook:
         receiver = route(loaded, path_name) if path_name is not None else None
         label = receiver.name if receiver else ""
 
-        def refuse(status: int, reason: str, headers: dict[str, str] | None = None) -> Answer:
+        def refuse(
+            status: int, reason: str, headers: dict[str, str] | None = None
+        ) -> WebhookAnswer:
             self.metrics.webhooks.labels(label, str(status)).inc()
             log.warning("webhook.refused", code=status, reason=reason, receiver=label or None)
             return _refusal(status, reason, headers)
@@ -195,9 +158,9 @@ class Webhook:
         if not is_json(content_type):
             return refuse(415, "send the payload as Content-Type: application/json")
         limits = loaded.config.limits
-        budget = (receiver.delivery if receiver else loaded.config.delivery).timeout
+        timeout = (receiver.delivery if receiver else loaded.config.delivery).timeout
         # A client trickling its body holds only its own request, and not for long.
-        self.bodies.start(task, started + budget)
+        self.bodies.start(task, started + timeout)
         try:
             body = await read_body(receive, declared, limits.max_body_bytes)
         except ClientGone:
@@ -206,7 +169,7 @@ class Webhook:
             if not self.bodies.stop(task):
                 raise
             task.uncancel()
-            return refuse(408, f"the body did not arrive within {budget:g}s")
+            return refuse(408, f"the body did not arrive within {timeout:g}s")
         finally:
             self.bodies.stop(task)
         if body is None:
@@ -227,11 +190,13 @@ class Webhook:
             label = receiver.name
         return await self._handle(receiver, payload, started + receiver.delivery.timeout)
 
-    async def _handle(self, receiver: Receiver, payload: WebhookPayload, deadline: float) -> Answer:
+    async def _handle(
+        self, receiver: Receiver, payload: WebhookPayload, deadline: float
+    ) -> WebhookAnswer:
         state = self.state
         assert state.deliverer is not None, "the lifespan starts the deliverer"
-        # The context each line carries, passed explicitly (binding contextvars cost ~4 us a
-        # webhook); the event lines take it from their events (adapter/delivery.py).
+        # The context each line carries, passed explicitly (binding contextvars costs more on
+        # the hot path); the event lines take it from their events (adapter/delivery.py).
         context = {"receiver": receiver.name, "group_key": payload.groupKey}
         # debug, not info: at info the log is one line per event (event.delivered and
         # event.failed carry receiver, group_key and dedup_key), which keeps it cheap.
@@ -266,4 +231,4 @@ class Webhook:
                 failed=report.count("failed"),
                 rejected=report.count("rejected"),
             )
-        return Answer(status, orjson.dumps(report.as_json()), report.headers())
+        return WebhookAnswer(status, orjson.dumps(report.as_json()), report.headers())

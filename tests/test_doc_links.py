@@ -78,7 +78,7 @@ def test_every_doc_page_is_reachable_from_the_index() -> None:
 
 def models() -> list[type[BaseModel]]:
     """Every pydantic model the config document is built from, walked from the root."""
-    from adapter.config import Config
+    from adapter.config.document import Config
 
     found: list[type[BaseModel]] = []
     todo: list[object] = [Config]

@@ -20,8 +20,10 @@ Resolve (`resolve.by: lookup`, the default): the reference closes an incident on
 state, so it finds the id again at Alert24: it pages the listing of each open-like status
 (`GET {url}?status=S&limit=100&offset=N`; `status` takes one value) until a page holds an
 incident carrying the key's marker tag (or, should the listing return it, the key as its
-alias), then PUTs each such incident resolved. Nothing open under the key: the resolve was
-done before (delivered; `alert24.nothing_open`). A listing that cannot be read is retryable.
+alias), then PUTs each such incident resolved. A miss after reading past a first page reads
+once more from the top (a close while it paged moves incidents onto pages read already).
+Nothing open under the key: the resolve was done before (delivered; `alert24.nothing_open`).
+A listing that cannot be read is retryable.
 At most LISTING_PAGES pages per resolve; past them the rest stays unseen
 (`alert24.listing_truncated`) and the resolve counts as done. `resolve.by: alias_path` keeps
 the old undocumented `POST {url}/{alias}/resolve?identifierType=alias`.
@@ -40,15 +42,12 @@ import orjson
 import structlog
 from pydantic import Field, field_validator, model_validator
 
-from adapter.budgets import Budget, Text, cut_chars, fit, units
-from adapter.integrations.base import (
-    AlertEvent,
-    Integration,
-    RetryableAnswer,
-    RetryPolicy,
-    UpstreamRequest,
-)
-from adapter.settings import KeyedReceiverSettings, Model
+from adapter.config.model import Model
+from adapter.config.receivers import KeyedReceiverSettings
+from adapter.events import AlertEvent, RetryableAnswer, RetryPolicy, UpstreamRequest
+from adapter.fitting import cut_chars, fit
+from adapter.integrations.base import Integration
+from adapter.limits import SizeLimits, Text, units
 from adapter.severity import SeverityRule, severity_by_rule
 from adapter.urls import join, path_segment, web_link
 
@@ -56,7 +55,7 @@ log = structlog.get_logger("adapter.alert24")
 
 # Vendor facts, from the API reference above.
 URL = "https://app.alert24.io/api/v1/incidents"  # the reference's host (its guide shows .net)
-SEVERITIES = ("critical", "high", "medium", "low", "maintenance")
+ALERT24_SEVERITIES = ("critical", "high", "medium", "low", "maintenance")
 # The statuses an incident can be in before `resolved` (and `postmortem` after it), most
 # likely first: a create is `open` unless it says otherwise.
 OpenStatus = Literal["open", "acknowledged", "investigating", "identified", "monitoring", "new"]
@@ -91,11 +90,11 @@ _HASHED = 16  # hex digits of sha256 that end a cut tag
 # out of its middle (a stack trace's start and the runbook line at its end stay) and carries
 # the note of what was cut as its last line: the text a responder reads. Tags are bounded
 # when rendered (above) and never cut here: the marker finds the incident again.
-BUDGET = Budget(
+LIMITS = SizeLimits(
     vendor="the Alert24 incident API",
     doc_url="https://alert24.net/docs/api-incidents",
     body_bytes=65_536,
-    limits=(Text("title", 255), Text("description", 20_000, middle=True), Text("source", 255)),
+    fields=(Text("title", 255), Text("description", 20_000, middle=True), Text("source", 255)),
     cut_first=("description",),
     keep=frozenset({"alias", "severity", "tags"}),
     mark="description",
@@ -225,6 +224,14 @@ def _page(answer: bytes) -> tuple[list[dict[str, Any]], bool]:
     return [i for i in items if isinstance(i, dict)], more
 
 
+def _usable_id(incident_id: object) -> bool:
+    """An id to PUT at: a non-empty string or a number, never `true` (an int to Python) or
+    "" (`PUT {url}/` would be the collection, not the incident)."""
+    if isinstance(incident_id, bool):
+        return False
+    return isinstance(incident_id, int) or (isinstance(incident_id, str) and incident_id != "")
+
+
 def _sequence(steps: Sequence[UpstreamRequest]) -> UpstreamRequest | None:
     """The steps one after another: each runs once the one before has succeeded."""
     if not steps:
@@ -249,7 +256,7 @@ class Alert24(Integration[Alert24Settings]):
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         if event.action == "trigger":
-            content = fit(self.body(event), BUDGET, (*self._protected, event.dedup_key))
+            content = fit(self.body(event), LIMITS, (*self._protected, event.dedup_key))
             return UpstreamRequest("POST", self._base, self._headers, content)
         resolve = self.settings.resolve
         if resolve.by == "alias_path":
@@ -257,11 +264,13 @@ class Alert24(Integration[Alert24Settings]):
             path, _, query = resolve.path.replace(
                 "{alias}", path_segment(event.dedup_key)
             ).partition("?")
-            body = fit({"source": self.settings.source}, BUDGET, self._protected)
+            body = fit({"source": self.settings.source}, LIMITS, self._protected)
             return UpstreamRequest(
                 resolve.method, join(self._base, path, query), self._headers, body
             )
-        return self._listing(event, 0, 0, 1)
+        # The chain is "close what is open under this key", whatever the listing holds: the
+        # memo may skip its re-sends (Alertmanager's retries of a group, a storm of them).
+        return replace(self._listing(event, 0, 0, 1), memo_identity=b"resolve by lookup")
 
     def severity(self, event: AlertEvent) -> str:
         own = self.settings.incident_severity
@@ -289,8 +298,21 @@ class Alert24(Integration[Alert24Settings]):
 
     # -- resolve by lookup -----------------------------------------------------------------
 
-    def _listing(self, event: AlertEvent, status: int, offset: int, page: int) -> UpstreamRequest:
-        """GET one page of one status's listing; what follows depends on what it holds."""
+    def _listing(
+        self,
+        event: AlertEvent,
+        status: int,
+        offset: int,
+        page: int,
+        paged: bool = False,
+        again: bool = False,
+    ) -> UpstreamRequest:
+        """GET one page of one status's listing; what follows depends on what it holds.
+
+        `paged`: this pass read past a first page. Offsets move while it reads: a close (by
+        this very webhook's other resolves, or a person) moves every older incident up one,
+        so one could slip onto a page read already. A miss that paged reads once more from
+        the top (`again`) before it counts as nothing open."""
         statuses = self.settings.resolve.statuses
         query = urlencode({"status": statuses[status], "limit": PAGE_SIZE, "offset": offset})
         url = join(self._base, query=query)
@@ -300,15 +322,7 @@ class Alert24(Integration[Alert24Settings]):
             ids = self.matching(event.dedup_key, items)
             if ids:
                 return _sequence([self._close(event, i) for i in ids])
-            if not more and status + 1 == len(statuses):
-                log.info(
-                    "alert24.nothing_open",
-                    receiver=self.settings.name,
-                    dedup_key=event.dedup_key,
-                    pages=page,
-                )
-                return None
-            if page >= LISTING_PAGES:
+            if page >= LISTING_PAGES and (more or status + 1 < len(statuses)):
                 log.warning(
                     "alert24.listing_truncated",
                     receiver=self.settings.name,
@@ -319,8 +333,18 @@ class Alert24(Integration[Alert24Settings]):
                 )
                 return None
             if more:
-                return self._listing(event, status, offset + PAGE_SIZE, page + 1)
-            return self._listing(event, status + 1, 0, page + 1)
+                return self._listing(event, status, offset + PAGE_SIZE, page + 1, True, again)
+            if status + 1 < len(statuses):
+                return self._listing(event, status + 1, 0, page + 1, paged, again)
+            if paged and not again and page < LISTING_PAGES:
+                return self._listing(event, 0, 0, page + 1, False, True)
+            log.info(
+                "alert24.nothing_open",
+                receiver=self.settings.name,
+                dedup_key=event.dedup_key,
+                pages=page,
+            )
+            return None
 
         return UpstreamRequest("GET", url, self._headers, b"", then=then)
 
@@ -332,7 +356,7 @@ class Alert24(Integration[Alert24Settings]):
             tags = item.get("tags")
             mine = (isinstance(tags, list) and marker in tags) or item.get("alias") == key
             incident_id = item.get("id")
-            if mine and item.get("status") != "resolved" and isinstance(incident_id, str | int):
+            if mine and item.get("status") != "resolved" and _usable_id(incident_id):
                 out.append(str(incident_id))
         return list(dict.fromkeys(out))
 

@@ -25,10 +25,13 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import Field, model_validator
 
-from adapter.budgets import Budget, OverBudget, fit
-from adapter.integrations.base import DEFAULT_RETRY, AlertEvent, Integration, UpstreamRequest
+from adapter.config.model import check_http_url
+from adapter.config.receivers import ReceiverSettings
+from adapter.events import DEFAULT_RETRY, AlertEvent, UpstreamRequest
+from adapter.fitting import CannotFit, fit
+from adapter.integrations.base import Integration
+from adapter.limits import SizeLimits
 from adapter.secrets import SecretFile
-from adapter.settings import ReceiverSettings, check_http_url
 
 KEY_LABEL = "incident_adapter_key"
 # No tool in docs/alertmanager-webhook.md documents a size limit for its Alertmanager intake
@@ -65,10 +68,17 @@ class AlertmanagerWebhookSettings(ReceiverSettings):
     def _one_url(self) -> AlertmanagerWebhookSettings:
         if bool(self.url) == (self.url_file is not None):
             raise ValueError("set exactly one of url or url_file")
-        if self.url_file is not None and not self.target.startswith(("http://", "https://")):
-            # not check_http_url: its message quotes the URL, here a secret
-            raise ValueError("url_file must hold an absolute http(s) URL")
-        check_http_url(self.target)
+        if self.url_file is None:
+            check_http_url(self.url)
+            return self
+        try:
+            check_http_url(self.target)
+        except ValueError:
+            # not check_http_url's message: it quotes the URL, here a secret
+            raise ValueError(
+                "url_file must hold an absolute http(s) URL, percent-encoded "
+                "(no spaces or characters outside ASCII)"
+            ) from None
         return self
 
     @property
@@ -79,11 +89,13 @@ class AlertmanagerWebhookSettings(ReceiverSettings):
         return self.target
 
     def dialect_secrets(self) -> list[str]:
-        if self.url_file is None:
-            return []
-        # The key is in the path: an upstream that echoes only the path must not show it.
+        # These tools put their key in the path: an upstream that echoes only the path must
+        # not show it, and an inline `url` carries it as much as one from url_file does.
         path = urlsplit(self.target).path
-        return [self.target, path, *(part for part in path.split("/") if len(part) >= 16)]
+        long_parts = [part for part in path.split("/") if len(part) >= 16]
+        if self.url_file is None:
+            return long_parts
+        return [self.target, path, *long_parts]
 
 
 class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
@@ -105,7 +117,7 @@ class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
             bare = len(orjson.dumps(self.webhook(event, {}, {})))
             room = self.settings.max_body_bytes - bare
             if room < 0:
-                raise OverBudget(
+                raise CannotFit(
                     f"the alert's links and group alone are {bare:,} bytes, over "
                     f"max_body_bytes ({self.settings.max_body_bytes:,})"
                 )
@@ -150,12 +162,12 @@ class AlertmanagerWebhook(Integration[AlertmanagerWebhookSettings]):
         give way first; labels only when they alone are over, longest values first (the
         fingerprint and the group key, which identify the alert, stay whole)."""
         wrapped = {"annotations": annotations, "labels": labels}
-        budget = Budget(
+        limits = SizeLimits(
             vendor="this receiver's max_body_bytes",
             doc_url=DOC_URL,
             body_bytes=room // 2 + len(orjson.dumps({"annotations": {}, "labels": {}})),
             cut_first=("annotations",),
             mark="annotations.incident_adapter_truncated",
         )
-        fitted: dict[str, dict[str, str]] = orjson.loads(fit(wrapped, budget, (key,)))
+        fitted: dict[str, dict[str, str]] = orjson.loads(fit(wrapped, limits, (key,)))
         return fitted["labels"], fitted["annotations"]

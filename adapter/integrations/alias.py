@@ -19,22 +19,25 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, Field
 
-from adapter.budgets import Budget, Items, Text, Total, fit
-from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
+from adapter.config.model import Matchers, Model
+from adapter.config.receivers import KeyedReceiverSettings
+from adapter.events import AlertEvent, RetryPolicy, UpstreamRequest
+from adapter.fitting import fit
+from adapter.integrations.base import Integration
+from adapter.limits import Items, SizeLimits, Text, Total
 from adapter.matchers import all_match
-from adapter.settings import KeyedReceiverSettings, Matchers, Model
 from adapter.urls import join, path_segment, web_link
 
-PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
+OPSGENIE_PRIORITIES = ("P1", "P2", "P3", "P4", "P5")
 
 # Opsgenie's field limits, in characters (docs/limits.md): the create-alert doc above and
 # https://docs.opsgenie.com/docs/alerts-and-alert-fields. No limit on the body as a whole: the
 # fields' limits bound it. `details` counts its JSON text (names, values, quotes), the safe
 # reading of "8,000 characters in all".
-BUDGET = Budget(
+LIMITS = SizeLimits(
     vendor="Opsgenie",
     doc_url="https://docs.opsgenie.com/docs/alert-api#create-alert",
-    limits=(
+    fields=(
         Text("message", 130),
         Text("description", 15000, middle=True),  # keeps the runbook and source links at its end
         Total("details", 8000),
@@ -52,16 +55,18 @@ BUDGET = Budget(
 # A close takes `user`, `source` and `note` only. What is cut there is not noted: the close
 # has no `details`, its `note` is the one line its activity log shows, and the create of the
 # same alert, with the same source, already names the cut in `details.truncated`.
-CLOSE_BUDGET = Budget(
+CLOSE_LIMITS = SizeLimits(
     vendor="Opsgenie",
     doc_url="https://docs.opsgenie.com/docs/alert-api#close-alert",
-    limits=(Text("user", 100), Text("source", 100), Text("note", 25000)),
+    fields=(Text("user", 100), Text("source", 100), Text("note", 25000)),
 )
 
 
 def _priority(value: str) -> str:
-    if value not in PRIORITIES:
-        raise ValueError(f"{value!r} is not a priority; use one of {', '.join(PRIORITIES)}")
+    if value not in OPSGENIE_PRIORITIES:
+        raise ValueError(
+            f"{value!r} is not a priority; use one of {', '.join(OPSGENIE_PRIORITIES)}"
+        )
     return value
 
 
@@ -99,7 +104,7 @@ class AliasSettings(KeyedReceiverSettings):
 
 
 class Alias(Integration[AliasSettings]):
-    dedup_key_limit = BUDGET.key_chars
+    dedup_key_limit = LIMITS.key_chars
     # "429: too many requests" and 5xx are transient; other 4xx mean a bad request or key.
     retry_policy = RetryPolicy(
         frozenset({408, 429}), doc_url="https://docs.opsgenie.com/docs/response#http-status-codes"
@@ -117,9 +122,9 @@ class Alias(Integration[AliasSettings]):
             path = f"/{path_segment(event.dedup_key)}/close"  # a key of `..` stays one segment
             url = join(self._base, path, "identifierType=alias")
             body = {"source": source, "note": "Resolved in Alertmanager"}
-            content = fit(body, CLOSE_BUDGET, self._protected)
+            content = fit(body, CLOSE_LIMITS, self._protected)
             return UpstreamRequest("POST", url, self._headers, content)
-        content = fit(self.create_body(event, source), BUDGET, (*self._protected, event.dedup_key))
+        content = fit(self.create_body(event, source), LIMITS, (*self._protected, event.dedup_key))
         return UpstreamRequest("POST", self._base, self._headers, content)
 
     def create_body(self, event: AlertEvent, source: str) -> dict[str, Any]:

@@ -22,10 +22,13 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import model_validator
 
-from adapter.budgets import Budget, Text, fit
-from adapter.integrations.base import AlertEvent, Integration, RetryPolicy, UpstreamRequest
+from adapter.config.model import check_http_url, one_secret
+from adapter.config.receivers import ReceiverSettings
+from adapter.events import AlertEvent, RetryPolicy, UpstreamRequest
+from adapter.fitting import fit
+from adapter.integrations.base import Integration
+from adapter.limits import SizeLimits, Text
 from adapter.secrets import Secret, SecretFile
-from adapter.settings import ReceiverSettings, check_http_url, one_secret
 from adapter.urls import web_link
 
 Link = Literal["source", "runbook"]  # the alert's generatorURL; its runbook_url annotation
@@ -33,11 +36,11 @@ Link = Literal["source", "runbook"]  # the alert's generatorURL; its runbook_url
 # PagerDuty's limits (docs/limits.md): "Events API payloads are limited to 512 KB" (the overview,
 # "Size Limits"; read as 512,000 bytes, the smaller reading); summary 1,024 and dedup_key 255
 # characters (the trigger-events doc above). `source` has no documented limit: 1,024 is ours.
-BUDGET = Budget(
+LIMITS = SizeLimits(
     vendor="PagerDuty Events API v2",
     doc_url="https://developer.pagerduty.com/docs/events-api-v2/overview/#size-limits",
     body_bytes=512_000,
-    limits=(Text("payload.summary", 1024), Text("payload.source", 1024)),
+    fields=(Text("payload.summary", 1024), Text("payload.source", 1024)),
     cut_first=(
         "payload.custom_details.annotations",
         "payload.custom_details.labels",
@@ -51,12 +54,12 @@ BUDGET = Budget(
 )
 # Alert24's events API takes PagerDuty's event but documents no limits: ours (docs/limits.md),
 # PagerDuty's fields and a body of 64 KiB, small enough for any sane API.
-ALERT24_BUDGET = replace(
-    BUDGET,
+ALERT24_LIMITS = replace(
+    LIMITS,
     vendor="the Alert24 events API",
     doc_url="https://alert24.net/docs/incident-ingest-prometheus",
     body_bytes=65_536,
-    keep=BUDGET.keep | {"integration_key"},
+    keep=LIMITS.keep | {"integration_key"},
 )
 
 
@@ -71,7 +74,7 @@ class Preset:
     links: tuple[Link, ...]
     retry: RetryPolicy
     rate_limit: tuple[int, float] | None  # documented budget (requests, per seconds)
-    budget: Budget  # the vendor's limits on an event
+    size_limits: SizeLimits  # the vendor's limits on an event
 
 
 PRESETS = {
@@ -88,7 +91,7 @@ PRESETS = {
             doc_url="https://developer.pagerduty.com/docs/events-api-v2/overview/#response-codes--retry-logic",
         ),
         rate_limit=(120, 60.0),
-        budget=BUDGET,
+        size_limits=LIMITS,
     ),
     # The blog posts' sketch: PagerDuty's event shape with `integration_key`, posted to the
     # incidents URL of Alert24's reference (app.alert24.io; its guide shows app.alert24.net).
@@ -104,7 +107,7 @@ PRESETS = {
             frozenset({408, 429}), doc_url="https://alert24.net/docs/incident-ingest-prometheus"
         ),
         rate_limit=None,
-        budget=ALERT24_BUDGET,
+        size_limits=ALERT24_LIMITS,
     ),
 }
 
@@ -158,12 +161,15 @@ class EventsV2Settings(ReceiverSettings):
     def dialect_secrets(self) -> list[str]:
         return [s.reveal() for s in (self.key, self.bearer) if s is not None]
 
+    def sets_authorization(self) -> bool:
+        return self.bearer is not None or super().sets_authorization()
+
     def preset(self) -> Preset:
         return PRESETS[self.flavor]
 
 
 class EventsV2(Integration[EventsV2Settings]):
-    dedup_key_limit = BUDGET.key_chars
+    dedup_key_limit = LIMITS.key_chars
     default_rate_limit = PRESETS["pagerduty"].rate_limit
     # Other 4xx mean the event is invalid.
     retry_policy = PRESETS["pagerduty"].retry
@@ -181,7 +187,7 @@ class EventsV2(Integration[EventsV2Settings]):
         self._source = settings.source if settings.source is not None else preset.source
         self._links = tuple(settings.links) if settings.links is not None else preset.links
         self._protected = (self._key, *([bearer.reveal()] if bearer is not None else []))
-        self._budget = preset.budget
+        self._limits = preset.size_limits
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         body: dict[str, Any] = {
@@ -192,7 +198,7 @@ class EventsV2(Integration[EventsV2Settings]):
         if event.action != "trigger":
             return UpstreamRequest("POST", self.settings.url, self._headers, orjson.dumps(body))
         body.update(self._trigger_fields(event))
-        content = fit(body, self._budget, (*self._protected, event.dedup_key))
+        content = fit(body, self._limits, (*self._protected, event.dedup_key))
         return UpstreamRequest("POST", self.settings.url, self._headers, content)
 
     def _trigger_fields(self, event: AlertEvent) -> dict[str, Any]:

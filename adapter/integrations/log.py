@@ -10,8 +10,9 @@ from typing import Literal
 
 import orjson
 
-from adapter.integrations.base import AlertEvent, Integration, UpstreamRequest
-from adapter.settings import ReceiverSettings
+from adapter.config.receivers import ReceiverSettings
+from adapter.events import AlertEvent, UpstreamRequest
+from adapter.integrations.base import Integration
 
 
 class LogSettings(ReceiverSettings):

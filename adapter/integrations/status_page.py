@@ -53,20 +53,15 @@ from urllib.parse import urlencode
 import orjson
 import structlog
 
-from adapter.budgets import fit, fitted
-from adapter.integrations.base import (
-    AlertEvent,
-    Integration,
-    RenderError,
-    RetryPolicy,
-    UpstreamRequest,
-)
+from adapter.events import AlertEvent, RenderError, RetryPolicy, UpstreamRequest
+from adapter.fitting import fit, fitted
+from adapter.integrations.base import Integration
 from adapter.integrations.status_page_settings import StatusPageSettings
 from adapter.integrations.status_page_text import (
     TEXT_ANNOTATIONS,
-    budget_for,
     raw_input_text,
-    text_budget_for,
+    size_limits_for,
+    text_size_limits_for,
 )
 from adapter.urls import join, path_segment, web_link
 
@@ -140,8 +135,10 @@ class StatusPage(Integration[StatusPageSettings]):
         self._clock = clock or (lambda: datetime.now(UTC))
         limits = settings.preset.limits
         as_text = self.raw_input_format == "text"
-        self.budget = budget_for(self.shape, limits, tuple(self.extra), as_text)
-        self.text_budget = text_budget_for(self.shape, self.budget, limits) if as_text else None
+        self.size_limits = size_limits_for(self.shape, limits, tuple(self.extra), as_text)
+        self.text_size_limits = (
+            text_size_limits_for(self.shape, self.size_limits, limits) if as_text else None
+        )
         self._protected = (settings.key.reveal(),)
 
     def component(self, event: AlertEvent) -> str | None:
@@ -304,13 +301,13 @@ class StatusPage(Integration[StatusPageSettings]):
         _put(body, shape.draft, not settings.publish)
         wrapped = {shape.wrap: body} if shape.wrap else body
         protected = (*self._protected, event.dedup_key)
-        if self.text_budget is None:
-            content = fit(wrapped, self.budget, protected)
+        if self.text_size_limits is None:
+            content = fit(wrapped, self.size_limits, protected)
         else:  # the facts cut as fields (the description first), then written out as a text
-            facts = fitted(wrapped, self.budget, protected)
+            facts = fitted(wrapped, self.size_limits, protected)
             path = (shape.wrap + "." if shape.wrap else "") + shape.raw_input
             _put(facts, path, raw_input_text(_get(facts, path)))
-            content = fit(facts, self.text_budget, protected)  # a guard: it fits already
+            content = fit(facts, self.text_size_limits, protected)  # a guard: it fits already
         return UpstreamRequest("POST", self._url("create"), self._headers, content)
 
     def create_once(self, event: AlertEvent, component: str) -> UpstreamRequest:

@@ -13,11 +13,12 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, model_validator
 
+from adapter.config.model import Model
+from adapter.config.receivers import KeyedReceiverSettings
 from adapter.integrations.status_page_presets import FIELDS, PATHS, PRESETS, Preset, Shape
 from adapter.keys import dedup_key_for
 from adapter.payload import Alert
 from adapter.secrets import redact_url
-from adapter.settings import KeyedReceiverSettings, Model
 from adapter.templating import Fields
 
 

@@ -1,7 +1,7 @@
-"""A status page's create: the budget it is fitted into, and the text `raw_input`.
+"""A status page's create: the size limits it is fitted into, and the text `raw_input`.
 
-    budget_for(shape, limits)        the vendor's limits at the paths this flavor uses
-    text_budget_for(shape, ...)      the same once raw_input is a text, written from facts
+    size_limits_for(shape, limits)        the vendor's limits at the paths this flavor uses
+    text_size_limits_for(shape, ...)      the same once raw_input is a text, written from facts
     raw_input_text(facts)            those facts as an on-call person would write them
 
 Each flavor's limits are data beside its preset (status_page_presets.py, docs/limits.md);
@@ -15,8 +15,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from adapter.budgets import Budget, Text, cut_chars, note_line
+from adapter.fitting import cut_chars, note_line
 from adapter.integrations.status_page_presets import Limits, Shape
+from adapter.limits import SizeLimits, Text
 
 # A text raw_input is fitted as facts, then written out: it may come out longer than the facts
 # by the header line's "where" (WHERE_CHARS at most) and its words; this much room is kept.
@@ -64,13 +65,13 @@ def _readable(starts_at: str) -> str:
     return started.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def budget_for(
+def size_limits_for(
     shape: Shape, limits: Limits, extra: Sequence[str] = (), as_text: bool = False
-) -> Budget:
-    """A create's budget, at the paths this shape puts things. The writer's input gives way
+) -> SizeLimits:
+    """A create's size limits, at the paths this shape puts things. The writer's input gives way
     first (its description, then its labels, then the rest); what routes is kept: the marker,
     the page, the severity, the components, the draft flag and the constant create fields.
-    `as_text`: the budget of the facts a text raw_input is written from, with room for the
+    `as_text`: the size limits of the facts a text raw_input is written from, with room for the
     words the text adds (TEXT_MARGIN)."""
     wrap = shape.wrap + "." if shape.wrap else ""
     raw = wrap + shape.raw_input
@@ -85,11 +86,11 @@ def budget_for(
     )
     texts = [Text(wrap + shape.title, limits.title_chars)] if shape.title else []
     texts += [Text(wrap + path, chars) for path, chars in limits.text_chars]
-    return Budget(
+    return SizeLimits(
         vendor=limits.vendor,
         doc_url=limits.doc_url,
         body_bytes=limits.create_bytes - (TEXT_MARGIN if as_text else 0),
-        limits=tuple(texts),
+        fields=tuple(texts),
         cut_first=(f"{raw}.description", f"{raw}.labels", raw) if shape.raw_input else (),
         keep=frozenset(wrap + p for p in kept if p),
         mark=f"{raw}.truncated" if shape.raw_input else "",
@@ -97,7 +98,7 @@ def budget_for(
     )
 
 
-def text_budget_for(shape: Shape, facts: Budget, limits: Limits) -> Budget:
+def text_size_limits_for(shape: Shape, facts: SizeLimits, limits: Limits) -> SizeLimits:
     """The create with raw_input as a text, once written from fitted facts: the whole body
     within `create_bytes`; should it not be, the text is cut out of its middle (its first
     lines and its links stay) and the note is its last line."""
@@ -105,7 +106,7 @@ def text_budget_for(shape: Shape, facts: Budget, limits: Limits) -> Budget:
     return replace(
         facts,
         body_bytes=limits.create_bytes,
-        limits=(*facts.limits, Text(raw, limits.create_bytes, middle=True)),
+        fields=(*facts.fields, Text(raw, limits.create_bytes, middle=True)),
         cut_first=(),
         mark=raw,
         mark_line=True,

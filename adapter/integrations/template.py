@@ -24,7 +24,7 @@ that does not exist at all is a config error. Filters: `tojson`, `urlquote`, Jin
 empty (the annotation absent) unless it is an http(s) URL, so no `javascript:` goes out.
 
 An API of your own has limits only you know: `max_body_bytes` (default: none) fits a body
-over it the way every dialect fits its vendor's limits (adapter/budgets.py): the longest
+over it the way every dialect fits its vendor's limits (adapter/fitting.py): the longest
 strings are cut first, never the dedup key or a secret, and `truncated_field` (a dotted
 path in the JSON body, default none) receives a note of what was cut.
 """
@@ -38,18 +38,14 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from adapter.budgets import Budget, fit
-from adapter.integrations.base import (
-    DEFAULT_RETRY,
-    AlertEvent,
-    Integration,
-    RenderError,
-    RetryPolicy,
-    UpstreamRequest,
-)
+from adapter.config.model import Model, check_http_url
+from adapter.config.receivers import ReceiverSettings
+from adapter.events import DEFAULT_RETRY, AlertEvent, RenderError, RetryPolicy, UpstreamRequest
+from adapter.fitting import fit
+from adapter.integrations.base import Integration
+from adapter.limits import SizeLimits
 from adapter.payload import Alert, WebhookPayload
 from adapter.secrets import Secret, SecretFile, redact_url
-from adapter.settings import Model, ReceiverSettings, check_http_url
 from adapter.templating import Fields, compile_url_template, fields, template_error
 from adapter.templating import compile_template as _compile
 from adapter.urls import check_under, web_link
@@ -196,7 +192,7 @@ class Template(Integration[TemplateSettings]):
             for action, t in (("trigger", settings.trigger), ("resolve", settings.resolve))
         }
         self._secrets = settings.named_secrets()
-        self._budget = Budget(
+        self._limits = SizeLimits(
             vendor=f"receiver {settings.name!r}",
             doc_url="",
             body_bytes=settings.max_body_bytes,
@@ -232,12 +228,12 @@ class Template(Integration[TemplateSettings]):
                     f"{event.action}.body: does not render to valid JSON ({exc})"
                 ) from None
             rendered.setdefault("Content-Type", "application/json")
-            limit = self._budget.body_bytes
+            limit = self._limits.body_bytes
             if limit is not None and len(data) > limit:
                 secrets = (*self._secrets.values(), event.dedup_key)
-                data = fit(parsed, self._budget, secrets)
-        elif self._budget.body_bytes is not None and len(data) > self._budget.body_bytes:
-            data = _cut_text(content, self._budget.body_bytes)
+                data = fit(parsed, self._limits, secrets)
+        elif self._limits.body_bytes is not None and len(data) > self._limits.body_bytes:
+            data = _cut_text(content, self._limits.body_bytes)
         return UpstreamRequest(spec.method, url, rendered, data)
 
     def _context(self, event: AlertEvent) -> dict[str, Any]:

@@ -1369,7 +1369,12 @@ def summarise_stacks(collapsed: str, top: int = 15) -> str:
 
 OUTSIDE = "(no handler frame: the server, the event loop, client callbacks, other threads)"
 # Adapter frames under which everything runs: not part of the per-request path.
-_OUTER = ("adapter/__main__.py", "adapter/cli.py", "adapter/server.py")
+_OUTER = (
+    "adapter/__main__.py",
+    "adapter/cli/__init__.py",
+    "adapter/cli/serve.py",
+    "adapter/server.py",
+)
 
 
 def _is_outer(frame: str) -> bool:

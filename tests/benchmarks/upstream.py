@@ -9,7 +9,7 @@ answered so far, and for POSTs under `/watch/`, the arrival time (time.monotonic
 the machine's CLOCK_MONOTONIC: comparable with the harness's) of the first body carrying each
 `WATCH-<name>` token (the storm scenario finds its critical alerts by it).
 
-Why this and not the stateful stand-in (tests/standin.py, Starlette on uvicorn): it must never
+Why this and not the stateful stand-in (tests/standins/events.py, Starlette on uvicorn): it must never
 be the bottleneck, and it shares a core with the load generator. One `asyncio.Protocol` with
 keep-alive, no JSON parsing and a fixed tiny answer costs a few microseconds a request (uvloop
 when installed), so at the adapter's rate it uses a few percent of its core; the harness

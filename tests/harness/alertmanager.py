@@ -1,0 +1,75 @@
+"""A real Alertmanager (Debian's prometheus-alertmanager, or INCIDENT_ADAPTER_TEST_ALERTMANAGER)
+with fast group timings, one webhook receiver with a bearer token file, driven by amtool."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from tests.harness.process import ManagedProcess
+from tests.harness.system import require
+
+
+class Alertmanager(ManagedProcess):
+    name = "alertmanager"
+    ready_timeout = 30
+    stop_timeout = 20
+    poll_interval = 0.1
+
+    def __init__(self, workdir: Path, webhook_url: str, token_file: Path, **route: Any) -> None:
+        self.binary = require("prometheus-alertmanager", "prometheus-alertmanager")
+        self.amtool = require("amtool", "prometheus-alertmanager")
+        config = {
+            "route": {
+                "receiver": "adapter",
+                "group_by": ["alertname"],
+                "group_wait": "1s",
+                "group_interval": "2s",
+                "repeat_interval": "4s",
+                **route,
+            },
+            "receivers": [
+                {
+                    "name": "adapter",
+                    "webhook_configs": [
+                        {
+                            "url": webhook_url,
+                            "send_resolved": True,
+                            "http_config": {
+                                "authorization": {
+                                    "type": "Bearer",
+                                    "credentials_file": str(token_file),
+                                }
+                            },
+                        }
+                    ],
+                }
+            ],
+        }
+        super().__init__(workdir, config)
+        self.storage = workdir / f"alertmanager-{self.port}-data"
+
+    def argv(self) -> list[str]:
+        return [
+            self.binary,
+            f"--config.file={self.config}",
+            f"--storage.path={self.storage}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--cluster.listen-address=",
+        ]
+
+    def alert(
+        self, resolve: bool = False, annotations: dict[str, str] | None = None, **labels: str
+    ) -> None:
+        """`amtool alert add`; resolve=True ends it five seconds ago."""
+        if annotations is None:
+            annotations = {"summary": f"{labels.get('alertname')} on {labels.get('instance')}"}
+        args = [self.amtool, f"--alertmanager.url={self.url}", "alert", "add"]
+        args += [f"{k}={v}" for k, v in labels.items()]
+        args += [f"--annotation={k}={v}" for k, v in annotations.items()]
+        if resolve:
+            past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
+            args.append(f"--end={past.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+        subprocess.run(args, check=True, capture_output=True, timeout=30)
