@@ -189,7 +189,7 @@ def test_falls_back_at_once_when_the_store_goes_and_comes_back(redis: RedisServe
 
 
 def test_a_refused_password_falls_back_and_never_shows(tmp_path: Path) -> None:
-    password = "s3cret-redis-Pa55"  # noqa: S105 -- a test's
+    password = "s3cret-redis-Pa55"
     (tmp_path / "password").write_text("not-the-password\n")
     registry = CollectorRegistry()
     with RedisServer(tmp_path, password=password) as server:
