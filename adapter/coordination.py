@@ -42,9 +42,10 @@ import asyncio
 import contextlib
 import hashlib
 import itertools
+import json
 import math
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -129,6 +130,17 @@ end
 redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
 return {0, 0}
 """
+
+# KEYS[1] a receiver's last deliveries, newest first. ARGV: how many to keep, life in ms,
+# then the entries (JSON), oldest first.
+HISTORY = """
+for i = 3, #ARGV do redis.call('LPUSH', KEYS[1], ARGV[i]) end
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+RECENT = 50  # deliveries kept per receiver, as adapter/activity.py keeps
+HISTORY_LIFE = 7 * 24 * 3600 * 1000  # ms: a receiver nobody posts to any more is forgotten
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
@@ -257,6 +269,8 @@ class Coordination:
         self._seed = self.client.register_script(SEED)
         self._claim = self.client.register_script(CLAIM)
         self._release = self.client.register_script(RELEASE)
+        self._history = self.client.register_script(HISTORY)
+        self._pushes: set[asyncio.Task[None]] = set()
         self.up_gauge, seconds = metrics.coordination()
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
         self.up = False
@@ -482,11 +496,76 @@ class Coordination:
         with contextlib.suppress(_Down):
             await self._call("memo", self._delete, [self._memo_key(name, key)], [])
 
+    # -- the landing page's last deliveries ---------------------------------------------
+
+    def history_push(self, name: str, when: float, outcomes: Iterable[Any]) -> None:
+        """Add a webhook's outcomes to the receiver's shared last deliveries, without making
+        the webhook wait for it (a task; lost while the store is down, as the page is only
+        a view)."""
+        if not self.up:
+            return
+        entries = [
+            json.dumps(
+                [
+                    when,
+                    o.fingerprint,
+                    o.dedup_key,
+                    o.action,
+                    o.result,
+                    o.status,
+                    o.detail,
+                    o.alertname,
+                ]
+            )
+            for o in outcomes
+        ]
+        if not entries:
+            return
+        key = b"%s:history:%s" % (self.prefix, name.encode())
+        task = self.loop.create_task(self._push(key, entries))
+        self._pushes.add(task)
+        task.add_done_callback(self._pushes.discard)
+
+    async def _push(self, key: bytes, entries: list[str]) -> None:
+        with contextlib.suppress(_Down):
+            await self._call("history", self._history, [key], [RECENT, HISTORY_LIFE, *entries])
+
+    async def history(
+        self, names: Iterable[str]
+    ) -> dict[str, list[tuple[float, list[Any]]]] | None:
+        """Each receiver's shared last deliveries, oldest first, each (when, the fields of
+        its adapter/report.py AlertOutcome); None while the store is down."""
+        names = list(names)
+        if not self.up or not names:
+            return None
+        pipe = self.client.pipeline(transaction=False)
+        for name in names:
+            pipe.lrange(b"%s:history:%s" % (self.prefix, name.encode()), 0, RECENT - 1)
+        try:
+            answers = await self._call("history", _run_pipeline(pipe), [], [])
+        except _Down:
+            return None
+        out: dict[str, list[tuple[float, list[Any]]]] = {}
+        for name, entries in zip(names, answers, strict=True):
+            recent = []
+            for raw in reversed(entries):
+                when, *fields = json.loads(raw)
+                recent.append((when, fields))
+            out[name] = recent
+        return out
+
     async def _set(self, keys: list[bytes], args: list[Any]) -> Any:
         return await self.client.set(keys[0], args[0], px=max(1, round(args[1] * 1000)))
 
     async def _delete(self, keys: list[bytes], args: list[Any]) -> Any:
         return await self.client.delete(keys[0])
+
+
+def _run_pipeline(pipe: Any) -> Callable[..., Awaitable[Any]]:
+    async def run(keys: list[bytes], args: list[Any]) -> Any:
+        return await pipe.execute()
+
+    return run
 
 
 def _host_port(url: str) -> tuple[str, int]:

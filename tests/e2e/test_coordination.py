@@ -15,7 +15,7 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from adapter.config.coordination import CoordinationSettings
-from adapter.coordination import CHECK_EVERY, Claim, Coordination, scaled
+from adapter.coordination import CHECK_EVERY, Claim, Coordination, rebuilt, scaled
 from adapter.events import UpstreamRequest
 from adapter.metrics import Metrics
 from adapter.ratelimit import PRIORITIES, RateExhausted, RateWindow
@@ -221,3 +221,17 @@ def test_the_fallback_share_is_a_replica_share_of_each_limit() -> None:
     share = scaled(RateWindow(120, 60.0, burst=20, reserve=12), 2)
     assert share.terms == (60, 60.0, 10, 6)
     assert scaled(RateWindow(1, 60.0), 3).terms[0] == 1  # at least one
+
+
+def test_a_reload_rebuilds_the_client_only_when_its_settings_change(redis: RedisServer) -> None:
+    async def main() -> None:
+        metrics = Metrics(CollectorRegistry(), [])
+        first = await rebuilt(None, settings(redis), metrics)
+        assert first is not None and first.up
+        assert await rebuilt(first, settings(redis), metrics) is first
+        second = await rebuilt(first, settings(redis, key_prefix="other"), metrics)
+        assert second is not None and second is not first and second.up
+        assert first._watcher is not None and first._watcher.done()  # the old one is closed
+        assert await rebuilt(second, None, metrics) is None  # the block removed: no store
+
+    asyncio.run(main())

@@ -96,6 +96,12 @@ def up(adapter: AdapterProcess) -> float | None:
     return None
 
 
+def recent(adapter: AdapterProcess) -> list[dict[str, Any]]:
+    headers = {"Accept": "application/json", **HEADERS}
+    answer = httpx.get(adapter.url + "/", headers=headers, timeout=10).json()
+    return answer["receivers"]["pd"]["recent"]
+
+
 def storm(
     adapters: list[AdapterProcess], warnings: int, criticals: int, midway: Any = None
 ) -> dict[str, float]:
@@ -152,6 +158,8 @@ def test_a_storm_over_two_replicas_keeps_the_limit_pages_first_and_each_alert_on
         try:
             sent_at = storm(adapters, warnings=30, criticals=3)
             assert all(up(a) == 1.0 for a in adapters)
+            # The landing page's last deliveries are every replica's: both show the same.
+            pages = [recent(a) for a in adapters]
         finally:
             for adapter in adapters:
                 adapter.stop()
@@ -159,7 +167,11 @@ def test_a_storm_over_two_replicas_keeps_the_limit_pages_first_and_each_alert_on
     assert most_in_any_window(api.arrivals, PER) <= LIMIT
     keys = [e["dedup_key"] for e in api.events]
     assert len(keys) == len(set(keys)) == 33, "an alert was delivered twice, or not at all"
+    assert pages[0] == pages[1] and len(pages[0]) == 50
+    assert {d["dedup_key"] for d in pages[0] if d["outcome"] == "delivered"} <= set(keys)
     late = {k: round(v, 2) for k, v in delays(api, sent_at).items() if v > CRITICAL_WITHIN}
+    if late:  # what each replica logged of the late pages, for whoever reads the failure
+        late.update({f"{a.port}": [e for e in a.events() if "page-" in str(e)] for a in adapters})  # type: ignore[misc]
     assert len(delays(api, sent_at)) == 3 and not late, f"pages waited: {late}"
 
 
