@@ -31,7 +31,7 @@ returns at once as "down"; from then on the replica spends 1/replicas of each li
 local window (seeded with what the store last said was sent) and keeps its own memo, with
 no call to the store on the webhook's path, until the watcher, which asks the store every
 CHECK_EVERY seconds, hears it again. Back up, the replica first writes the sends it made
-alone into the store, and for one more `per` takes from the shared window less the shares
+alone into the store (and into a window the store lost, restarted empty, what it last held), and for one more `per` takes from the shared window less the shares
 the other replicas may still be spending alone (they write theirs when they come back), so
 the shared window never lets through what the upstream would count over the limit.
 """
@@ -108,11 +108,18 @@ end
 return 1
 """
 
-# Back from falling back: the sends made alone, each ARGV pair (member, age in ms).
+# Back from falling back: the sends made alone, each ARGV pair (member, age in ms) from the
+# 5th on. A window that is gone (Redis restarted empty) first gets what the replica last saw
+# in it: ARGV[2] sends, ARGV[3] ms ago, named by ARGV[4] (they still count at the upstream).
 SEED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 2, #ARGV, 2 do
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  for i = 1, tonumber(ARGV[2]) do
+    redis.call('ZADD', KEYS[1], now - tonumber(ARGV[3]), ARGV[4] .. ':' .. i)
+  end
+end
+for i = 5, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -320,9 +327,12 @@ class Coordination:
         now = self.loop.time()
         try:
             for rate in self._rates.values():
-                rate.alone = sends = [s for s in rate.alone if s > now - rate.per_ms / 1000]
-                if sends:
-                    args: list[Any] = [rate.per_ms]
+                per = rate.per_ms / 1000
+                rate.alone = sends = [s for s in rate.alone if s > now - per]
+                seen = rate.last_count if now - rate.last_at < per else 0
+                if sends or seen:
+                    age = max(0, round((now - rate.last_at) * 1000)) if seen else 0
+                    args: list[Any] = [rate.per_ms, seen, age, b"seen:" + self._member()]
                     for stamp in sends:
                         args += [self._member(), max(0, round((now - stamp) * 1000))]
                     async with asyncio.timeout(self.timeout * 4):
