@@ -31,9 +31,13 @@ returns at once as "down"; from then on the replica spends 1/replicas of each li
 local window (seeded with what the store last said was sent) and keeps its own memo, with
 no call to the store on the webhook's path, until the watcher, which asks the store every
 CHECK_EVERY seconds, hears it again. Back up, the replica first writes the sends it made
-alone into the store (and into a window the store lost, restarted empty, what it last held), and for one more `per` takes from the shared window less the shares
-the other replicas may still be spending alone (they write theirs when they come back), so
-the shared window never lets through what the upstream would count over the limit.
+alone into the store (and into a window the store lost, restarted empty, what it last
+held), and for one more `per` takes from the shared window less the shares the other
+replicas may still be spending alone (they write theirs when they come back), so the
+shared window never lets through what the upstream would count over the limit.
+
+The landing page's last deliveries: a list per receiver (LPUSH, LTRIM to RECENT, expiring
+after a week), pushed by a task so the webhook never waits for it.
 """
 
 from __future__ import annotations
@@ -300,6 +304,9 @@ class Coordination:
         return shared
 
     async def aclose(self) -> None:
+        # Webhooks still in flight on this client (a reload replaced it) fall back quietly:
+        # no log, and the gauge is the new client's.
+        self.up = False
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -312,7 +319,12 @@ class Coordination:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(CHECK_EVERY)
-            await self.check()
+            try:
+                await self.check()
+            except Exception as exc:  # a bug must not end the checks: the replica would
+                # stay falling back for good
+                error = scrub(f"{type(exc).__name__}: {exc}", self._secrets)[:200]
+                log.error("coordination.check_failed", error=error)
 
     async def check(self) -> None:
         """Ask the store; going back up, write what was sent alone first."""
