@@ -56,10 +56,6 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import structlog
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import NoScriptError, RedisError
 
 from adapter.config.coordination import CoordinationSettings
 from adapter.events import UpstreamRequest
@@ -261,6 +257,14 @@ class Coordination:
                 "ssl_cert_reqs": "none" if tls and tls.insecure_skip_verify else "required",
                 "ssl_check_hostname": not (tls and tls.insecure_skip_verify),
             }
+        # Imported here, not with the module: redis-py takes ~0.1-0.3 s to import, which a
+        # replica without a store (the default) must not pay at start.
+        from redis.asyncio import Redis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+        from redis.exceptions import RedisError
+
+        self._failures: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
         host, port = _host_port(redis.url)
         self.where = f"{host}:{port}/{redis.database}"  # for logs: never the password
         self.client = Redis(
@@ -331,7 +335,7 @@ class Coordination:
         try:
             async with asyncio.timeout(self.timeout):
                 await self.client.ping()
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._failures as exc:
             self._fall_back(exc)
             return
         if self.up:
@@ -350,7 +354,7 @@ class Coordination:
                     async with asyncio.timeout(self.timeout * 4):
                         await self._seed(keys=[rate.key], args=args)
                 rate.rejoin_until = now + rate.per_ms / 1000
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._failures as exc:
             self._fall_back(exc)
             return
         self.up = True
@@ -397,10 +401,7 @@ class Coordination:
         try:
             async with asyncio.timeout(self.timeout):
                 return await script(keys=keys, args=args)
-        except NoScriptError as exc:  # a flushed script cache not reloaded by redis-py
-            self._fall_back(exc)
-            raise _Down from None
-        except (RedisError, OSError, TimeoutError) as exc:
+        except self._failures as exc:
             self._fall_back(exc)
             raise _Down from None
         finally:
