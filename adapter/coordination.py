@@ -37,7 +37,7 @@ replicas may still be spending alone (they write theirs when they come back), so
 shared window never lets through what the upstream would count over the limit.
 
 The landing page's last deliveries: a list per receiver (LPUSH, LTRIM to RECENT, expiring
-after a week), pushed by a task so the webhook never waits for it.
+after a week), pushed in batches by a task so the webhook never waits for it.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ local count = redis.call('ZCARD', KEYS[1])
 if wait > 0 then return {0, wait, count} end
 redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('PEXPIRE', KEYS[1], per)
-return {1, 0, count + 1}
+return {1, now, count + 1}
 """
 
 # The request is done: its stamp moves to now (the upstream counted it no earlier).
@@ -147,6 +147,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1
 """
 RECENT = 50  # deliveries kept per receiver, as adapter/activity.py keeps
+HISTORY_EVERY = 0.25  # seconds: the last deliveries go to the store in one batch this often
 HISTORY_LIFE = 7 * 24 * 3600 * 1000  # ms: a receiver nobody posts to any more is forgotten
 
 RELEASE = """
@@ -226,6 +227,7 @@ class Ticket:
     member: bytes | None  # in the store
     stamp: float | None = None  # in the local window
     window: RateWindow | None = field(default=None, repr=False)
+    granted_at: float | None = None  # the store's clock, seconds: when it granted the slot
 
     async def arrived(self) -> None:
         if self.window is not None and self.stamp is not None:
@@ -286,6 +288,8 @@ class Coordination:
         self._release = self.client.register_script(RELEASE)
         self._history = self.client.register_script(HISTORY)
         self._pushes: set[asyncio.Task[None]] = set()
+        self._gathered: dict[str, list[str]] = {}  # last deliveries not yet in the store
+        self._flush_armed = False
         self.up_gauge, seconds = metrics.coordination()
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
         self.up = False
@@ -455,8 +459,8 @@ class Coordination:
                 continue  # now falling back
             now = loop.time()
             rate.last_count, rate.last_at = int(count), now
-            if granted:
-                return Ticket(self, rate, member)
+            if granted:  # (then wait_ms is the store's time of the grant, in ms)
+                return Ticket(self, rate, member, granted_at=int(wait_ms) / 1000)
             wait = int(wait_ms) / 1000 + 0.001
             if now + wait > end:
                 raise RateExhausted(wait)
@@ -523,8 +527,8 @@ class Coordination:
 
     def history_push(self, name: str, when: float, outcomes: Iterable[Any]) -> None:
         """Add a webhook's outcomes to the receiver's shared last deliveries, without making
-        the webhook wait for it (a task; lost while the store is down, as the page is only
-        a view)."""
+        the webhook wait for it: gathered for HISTORY_EVERY seconds, then one script per
+        receiver (lost while the store is down, as the page is only a view)."""
         if not self.up:
             return
         entries = [
@@ -544,14 +548,25 @@ class Coordination:
         ]
         if not entries:
             return
-        key = b"%s:history:%s" % (self.prefix, name.encode())
-        task = self.loop.create_task(self._push(key, entries))
+        gathered = self._gathered.setdefault(name, [])
+        gathered += entries
+        del gathered[:-RECENT]
+        if not self._flush_armed:
+            self._flush_armed = True
+            self.loop.call_later(HISTORY_EVERY, self._flush)
+
+    def _flush(self) -> None:
+        self._flush_armed = False
+        gathered, self._gathered = self._gathered, {}
+        task = self.loop.create_task(self._push(gathered))
         self._pushes.add(task)
         task.add_done_callback(self._pushes.discard)
 
-    async def _push(self, key: bytes, entries: list[str]) -> None:
-        with contextlib.suppress(_Down):
-            await self._call("history", self._history, [key], [RECENT, HISTORY_LIFE, *entries])
+    async def _push(self, gathered: dict[str, list[str]]) -> None:
+        for name, entries in gathered.items():
+            key = b"%s:history:%s" % (self.prefix, name.encode())
+            with contextlib.suppress(_Down):
+                await self._call("history", self._history, [key], [RECENT, HISTORY_LIFE, *entries])
 
     async def history(
         self, names: Iterable[str]
