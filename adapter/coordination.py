@@ -109,17 +109,22 @@ return 1
 """
 
 # Back from falling back: the sends made alone, each ARGV pair (member, age in ms) from the
-# 5th on. A window that is gone (Redis restarted empty) first gets what the replica last saw
-# in it: ARGV[2] sends, ARGV[3] ms ago, named by ARGV[4] (they still count at the upstream).
+# 4th on. A window that is gone (Redis restarted empty) first gets what the replica last saw
+# in it: ARGV[2] sends, ARGV[3] ms ago (they still count at the upstream). Every replica
+# coming back adds its view to the same members (seen:0 marks them), each the latest
+# time any replica saw (GT): the most any replica saw, not their sum.
 SEED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  for i = 1, tonumber(ARGV[2]) do
-    redis.call('ZADD', KEYS[1], now - tonumber(ARGV[3]), ARGV[4] .. ':' .. i)
+local seen = tonumber(ARGV[2])
+if seen > 0 and (redis.call('EXISTS', KEYS[1]) == 0 or redis.call('ZSCORE', KEYS[1], 'seen:0')) then
+  local at = now - tonumber(ARGV[3])
+  redis.call('ZADD', KEYS[1], 'GT', at, 'seen:0')
+  for i = 1, seen - 1 do
+    redis.call('ZADD', KEYS[1], 'GT', at, 'seen:' .. i)
   end
 end
-for i = 5, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -232,6 +237,9 @@ class Ticket:
     async def arrived(self) -> None:
         if self.window is not None and self.stamp is not None:
             self.window.arrived(self.stamp)
+            alone = self.rate.alone  # the upstream counts it from now: so does the store later
+            if self.stamp in alone:
+                alone[alone.index(self.stamp)] = self.shared.loop.time()
         if self.member is not None:
             with contextlib.suppress(_Down):
                 await self.shared._call(
@@ -352,7 +360,7 @@ class Coordination:
                 seen = rate.last_count if now - rate.last_at < per else 0
                 if sends or seen:
                     age = max(0, round((now - rate.last_at) * 1000)) if seen else 0
-                    args: list[Any] = [rate.per_ms, seen, age, b"seen:" + self._member()]
+                    args: list[Any] = [rate.per_ms, seen, age]
                     for stamp in sends:
                         args += [self._member(), max(0, round((now - stamp) * 1000))]
                     async with asyncio.timeout(self.timeout * 4):

@@ -158,8 +158,11 @@ def test_a_storm_over_two_replicas_keeps_the_limit_pages_first_and_each_alert_on
         try:
             sent_at = storm(adapters, warnings=30, criticals=3)
             assert all(up(a) == 1.0 for a in adapters)
-            # The landing page's last deliveries are every replica's: both show the same.
-            pages = [recent(a) for a in adapters]
+            # The landing page's last deliveries are every replica's: both show the same
+            # (once each replica's last batch, a quarter second at most, is in the store).
+            pages = wait_for(
+                lambda: (p := [recent(a) for a in adapters])[0] == p[1] and p, 10, "one history"
+            )
         finally:
             for adapter in adapters:
                 adapter.stop()
@@ -167,7 +170,7 @@ def test_a_storm_over_two_replicas_keeps_the_limit_pages_first_and_each_alert_on
     assert most_in_any_window(api.arrivals, PER) <= LIMIT
     keys = [e["dedup_key"] for e in api.events]
     assert len(keys) == len(set(keys)) == 33, "an alert was delivered twice, or not at all"
-    assert pages[0] == pages[1] and len(pages[0]) == 50
+    assert len(pages[0]) == 50
     assert {d["dedup_key"] for d in pages[0] if d["outcome"] == "delivered"} <= set(keys)
     late = {k: round(v, 2) for k, v in delays(api, sent_at).items() if v > CRITICAL_WITHIN}
     if late:  # what each replica logged of the late pages, for whoever reads the failure
