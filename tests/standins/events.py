@@ -1,7 +1,11 @@
 """A stand-in of the PagerDuty Events API v2 that keeps state like the real one.
 
-An incident per dedup key: a trigger opens it (or updates it while open), a resolve
-closes it; events that the real API would refuse are refused with 400 and the reason.
+An incident per dedup key: a trigger opens it (or updates it while open), an acknowledge
+marks an open one acknowledged, a resolve closes it. As PagerDuty does, a trigger for an
+acknowledged incident is added to it and leaves it acknowledged (an open incident, triggered
+or acknowledged, takes the key's new triggers:
+https://developer.pagerduty.com/docs/events-api-v2/trigger-events/); only a trigger after
+the resolve opens it again; events that the real API would refuse are refused with 400 and the reason.
 Faults can be scripted: the next N events answer a given status (with Retry-After) or
 hang past the adapter's attempt timeout. It runs as a real HTTP server in a thread.
 """
@@ -32,7 +36,7 @@ SEVERITIES = {"critical", "error", "warning", "info"}
 @dataclass
 class Incident:
     dedup_key: str
-    status: str  # triggered | resolved
+    status: str  # triggered | acknowledged | resolved
     summary: str
     severity: str
     triggers: int = 1
@@ -49,6 +53,7 @@ class Fault:
 class EventsAPI:
     def __init__(self, routing_key_field: str = "routing_key", limits: str = "events-v2") -> None:
         self.incidents: dict[str, Incident] = {}
+        self.opened: dict[str, int] = {}  # how often each key's incident was opened
         self.events: list[dict[str, Any]] = []
         self.refused: list[dict[str, Any]] = []
         self.faults: deque[Fault] = deque()
@@ -104,6 +109,7 @@ class EventsAPI:
             if action == "trigger":
                 payload = event["payload"]
                 if incident is None or incident.status == "resolved":
+                    self.opened[key] = self.opened.get(key, 0) + 1
                     self.incidents[key] = Incident(
                         key, "triggered", payload["summary"], payload["severity"], payload=payload
                     )
@@ -112,6 +118,9 @@ class EventsAPI:
                     incident.payload = payload
             elif action == "resolve" and incident is not None:
                 incident.status = "resolved"
+            elif action == "acknowledge" and incident is not None:
+                if incident.status == "triggered":
+                    incident.status = "acknowledged"
 
     def fault_at_random(self, rate: float, seed: int, hang: float) -> None:
         """From now on, each event fails with probability `rate`: 500, 503, 429 or a hang."""
