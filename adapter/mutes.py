@@ -113,9 +113,7 @@ def parse_alerts(body: bytes) -> list[AmAlert]:
                 state=str(status.get("state", "active")),
                 silenced_by=tuple(str(s) for s in status.get("silencedBy") or ()),
                 inhibited_by=tuple(str(s) for s in status.get("inhibitedBy") or ()),
-                receivers=tuple(
-                    str(r.get("name", "")) for r in receivers if isinstance(r, dict)
-                ),
+                receivers=tuple(str(r.get("name", "")) for r in receivers if isinstance(r, dict)),
             )
         )
     return out

@@ -114,9 +114,7 @@ class Poller:
             )
             why = ""
             try:
-                response = await self.transport.send(
-                    request, settings.poll_timeout, target.options
-                )
+                response = await self.transport.send(request, settings.poll_timeout, target.options)
                 if response.status == 200:
                     alerts = parse_alerts(response.body)
                     target.first = urls.index(url)

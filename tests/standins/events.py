@@ -118,9 +118,10 @@ class EventsAPI:
                     incident.payload = payload
             elif action == "resolve" and incident is not None:
                 incident.status = "resolved"
-            elif action == "acknowledge" and incident is not None:
-                if incident.status == "triggered":
-                    incident.status = "acknowledged"
+            elif (
+                action == "acknowledge" and incident is not None and incident.status == "triggered"
+            ):
+                incident.status = "acknowledged"
 
     def fault_at_random(self, rate: float, seed: int, hang: float) -> None:
         """From now on, each event fails with probability `rate`: 500, 503, 429 or a hang."""
