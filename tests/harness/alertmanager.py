@@ -73,3 +73,15 @@ class Alertmanager(ManagedProcess):
             past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
             args.append(f"--end={past.strftime('%Y-%m-%dT%H:%M:%SZ')}")
         subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+    def silence(self, *matchers: str) -> str:
+        """`amtool silence add MATCHERS` for an hour; the silence's id."""
+        args = [self.amtool, f"--alertmanager.url={self.url}", "silence", "add"]
+        args += ["--comment=test", "--author=test", "--duration=1h", *matchers]
+        done = subprocess.run(args, check=True, capture_output=True, text=True, timeout=30)
+        return done.stdout.strip()
+
+    def expire(self, silence_id: str) -> None:
+        """`amtool silence expire ID`."""
+        args = [self.amtool, f"--alertmanager.url={self.url}", "silence", "expire", silence_id]
+        subprocess.run(args, check=True, capture_output=True, timeout=30)
