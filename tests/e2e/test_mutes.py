@@ -8,10 +8,13 @@ that arrives within seconds of an unmute comes from the adapter's poll, not a re
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -40,6 +43,10 @@ class Muting:
 
     def wait_status(self, key: str, status: str, what: str) -> None:
         wait_for(lambda: self.status(key) == status, WITHIN, what)
+
+    def get(self, path: str) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        return httpx.get(self.adapter.url + path, headers=headers, timeout=10)
 
     def webhooks(self) -> int:
         return sum(e.get("event") == "webhook.received" for e in self.adapter.events())
@@ -106,6 +113,14 @@ def test_silence_acknowledges_expiry_reopens_and_a_resolve_while_silenced_resolv
     muting.wait_status(key, "acknowledged", "the acknowledge of the silenced alert")
     acks = [e for e in api.events if e["event_action"] == "acknowledge"]
     assert [e["dedup_key"] for e in acks] == [key]
+    page = muting.get("/").text
+    muted = page.partition("Muted in Alertmanager (1, at the last poll)")[2]
+    assert key in muted.partition("</table>")[0] and "acknowledge" in muted
+    metrics = muting.get("/metrics").text
+    assert 'incident_adapter_mute_events_total{action="acknowledge",receiver="pd"} 1.0' in metrics
+    assert 'incident_adapter_muted_alerts{reason="silenced",receiver="pd"} 1.0' in metrics
+    ok = re.search(r'incident_adapter_alertmanager_polls_total\{result="ok"\} (\S+)', metrics)
+    assert ok is not None and float(ok[1]) >= 1
 
     webhooks_before = muting.webhooks()
     am.expire(silence)
@@ -126,8 +141,6 @@ def observe_renotification(muting: Muting, webhooks_before: int) -> None:
     within three group_intervals (2s) it sends nothing; its notification log holds the group
     as notified with this very alert, so it waits for repeat_interval (docs/explanation/
     lifecycle.md)."""
-    import time
-
     time.sleep(6)
     assert muting.webhooks() == webhooks_before
 
