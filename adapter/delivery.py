@@ -20,8 +20,9 @@ the webhook. Each kind has its verdict:
                                                           not meet; logged as event.error
 
 Under a receiver's rate budget the most urgent go first (adapter/ratelimit.py PRIORITIES:
-critical, error, resolve, warning, info): the workers of a webhook take its deliveries in
-that order, and the budget serves waiters of every webhook in that order.
+critical, error, resolve, warning, info; then mute, what a silence calls for): the workers
+of a webhook take its deliveries in that order, and the budget serves waiters of every
+webhook in that order.
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ class Metrics:
         self.budget_waiting = Gauge(
             "budget_waiting",
             "Upstream requests waiting for the receiver's rate budget now, by priority "
-            "(critical, error, resolve, warning, info; served in that order).",
+            "(critical, error, resolve, warning, info, mute; served in that order).",
             ["receiver", "priority"],
             namespace=ns,
             registry=registry,
