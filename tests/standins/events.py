@@ -176,15 +176,22 @@ class OpsAlert:
     priority: str
     status: str = "open"  # open | closed
     count: int = 1
+    acknowledged: bool = False  # Opsgenie keeps it beside the status, open or closed
     body: dict[str, Any] = field(default_factory=dict)
+
+
+VERBS = ("close", "acknowledge")  # POST /v2/alerts/{alias}/{verb}?identifierType=alias
 
 
 class AlertsAPI:
     """An Opsgenie-style alert API as an httpx handler: open alerts are deduplicated by alias
     (a create for an open alias counts up and changes nothing else, as Opsgenie does), close
-    by alias closes it; bad requests get 422, and so does a close with a field Opsgenie's
-    close-alert doc does not name (it names user, source, note; what Opsgenie does with
-    another is not documented, so the stand-in refuses it)."""
+    by alias closes it, acknowledge by alias marks it acknowledged (a create for it still
+    only counts up: it stays acknowledged); bad requests get 422, and so does a close or an
+    acknowledge with a field Opsgenie's close-alert and acknowledge-alert docs do not name
+    (both name user, source, note; what Opsgenie does with another is not documented, so the
+    stand-in refuses it).
+    https://docs.opsgenie.com/docs/alert-api#acknowledge-alert"""
 
     def __init__(self, key: str, scheme: str = "GenieKey") -> None:
         self.expected_auth = f"{scheme} {key}"
@@ -220,17 +227,19 @@ class AlertsAPI:
             else:
                 self.alerts[alias] = OpsAlert(alias, body["message"], body["priority"], body=body)
             return httpx.Response(202, json={"result": "Request will be processed"})
-        if request.method == "POST" and path.startswith("/v2/alerts/") and path.endswith("/close"):
+        verb = path.rpartition("/")[2]
+        if request.method == "POST" and path.startswith("/v2/alerts/") and verb in VERBS:
             if request.url.params.get("identifierType") != "alias":
                 return httpx.Response(422, json={"message": "identifierType"})
             if unknown := sorted(set(body) - {"user", "source", "note"}):
-                return httpx.Response(422, json={"message": f"close takes no {unknown}"})
+                return httpx.Response(422, json={"message": f"{verb} takes no {unknown}"})
             if request.content and (problems := violations("alias", request.content)):
                 return httpx.Response(422, json={"message": f"invalid: {problems}"})
-            alias = unquote(
-                request.url.raw_path.decode().split("?")[0][len("/v2/alerts/") : -len("/close")]
-            )
-            if alias in self.alerts:
+            raw = request.url.raw_path.decode().split("?")[0]
+            alias = unquote(raw[len("/v2/alerts/") : -len("/" + verb)])
+            if alias in self.alerts and verb == "close":
                 self.alerts[alias].status = "closed"
+            elif alias in self.alerts and self.alerts[alias].status == "open":
+                self.alerts[alias].acknowledged = True
             return httpx.Response(202, json={"result": "Request will be processed"})
         return httpx.Response(404, json={"message": "no such endpoint"})

@@ -17,12 +17,20 @@ from adapter.poller import Poller
 from adapter.state import State
 from adapter.transport import HttpxTransport
 from tests.builders import (
+    ALERT24_KEY,
+    OPSGENIE_KEY,
     ROUTING_KEY,
+    alert24_config,
+    alert24_events_config,
+    alias_config,
+    amwebhook_config,
     config_from,
     config_problems,
     pd_config,
     template_config,
 )
+from tests.standins.alert24 import IncidentsAPI
+from tests.standins.events import AlertsAPI, OpsAlert
 from tests.unit.test_mutes import api_alert, silenced
 
 
@@ -229,3 +237,89 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     grouped = doc(dedup_key={"strategy": "group"})
     assert any("group key" in p for p in config_problems(tmp_path, grouped))
     assert config_from(doc(), tmp_path).alertmanager is not None
+
+
+def run_with(
+    tmp_path: Path, config: dict[str, Any], upstream: Any, *shown: list[dict[str, Any]]
+) -> None:
+    """One poll per entry of `shown` (the alerts Alertmanager lists), events to `upstream`."""
+    fakes = Fakes()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return fakes(request) if request.url.host.startswith("am") else upstream(request)
+
+    config["alertmanager"] = doc()["alertmanager"]
+    loaded = config_from(config, tmp_path)
+    metrics = Metrics(CollectorRegistry(), ["pd"])
+
+    async def go() -> None:
+        transport = HttpxTransport(httpx.MockTransport(handler))
+        state = State(loaded, transport, metrics, None)
+        state.deliverer = Deliverer(transport, metrics)
+        poller = Poller(state, transport)
+        for alerts in shown:
+            fakes.alerts = alerts
+            assert await poller.poll_once()
+        await transport.aclose()
+
+    asyncio.run(go())
+
+
+MUTE = {"alertmanager_receiver": "team", "on_silenced": "acknowledge"}
+FIRING = [api_alert("Down", receivers=("team",), instance="i1")]
+SILENCED = [silenced("Down", receivers=("team",), instance="i1")]
+
+
+def test_opsgenie_acknowledges_by_alias_and_an_unmute_closes_and_creates(tmp_path: Path) -> None:
+    """Silenced: POST /v2/alerts/{alias}/acknowledge?identifierType=alias; unmuted: close,
+    then a create that opens it again; gone while muted: close."""
+    api = AlertsAPI(OPSGENIE_KEY)
+    states: list[tuple[str, bool]] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        answer = api(request)
+        alert = api.alerts.get("fp-Down")
+        states.append(
+            (request.url.path.rpartition("/")[2], alert is not None and alert.acknowledged)
+        )
+        return answer
+
+    api.alerts["fp-Down"] = OpsAlert("fp-Down", "Down now", "P3")  # opened by a webhook
+    polls = (FIRING, SILENCED, SILENCED, FIRING, SILENCED, [])
+    run_with(tmp_path, alias_config(**MUTE), upstream, *polls)
+    assert states == [
+        ("acknowledge", True),
+        ("close", True),
+        ("alerts", False),  # a new alert: open, not acknowledged
+        ("acknowledge", True),
+        ("close", True),
+    ]
+    assert api.open_aliases() == set()
+
+
+def test_alert24_acknowledges_the_incidents_its_lookup_finds(tmp_path: Path) -> None:
+    """Silenced: the resolve's lookup, then PUT {"status": "acknowledged"}; unmuted: resolved
+    and a new incident; gone while muted: resolved."""
+    api = IncidentsAPI(ALERT24_KEY)
+    run_with(tmp_path, alert24_config(**MUTE), api, SILENCED, FIRING)
+    (key,) = api.open_keys()  # the unmute's create: the incident the alert needs
+    run_with(tmp_path, alert24_config(**MUTE), api, SILENCED)
+    assert [i.status for i in api.of(key)] == ["acknowledged"]
+    run_with(tmp_path, alert24_config(**MUTE), api, SILENCED, FIRING)
+    assert [i.status for i in api.of(key)] == ["resolved", "open"]
+    run_with(tmp_path, alert24_config(**MUTE), api, SILENCED, [])
+    assert [i.status for i in api.of(key)] == ["resolved", "resolved"]
+
+
+def test_acknowledge_is_a_config_error_where_the_dialect_has_none(tmp_path: Path) -> None:
+    for config in (
+        alert24_events_config(**MUTE),
+        amwebhook_config(**MUTE),
+        alert24_config(**MUTE, resolve={"by": "alias_path"}),
+    ):
+        config["alertmanager"] = doc()["alertmanager"]
+        problems = config_problems(tmp_path, config)
+        assert any("on_silenced: acknowledge" in p for p in problems), problems
+    for config in (alias_config(**MUTE), alert24_config(**MUTE)):
+        config["alertmanager"] = doc()["alertmanager"]
+        assert config_from(config, tmp_path).receivers[0].on_silenced == "acknowledge"
