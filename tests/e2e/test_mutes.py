@@ -20,9 +20,9 @@ import yaml
 
 from tests.builders import ROUTING_KEY, TOKEN
 from tests.harness.adapter import AlertmanagerAdapter as Adapter
-from tests.harness.alertmanager import Alertmanager
+from tests.harness.alertmanager import Alertmanager, ClusteredAlertmanager
 from tests.harness.process import wait_for
-from tests.harness.server import Server
+from tests.harness.server import Server, free_port
 from tests.standins.events import EventsAPI
 
 pytestmark = pytest.mark.alertmanager
@@ -167,3 +167,70 @@ def test_inhibition_acknowledges_and_its_end_reopens_or_resolves(muting: Muting)
     muting.wait_status(key, "acknowledged", "the acknowledge of the second inhibition")
     am.alert(resolve=True, **warning)
     muting.wait_status(key, "resolved", "the resolve of the warning that resolved while inhibited")
+
+
+def test_two_alertmanagers_in_a_cluster_one_of_them_down(tmp_path: Path) -> None:
+    """Two clustered Alertmanagers, both in `urls`: a silence made on the first acknowledges;
+    with the first stopped, the poller asks the second, and the silence expired there
+    reopens the incident."""
+    api = EventsAPI()
+    with Server(api.app()) as upstream:
+        adapter = Adapter(
+            tmp_path,
+            upstream.url + "/v2/enqueue",
+            alertmanager_receiver="adapter",
+            on_silenced="acknowledge",
+        )
+        token_file = tmp_path / "am-token"
+        token_file.write_text(TOKEN)
+        hook = f"http://127.0.0.1:{adapter.port}/alerts/pd"
+        first_gossip, second_gossip = free_port(), free_port()
+        first = ClusteredAlertmanager(
+            tmp_path,
+            hook,
+            token_file,
+            gossip=first_gossip,
+            peers=(second_gossip,),
+            repeat_interval="1h",
+        )
+        second = ClusteredAlertmanager(
+            tmp_path,
+            hook,
+            token_file,
+            gossip=second_gossip,
+            peers=(first_gossip,),
+            repeat_interval="1h",
+        )
+        doc: dict[str, Any] = yaml.safe_load(adapter.config.read_text())
+        doc["alertmanager"] = {"urls": [first.url, second.url], "poll_interval": "1s"}
+        adapter.config.write_text(yaml.safe_dump(doc))
+        with first, second:
+            adapter.start()
+            try:
+                muting = Muting(api, adapter, first)
+                labels = {"alertname": "QueueStuck", "instance": "mq-1", "severity": "critical"}
+                for am in (first, second):  # as Prometheus does: every alert to every member
+                    am.alert(**labels)
+                (key,) = wait_for(lambda: list(api.incidents), 30, "the incident")
+                silence = first.silence('alertname="QueueStuck"')
+                muting.wait_status(key, "acknowledged", "the acknowledge")
+                # The silence reached the second member by gossip before the first goes.
+                wait_for(lambda: silence in second_silences(second), 30, "the gossiped silence")
+                first.stop()
+                second.expire(silence)
+                muting.wait_status(key, "triggered", "the incident reopened through the second")
+                assert api.opened[key] == 2
+                failed = [
+                    e for e in adapter.events() if e.get("event") == "alertmanager.poll_failed"
+                ]
+                assert failed and all(e["url"] == first.url for e in failed)
+                metrics = muting.get("/metrics").text
+                # one url answering is enough: no poll failed as a whole
+                assert 'incident_adapter_alertmanager_polls_total{result="failed"} 0.0' in metrics
+            finally:
+                adapter.stop()
+
+
+def second_silences(am: Alertmanager) -> list[str]:
+    silences = httpx.get(am.url + "/api/v2/silences", timeout=10).json()
+    return [s["id"] for s in silences if s["status"]["state"] == "active"]
