@@ -18,9 +18,11 @@ remembered for a receiver a reload removed is dropped.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import structlog
 
@@ -107,10 +109,12 @@ class Poller:
         target = self.target(settings)
         urls = settings.urls
         order = [urls[(target.first + i) % len(urls)] for i in range(len(urls))]
-        secrets = self.state.loaded.config.secret_values()
+        config = self.state.loaded.config
+        secrets = config.secret_values()
+        query = QUERY + "&" + urlencode({"receiver": served(r.serves() for r in config.receivers)})
         for url in order:
             request = UpstreamRequest(
-                "GET", f"{url}/api/v2/alerts?{QUERY}", {"Accept": "application/json"}, b""
+                "GET", f"{url}/api/v2/alerts?{query}", {"Accept": "application/json"}, b""
             )
             why = ""
             try:
@@ -246,6 +250,12 @@ class Poller:
         )
         self.state.activity.setdefault(receiver.name, Activity()).record(time.time(), [outcome])
         return result.verdict
+
+
+def served(names: Iterable[str]) -> str:
+    """Alertmanager's `receiver` filter for these receivers' alerts: a regular expression it
+    anchors itself (`^(?:...)$`), so the answer holds only alerts some receiver here serves."""
+    return "|".join(sorted({re.escape(name) for name in names}))
 
 
 def _key_for(receiver: Receiver) -> Callable[[Alert], str | None]:

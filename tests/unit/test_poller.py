@@ -51,6 +51,8 @@ class Fakes:
                 raise httpx.ConnectError("refused", request=request)
             assert request.url.path == "/api/v2/alerts"
             assert request.url.params["silenced"] == "true"
+            # Alertmanager anchors it: only alerts routed to the receivers served here
+            assert request.url.params["receiver"] == "team"
             return httpx.Response(200, json=self.alerts)
         self.sent.append(json.loads(request.content))
         return httpx.Response(202, json={"status": "success"})
