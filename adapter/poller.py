@@ -161,14 +161,17 @@ class Poller:
             failed = await self._send(receiver, events, url, receiver_settings.serves())
             self.remembered[name] = settled(before, after, failed)
             shown: dict[str, Muted] = {}
+            shown_before = self.muted.get(name, {})
             for key, view in seen.items():
                 if view.state in ("silenced", "inhibited"):
                     acted = self.remembered[name].get(key)
+                    earlier = shown_before.get(key)
+                    since = acted.since if acted is not None else now
                     shown[key] = Muted(
                         view.state,
                         acted.action if acted is not None else "keep",
                         view.alert.labels.get("alertname", ""),
-                        acted.since if acted is not None else now,
+                        earlier.since if earlier is not None else since,
                     )
             self.muted[name] = shown
             reasons = [m.reason for m in shown.values()]

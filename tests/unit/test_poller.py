@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 from prometheus_client import CollectorRegistry
 
 from adapter.delivery import Deliverer
@@ -29,6 +31,7 @@ from tests.builders import (
     pd_config,
     template_config,
 )
+from tests.harness.process import wait_for
 from tests.standins.alert24 import IncidentsAPI
 from tests.standins.events import AlertsAPI, OpsAlert
 from tests.unit.test_mutes import api_alert, silenced
@@ -325,3 +328,25 @@ def test_acknowledge_is_a_config_error_where_the_dialect_has_none(tmp_path: Path
     for config in (alias_config(**MUTE), alert24_config(**MUTE)):
         config["alertmanager"] = doc()["alertmanager"]
         assert config_from(config, tmp_path).receivers[0].on_silenced == "acknowledge"
+
+
+def test_the_app_polls_once_a_reload_adds_the_block_and_the_page_lists_the_mutes(
+    tmp_path: Path, make_client: Any
+) -> None:
+    """The lifespan runs the poller; without an alertmanager: block it asks nothing, a reload
+    that adds one starts the polls, and the page at / lists the muted incident."""
+    fakes = Fakes()
+    fakes.alerts = [silenced("Down", receivers=("team",))]
+    plain = doc()
+    del plain["alertmanager"]
+    plain["receivers"][0]["on_silenced"] = "keep"
+    path = tmp_path / "config.yml"
+    client = make_client(fakes, plain, config_path=str(path))
+    time.sleep(1.5)
+    assert fakes.asked == []
+    path.write_text(yaml.safe_dump(doc()))
+    assert client.post("/-/reload").status_code == 200
+    wait_for(lambda: fakes.sent, 10, "the acknowledge")
+    assert fakes.actions() == [("acknowledge", "fp-Down")]
+    page = client.get("/").text
+    assert "Muted in Alertmanager (1, at the last poll)" in page and "fp-Down" in page
