@@ -68,6 +68,8 @@ class WebPaths:
         url = (external_url or "").strip()
         if url:
             parts = urlsplit(url)
+            if "@" in parts.netloc:  # not echoed: the part before the @ may be a password
+                raise ValueError("--web.external-url must not hold a user or password")
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise ValueError(
                     f"--web.external-url {url!r} must be an absolute http(s) URL, e.g. "
@@ -185,6 +187,13 @@ class Edge:
                 await _answer(send, 404, _NOT_HERE)
                 return
         await self.app(scope, receive, send)
+
+    @classmethod
+    def around(cls, app: ASGIApp, paths: WebPaths, web: WebConfig | None) -> ASGIApp:
+        """An Edge around `app`, or `app` itself when there is nothing for an Edge to do (no
+        prefix, no external URL, no users, no headers): the webhook's path stays as short."""
+        plain = web is None or not (web.basic_auth_users or web.http_server_config.headers)
+        return app if plain and paths == WebPaths() else cls(app, paths, web)
 
     def _with_headers(self, send: Send) -> Send:
         async def sending(message: Message) -> None:

@@ -107,6 +107,6 @@ def run(args: argparse.Namespace) -> int:
         route_prefix=paths.route_prefix,
         external_url=paths.external_url or None,
     )
-    edge = Edge(app, paths, web)
+    edge = Edge.around(app, paths, web)
     run_server(app, host, port, web, config.limits.max_header_bytes, asgi=edge)
     return 0

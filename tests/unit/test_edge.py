@@ -91,12 +91,14 @@ def test_the_route_prefix_defaults_to_the_external_urls_path(
         ("ftp://h/x", None, "must be an absolute http(s) URL"),
         ("https://h/x?a=1", None, "must have no query or fragment"),
         (None, "/a?b", "--web.route-prefix '/a?b' must be a plain path"),
+        ("https://user:pw-SECRET@h/x", None, "--web.external-url must not hold a user"),
     ],
 )
 def test_a_bad_flag_is_named(external: str | None, prefix: str | None, message: str) -> None:
     with pytest.raises(ValueError, match=r".*") as raised:
         WebPaths.from_flags(external, prefix)
     assert message in str(raised.value)
+    assert "SECRET" not in str(raised.value)
 
 
 # -- the prefix -----------------------------------------------------------------------
@@ -289,3 +291,14 @@ def test_web_config_basic_auth_and_the_configs_own_credentials_are_one_or_the_ot
     with pytest.raises(ConfigError) as raised:
         web_guards(web, auth_enabled=True, source="c.yml")
     assert "keep one of the two" in str(raised.value)
+
+
+def test_without_flags_or_web_config_the_app_is_served_as_it_is(tmp_path: Path) -> None:
+    app = create_app(config_from(pd_config(), tmp_path))
+    assert Edge.around(app, WebPaths(), None) is app
+    assert Edge.around(app, WebPaths(), WebConfig()) is app
+    assert isinstance(Edge.around(app, WebPaths.from_flags(None, "/x"), None), Edge)
+    headers = WebConfig.model_validate(
+        {"http_server_config": {"headers": {"X-XSS-Protection": "0"}}}
+    )
+    assert isinstance(Edge.around(app, WebPaths(), headers), Edge)
