@@ -111,7 +111,8 @@ class BasicAuthUsers:
             return False
         known = self._users.get(user.decode("utf-8", "replace"))
         hashed = known if known is not None else _DECOY
-        key = hashlib.sha256(b"\0".join((user, hashed, password))).digest()
+        # the user's length first: no two (user, hash, password) run together the same way
+        key = hashlib.sha256(b"%d:%s%s%s" % (len(user), user, hashed, password)).digest()
         verdict = self._verdicts.get(key)
         if verdict is None:
             if self._lock is None:
