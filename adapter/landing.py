@@ -67,7 +67,9 @@ def _test_form(name: str, auth_enabled: bool, base: str = "") -> str:
     hint = (
         "the inbound bearer token; for basic auth, user:password"
         if auth_enabled
-        else "none configured: this adapter listens on loopback without a credential"
+        # or its listener is guarded by the web config's basic auth (adapter/edge.py)
+        else "none in the adapter's config: it listens on loopback, or its web config's users "
+        "guard it"
     )
     return (
         f'<form method="post" action="{html.escape(action)}">'
