@@ -41,6 +41,7 @@ LAYERS: dict[str, str] = {
     # edge
     "adapter.app": "edge",
     "adapter.server": "edge",
+    "adapter.edge": "edge",  # around the app: route prefix, web-config basic auth, headers
     "adapter.webhook": "edge",
     "adapter.endpoints": "edge",
     "adapter.bodies": "edge",
