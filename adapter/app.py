@@ -59,12 +59,14 @@ def create_app(
     config_path: str | None = None,
     token_poll: float = TOKEN_FILE_POLL,
     listen_host: str | None = None,
+    web_users: bool = False,
 ) -> Starlette:
     """The app for `config`; raises ConfigError when it cannot serve it (adapter/state.py,
-    build). `listen_host`: where it will listen, for the checks of credentials."""
+    build). `listen_host`: where it will listen, for the checks of credentials; `web_users`:
+    the web config's basic_auth_users guard it (the config may then set no auth: of its own)."""
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry, (r.name for r in config.receivers))
-    state = State(config, transport, metrics, config_path, token_poll, listen_host)
+    state = State(config, transport, metrics, config_path, token_poll, listen_host, web_users)
     metrics.config_loaded(True, time.time())
     webhook = Webhook(state)
     app = App(

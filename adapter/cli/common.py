@@ -28,17 +28,11 @@ def web_guards(web: WebConfig | None, auth_enabled: bool, source: str) -> bool:
     """Whether the web config's basic_auth_users guard the listener (then the config needs no
     credential of its own, whatever the address). ConfigError when the config's `auth:` is set
     too: both are the Authorization header, and a request (a webhook) carries one."""
+    from adapter.auth import BESIDE_WEB_USERS
     from adapter.config.loader import ConfigError
 
     if web is None or not web.basic_auth_users:
         return False
     if auth_enabled:
-        raise ConfigError(
-            source,
-            [
-                "auth: the web config's basic_auth_users guard every endpoint, and a request "
-                "carries one Authorization header: keep one of the two (remove auth: here, or "
-                "basic_auth_users from the web config)"
-            ],
-        )
+        raise ConfigError(source, [BESIDE_WEB_USERS])
     return True

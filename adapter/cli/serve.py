@@ -93,7 +93,10 @@ def run(args: argparse.Namespace) -> int:
         # everything the config implies, checked as check-config and a reload check it; a
         # listener behind the web config's basic auth is guarded whatever its address
         app = create_app(
-            config, config_path=args.config_file, listen_host=None if guarded else host
+            config,
+            config_path=args.config_file,
+            listen_host=None if guarded else host,
+            web_users=guarded,  # and a reload that adds auth: is refused, as a start is
         )
     except ConfigError as exc:
         print(exc.report(), file=sys.stderr)
