@@ -300,19 +300,19 @@ class Server:
             "slow": upstream.url(UPSTREAM_LATENCY_MS),
             "storm": upstream.url(watch=True),
         }
-        if name == "adapter-traced":
-            assert collector is not None, "--tracing starts the collector stand-in"
-            config = workdir / "adapter-traced.yml"
-            write_adapter_config(config, workdir / "tokens", token, routes)
-            with config.open("a") as lines:
-                lines.write(
-                    "tracing:\n  client_type: http\n  insecure: true\n"
-                    f"  endpoint: 127.0.0.1:{collector.port}\n  sampling_fraction: 1\n"
-                )
-        elif name.startswith("adapter"):
+        if name.startswith("adapter"):
             config = workdir / "adapter.yml"
             if not config.exists():
                 write_adapter_config(config, workdir / "tokens", token, routes)
+            if name == "adapter-traced":
+                assert collector is not None, "--tracing starts the collector stand-in"
+                config = workdir / "adapter-traced.yml"
+                write_adapter_config(config, workdir / "tokens", token, routes)
+                with config.open("a") as lines:
+                    lines.write(
+                        "tracing:\n  client_type: http\n  insecure: true\n"
+                        f"  endpoint: 127.0.0.1:{collector.port}\n  sampling_fraction: 1\n"
+                    )
             level = "info" if name == "adapter-info" else "warning"
             cmd = [
                 sys.executable,
