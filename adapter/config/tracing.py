@@ -4,6 +4,11 @@
 traces a caller such as Alertmanager sampled and said so in `traceparent`), `insecure`,
 `headers` (secrets: never printed), `compression` gzip, `timeout`, `tls_config`.
 
+`headers` takes both of Alertmanager's forms: `Name: value` (its documented one, Prometheus'
+tracing_config) and `Name: {values: [...]}` or `{secrets: [...]}` (prometheus/common's Headers,
+which newer releases parse; the first value is sent, as there), and `{files: [PATH]}`, the
+file's content, which Alertmanager refuses for tracing and a Kubernetes Secret wants.
+
 The OpenTelemetry SDK is the optional extra `incident-adapter[tracing]`: a config with this
 block on an install without it is a config error that names the extra. Whether it is there
 is asked of the import system without importing it; the SDK itself is imported only by
@@ -14,14 +19,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from adapter.config.http import TLSClientSettings
 from adapter.config.model import Model
 from adapter.durations import Duration
-from adapter.secrets import Secret
+from adapter.secrets import Secret, read_secret_file
 
 EXTRA = "incident-adapter[tracing]"
 # What each client type needs of the extra (the SDK, and the exporter of its protocol).
@@ -47,6 +52,25 @@ def missing_modules(client_type: str) -> list[str]:
     return missing
 
 
+_HEADER_FORMS = ("values", "secrets", "files")
+
+
+def _one_header(name: str, given: Any) -> Any:
+    """A header's value from any of Alertmanager's forms (see the module docstring)."""
+    if not isinstance(given, dict):
+        return given
+    forms = [form for form in _HEADER_FORMS if given.get(form)]
+    unknown = sorted(str(key) for key in given if key not in _HEADER_FORMS)
+    if unknown or len(forms) != 1:
+        raise ValueError(
+            f"header {str(name)[:64]!r} takes a value, or one of values, secrets or files (a list)"
+        )
+    items = given[forms[0]]
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise ValueError(f"header {str(name)[:64]!r}: {forms[0]} is a list of strings")
+    return read_secret_file(items[0]) if forms[0] == "files" else items[0]
+
+
 class TracingSettings(Model):
     client_type: Literal["grpc", "http"] = "grpc"
     endpoint: str
@@ -70,6 +94,13 @@ class TracingSettings(Model):
                 f"endpoint {value[:100]!r} must be host:port, e.g. otel-collector:4317"
             )
         return value
+
+    @field_validator("headers", mode="before")
+    @classmethod
+    def _header_forms(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {name: _one_header(name, given) for name, given in value.items()}
 
     @field_validator("headers")
     @classmethod

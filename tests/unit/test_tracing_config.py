@@ -88,6 +88,44 @@ def test_endpoint_is_required(tmp_path: Path) -> None:
     assert any("tracing.endpoint" in p for p in config_problems(tmp_path, doc))
 
 
+def test_headers_in_each_of_alertmanagers_forms_and_from_a_file(tmp_path: Path) -> None:
+    """`Name: value` (documented), prometheus/common's `{values|secrets: [...]}` (the first
+    is sent, as Alertmanager does), and `{files: [PATH]}` (its content, without the newline)."""
+    secret_file = tmp_path / "header"
+    secret_file.write_text(HEADER_SECRET + "\n")
+    headers = {
+        "X-Plain": "one",
+        "X-Values": {"values": ["two", "ignored"]},
+        "X-Secrets": {"secrets": ["three"]},
+        "X-File": {"files": [str(secret_file)]},
+    }
+    tracing = config_from(with_tracing(headers=headers), tmp_path).tracing
+    assert tracing is not None
+    assert {k: v.reveal() for k, v in tracing.headers.items()} == {
+        "X-Plain": "one",
+        "X-Values": "two",
+        "X-Secrets": "three",
+        "X-File": HEADER_SECRET,
+    }
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        {"values": ["a"], "secrets": ["b"]},
+        {"value": ["a"]},
+        {},
+        {"values": "a"},
+        {"files": ["/nonexistent/header"]},
+    ],
+)
+def test_a_header_form_that_cannot_be_read_is_refused(
+    tmp_path: Path, given: dict[str, Any]
+) -> None:
+    problems = config_problems(tmp_path, with_tracing(headers={"X-Key": given}))
+    assert any(p.startswith("tracing.headers") for p in problems), problems
+
+
 def test_header_values_are_secrets_never_printed(tmp_path: Path) -> None:
     """In the model's repr and dump, in a ConfigError about another key, and they join the
     values every surface is scrubbed of."""
