@@ -118,8 +118,8 @@ class Tracer:
             kind=self._server,
             attributes={"http.request.method": "POST", "http.route": route},
         ) as span:
-            if receiver:
-                span.set_attribute("incident_adapter.receiver", receiver)
+            if receiver:  # as the path has it, cut as a refusal cuts it: it may be no receiver
+                span.set_attribute("incident_adapter.receiver", receiver[:100])
 
             async def answered(message: MutableMapping[str, Any]) -> None:
                 if message["type"] == "http.response.start":
@@ -247,7 +247,8 @@ active: Tracer | None = None
 def install(settings: TracingSettings | None) -> Tracer | None:
     """Put the Tracer for `settings` in force (None: tracing off); returns the one it
     replaced, for the caller to shut down (Tracer.shutdown, in a thread). A `tracing:` block
-    equal to the one in force keeps it."""
+    equal to the one in force keeps it, unless it has a tls_config: as Alertmanager, that is
+    rebuilt, so a reload picks up rotated certificates."""
     global active
     old = active
     if settings is None:
@@ -257,7 +258,7 @@ def install(settings: TracingSettings | None) -> Tracer | None:
         logs.trace_context = None
         log.info("tracing.stopped")
         return old
-    if old is not None and old.settings == settings:
+    if old is not None and old.settings == settings and settings.tls_config is None:
         return None
     active = Tracer(settings)
     logs.trace_context = active.ids
