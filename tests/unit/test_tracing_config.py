@@ -3,6 +3,7 @@ the extra it needs (adapter/config/tracing.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -13,7 +14,16 @@ import pytest
 import yaml
 
 from adapter.config.loader import ConfigError, load_config
-from tests.builders import ROOT, config_from, config_problems, pd_config
+from tests.builders import (
+    ROOT,
+    TOKEN,
+    config_from,
+    config_problems,
+    make_alert,
+    make_payload,
+    one_receiver,
+    pd_config,
+)
 from tests.harness.system import require_extra
 
 HEADER_SECRET = "otlp-header-value-SECRET-0123"
@@ -147,7 +157,7 @@ def _python(tmp_path: Path, code: str, hide_sdk: bool) -> subprocess.CompletedPr
     on the path, so the install looks like one without the extra."""
     path = [str(_shadow(tmp_path)), str(ROOT)] if hide_sdk else [str(ROOT)]
     return subprocess.run(
-        [sys.executable, "-c", code],
+        [sys.executable, "-c", code, TOKEN],
         capture_output=True,
         text=True,
         timeout=60,
@@ -160,7 +170,9 @@ def test_without_the_extra_the_block_is_a_config_error_naming_it(tmp_path: Path)
     (tmp_path / "config.yml").write_text(
         yaml.safe_dump(with_tracing(headers={"X-Key": HEADER_SECRET}))
     )
-    code = "import sys; from adapter.cli import main; sys.exit(main(['check-config', 'config.yml']))"
+    code = (
+        "import sys; from adapter.cli import main; sys.exit(main(['check-config', 'config.yml']))"
+    )
     result = _python(tmp_path, code, hide_sdk=True)
     assert result.returncode == 1, result.stdout + result.stderr
     out = result.stdout + result.stderr
@@ -177,29 +189,39 @@ def _shadow(tmp_path: Path) -> Path:
 
 
 NO_OTEL = """
-import sys, asyncio
+import json, sys
 from adapter.config.loader import load_config
 from adapter.app import create_app
 from starlette.testclient import TestClient
 import adapter.cli, adapter.server
-config = load_config(sys.argv[1] if len(sys.argv) > 1 else "config.yml")
+config = load_config("config.yml")
 with TestClient(create_app(config)) as client:
-    client.get("/-/ready")
+    assert client.get("/-/ready").status_code == 200
+    answer = client.post("/alerts/pd", content=open("payload.json").read(),
+        headers={"Authorization": "Bearer " + sys.argv[1], "Content-Type": "application/json",
+                 "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"})
+    assert answer.status_code == 200, answer.text
 loaded = sorted(m for m in sys.modules if m.split(".")[0] == "opentelemetry")
 print("loaded:", loaded)
 assert not loaded, loaded
 """
 
 
+def _no_tracing(tmp_path: Path) -> None:
+    (tmp_path / "config.yml").write_text(yaml.safe_dump(one_receiver({"type": "log"})))
+    (tmp_path / "payload.json").write_text(json.dumps(make_payload(make_alert())))
+
+
 def test_without_a_block_opentelemetry_is_never_imported(tmp_path: Path) -> None:
-    """The extra installed, no `tracing:`: the app starts and serves without importing it."""
-    (tmp_path / "config.yml").write_text(yaml.safe_dump(pd_config()))
+    """The extra installed, no `tracing:`: the app starts and answers a webhook (one with a
+    traceparent) without importing it."""
+    _no_tracing(tmp_path)
     result = _python(tmp_path, NO_OTEL, hide_sdk=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "loaded: []" in result.stdout
 
 
 def test_without_the_extra_a_config_without_the_block_still_serves(tmp_path: Path) -> None:
-    (tmp_path / "config.yml").write_text(yaml.safe_dump(pd_config()))
+    _no_tracing(tmp_path)
     result = _python(tmp_path, NO_OTEL, hide_sdk=True)
     assert result.returncode == 0, result.stdout + result.stderr
