@@ -331,7 +331,7 @@ def test_storm_2000_alerts_exactly_once_within_budget(
 
     # Any 500 ms holds at most 100 (a refilling bucket would put 100 + 10 in it). 10 ms of
     # slack: an arrival is stamped after its send, later when the loop is busy parsing a
-    # re-post. The bursts are exact in test_budget_with_burst_spreads_the_window.
+    # re-post. The bursts are exact in test_rate_window_with_burst_spreads_the_window.
     most = max(bisect.bisect_left(times, t + per - 0.01) - i for i, t in enumerate(times))
     assert most <= requests
     assert (len(times) - burst) / (times[-1] - times[0]) <= requests / per * 1.05
