@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from adapter import __version__, endpoints
+from adapter import __version__, endpoints, tracing
 from adapter.bodies import Receive, Scope, Send
 from adapter.config.document import Config
 from adapter.config.loader import ConfigError
@@ -46,6 +46,9 @@ class App(Starlette):
         if scope["type"] == "http" and scope["method"] == "POST":
             receiver = receiver_in(scope["path"])
             if receiver is not None:
+                if tracing.active is not None:  # a span around the webhook (adapter/tracing.py)
+                    await tracing.active.webhook(self.webhook, scope, receive, send, receiver)
+                    return
                 await self.webhook(scope, receive, send, receiver)
                 return
         await super().__call__(scope, receive, send)
@@ -109,6 +112,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(sighup()))
     watcher = asyncio.create_task(state.watch_tokens(state.token_poll))
+    tracing.install(state.loaded.config.tracing)
     state.ready = True
     log.info("adapter.ready", receivers=sorted(state.loaded.receivers), version=__version__)
     try:
@@ -120,3 +124,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
             loop.remove_signal_handler(signal.SIGHUP)
         if owned:
             await transport.aclose()
+        if state.loaded.config.tracing is not None:  # send the spans still held, then stop
+            stopped = tracing.install(None)
+            if stopped is not None:
+                await asyncio.to_thread(stopped.shutdown)

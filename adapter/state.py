@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from adapter import tracing
 from adapter.activity import Activity
 from adapter.auth import (
     BESIDE_WEB_USERS,
@@ -154,6 +155,8 @@ class State:
                 self.activity.pop(name, None)
             self.metrics.config_loaded(True, time.time())
             log.info("config.reloaded", receivers=sorted(loaded.receivers))
+            if (replaced := tracing.install(config.tracing)) is not None:
+                await asyncio.to_thread(replaced.shutdown)  # rebuilt: the old one flushes
 
     async def watch_tokens(self, every: float = TOKEN_FILE_POLL) -> None:
         """Rotate tokens when bearer_tokens_file changes (Kubernetes swaps Secret files in place).

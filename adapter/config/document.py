@@ -22,6 +22,7 @@ from pydantic_settings import (
 from adapter.config.model import Model
 from adapter.config.receivers import DeliverySettings
 from adapter.config.timeintervals import TimeIntervalSettings
+from adapter.config.tracing import TracingSettings
 from adapter.config.web import AuthSettings
 from adapter.integrations import AnyReceiverSettings
 
@@ -47,6 +48,8 @@ class Config(BaseSettings):
     receivers: list[AnyReceiverSettings] = Field(min_length=1)
     # Alertmanager's named intervals, for severity overrides' active_time_intervals.
     time_intervals: list[TimeIntervalSettings] = Field(default_factory=list)
+    # Spans to an OTLP endpoint (adapter/tracing.py); None: no tracing, the SDK never imported.
+    tracing: TracingSettings | None = None
 
     @model_validator(mode="after")
     def _bind_time_intervals(self) -> Config:
@@ -72,4 +75,6 @@ class Config(BaseSettings):
         values = self.auth.secret_values()
         for receiver in self.receivers:
             values.extend(receiver.secret_values())
+        if self.tracing is not None:
+            values.extend(self.tracing.secret_values())
         return values

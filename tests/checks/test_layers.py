@@ -58,6 +58,7 @@ LAYERS: dict[str, str] = {
     "adapter.memo": "delivery",
     "adapter.metrics": "delivery",
     "adapter.report": "delivery",  # a plan and its delivery results → outcomes, a status
+    "adapter.tracing": "delivery",  # spans of the webhook and of each upstream request
     # plan
     "adapter.pipeline": "plan",
     "adapter.storm": "plan",
@@ -74,6 +75,7 @@ LAYERS: dict[str, str] = {
     "adapter.config.receivers": "settings",
     "adapter.config.timeintervals": "settings",
     "adapter.config.web": "settings",
+    "adapter.config.tracing": "settings",
     "adapter.http_config": "settings",
     # rules
     "adapter.keys": "rules",
