@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import stamina
 import structlog
 
+from adapter import tracing
 from adapter.events import RetryableAnswer, UpstreamRequest, Verdict
 from adapter.memo import DeliveryMemo
 from adapter.metrics import Metrics, code_class
@@ -184,7 +185,12 @@ class Deliverer:
         result = Result(Verdict.DELIVERED)
         while request is not None:
             try:
-                result, body = await self._send(receiver, request, priority, deadline, delivery)
+                if tracing.active is not None:  # a span per request (adapter/tracing.py)
+                    result, body = await tracing.active.upstream(
+                        self._send, receiver, request, priority, deadline, delivery
+                    )
+                else:
+                    result, body = await self._send(receiver, request, priority, deadline, delivery)
             except Exception as exc:  # one delivery's fault must not fail the webhook
                 result = _unexpected(receiver, delivery, exc)
                 break

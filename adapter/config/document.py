@@ -23,6 +23,7 @@ from adapter.config.alertmanager import AlertmanagerSettings
 from adapter.config.model import Model
 from adapter.config.receivers import DeliverySettings
 from adapter.config.timeintervals import TimeIntervalSettings
+from adapter.config.tracing import TracingSettings
 from adapter.config.web import AuthSettings
 from adapter.integrations import AnyReceiverSettings
 
@@ -50,6 +51,8 @@ class Config(BaseSettings):
     time_intervals: list[TimeIntervalSettings] = Field(default_factory=list)
     # Where to read silences and inhibitions (adapter/poller.py); None: no polling.
     alertmanager: AlertmanagerSettings | None = None
+    # Spans to an OTLP endpoint (adapter/tracing.py); None: no tracing, the SDK never imported.
+    tracing: TracingSettings | None = None
 
     @model_validator(mode="after")
     def _bind_time_intervals(self) -> Config:
@@ -77,4 +80,6 @@ class Config(BaseSettings):
             values.extend(receiver.secret_values())
         if self.alertmanager is not None:
             values.extend(self.alertmanager.secret_values())
+        if self.tracing is not None:
+            values.extend(self.tracing.secret_values())
         return values

@@ -41,6 +41,7 @@ LAYERS: dict[str, str] = {
     # edge
     "adapter.app": "edge",
     "adapter.server": "edge",
+    "adapter.edge": "edge",  # around the app: route prefix, web-config basic auth, headers
     "adapter.webhook": "edge",
     "adapter.endpoints": "edge",
     "adapter.bodies": "edge",
@@ -58,6 +59,7 @@ LAYERS: dict[str, str] = {
     "adapter.memo": "delivery",
     "adapter.metrics": "delivery",
     "adapter.report": "delivery",  # a plan and its delivery results → outcomes, a status
+    "adapter.tracing": "delivery",  # spans of the webhook and of each upstream request
     # plan
     "adapter.pipeline": "plan",
     "adapter.storm": "plan",
@@ -76,6 +78,7 @@ LAYERS: dict[str, str] = {
     "adapter.config.receivers": "settings",
     "adapter.config.timeintervals": "settings",
     "adapter.config.web": "settings",
+    "adapter.config.tracing": "settings",
     "adapter.http_config": "settings",
     # rules
     "adapter.keys": "rules",
