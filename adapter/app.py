@@ -28,6 +28,7 @@ from adapter.config.document import Config
 from adapter.config.loader import ConfigError
 from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
+from adapter.poller import Poller
 from adapter.state import TOKEN_FILE_POLL, State
 from adapter.transport import AiohttpTransport, Transport
 from adapter.webhook import Webhook, receiver_in
@@ -112,6 +113,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(sighup()))
     watcher = asyncio.create_task(state.watch_tokens(state.token_poll))
+    # Reads Alertmanager's API for mutes while the config has an alertmanager: block.
+    poller = asyncio.create_task(Poller(state, transport).run())
     tracing.install(state.loaded.config.tracing)
     state.ready = True
     log.info("adapter.ready", receivers=sorted(state.loaded.receivers), version=__version__)
@@ -120,6 +123,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     finally:
         state.ready = False
         watcher.cancel()
+        poller.cancel()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGHUP)
         if owned:

@@ -20,8 +20,9 @@ the webhook. Each kind has its verdict:
                                                           not meet; logged as event.error
 
 Under a receiver's rate budget the most urgent go first (adapter/ratelimit.py PRIORITIES:
-critical, error, resolve, warning, info): the workers of a webhook take its deliveries in
-that order, and the budget serves waiters of every webhook in that order.
+critical, error, resolve, warning, info; then mute, what a silence calls for): the workers
+of a webhook take its deliveries in that order, and the budget serves waiters of every
+webhook in that order.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def priority_of(delivery: Delivery) -> int:
     """The rank in PRIORITIES of the most urgent alert the delivery decides: a resolve
     ranks as `resolve`, a trigger as its severity. (A group's resolve that carries every
     alert of the webhook is as urgent as the most urgent of them: they all wait on it.)"""
+    if delivery.priority is not None:  # set by whoever planned it (a mute's events)
+        return _RANK[delivery.priority]
     events = delivery.events
     if len(events) == 1:  # nearly always: spare the generator
         return _RANK["resolve" if events[0].action == "resolve" else events[0].severity]

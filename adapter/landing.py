@@ -106,6 +106,24 @@ def deliveries_table(seen: Activity, detailed: bool = False) -> str:
     )
 
 
+def muted_table(seen: Activity) -> str:
+    """The receiver's incidents whose alerts Alertmanager silenced or inhibited at the last
+    poll of its API (adapter/poller.py), and what the adapter sent for each."""
+    if not seen.muted:
+        return ""
+    rows = [
+        f'<tr><td class="when">{_clock(since)}</td><td>{html.escape(alertname)}</td>'
+        f'<td class="key">{html.escape(key)}</td><td>{html.escape(reason)}</td>'
+        f"<td>{html.escape(action)}</td></tr>"
+        for key, (reason, action, alertname, since) in sorted(seen.muted.items())
+    ]
+    return (
+        f"<h3>Muted in Alertmanager ({len(rows)}, at the last poll)</h3>\n"
+        '<table class="muted"><tr><th>since (UTC)</th><th>alertname</th><th>dedup key</th>'
+        "<th>reason</th><th>sent</th></tr>\n" + "\n".join(rows) + "\n</table>\n"
+    )
+
+
 def _section(
     name: str, kind: str, seen: Activity, auth_enabled: bool, detailed: bool, base: str = ""
 ) -> str:
@@ -113,6 +131,7 @@ def _section(
         f'<section id="receiver-{html.escape(name)}"><h2>{html.escape(name)} '
         f"<small>({html.escape(kind)})</small></h2>\n"
         f"{_test_form(name, auth_enabled, base)}\n"
+        f"{muted_table(seen)}"
         f"<h3>Last deliveries (newest first, at most {RECENT}, this replica only)</h3>\n"
         f"{deliveries_table(seen, detailed)}</section>\n"
     )

@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from adapter.config.alertmanager import AlertmanagerSettings
 from adapter.config.model import Model
 from adapter.config.receivers import DeliverySettings
 from adapter.config.timeintervals import TimeIntervalSettings
@@ -48,6 +49,8 @@ class Config(BaseSettings):
     receivers: list[AnyReceiverSettings] = Field(min_length=1)
     # Alertmanager's named intervals, for severity overrides' active_time_intervals.
     time_intervals: list[TimeIntervalSettings] = Field(default_factory=list)
+    # Where to read silences and inhibitions (adapter/poller.py); None: no polling.
+    alertmanager: AlertmanagerSettings | None = None
     # Spans to an OTLP endpoint (adapter/tracing.py); None: no tracing, the SDK never imported.
     tracing: TracingSettings | None = None
 
@@ -75,6 +78,8 @@ class Config(BaseSettings):
         values = self.auth.secret_values()
         for receiver in self.receivers:
             values.extend(receiver.secret_values())
+        if self.alertmanager is not None:
+            values.extend(self.alertmanager.secret_values())
         if self.tracing is not None:
             values.extend(self.tracing.secret_values())
         return values

@@ -52,6 +52,7 @@ LAYERS: dict[str, str] = {
     "adapter.auth": "runtime",  # built by state from the web config, used by the edge
     "adapter.activity": "runtime",
     "adapter.testalert": "runtime",  # a test incident through plan, delivery and report
+    "adapter.poller": "runtime",  # reads Alertmanager's API; acts through plan and delivery
     # delivery
     "adapter.delivery": "delivery",
     "adapter.transport": "delivery",
@@ -63,6 +64,7 @@ LAYERS: dict[str, str] = {
     "adapter.pipeline": "plan",
     "adapter.storm": "plan",
     "adapter.ratelimit": "plan",  # each planned-for Receiver carries its rate window
+    "adapter.mutes": "plan",  # pure: Alertmanager's view of its alerts -> the events to send
     # config
     "adapter.config": "settings",  # the package's __init__: a docstring, no imports
     "adapter.config.document": "config",
@@ -72,6 +74,7 @@ LAYERS: dict[str, str] = {
     # settings
     "adapter.config.model": "settings",
     "adapter.config.http": "settings",
+    "adapter.config.alertmanager": "settings",
     "adapter.config.receivers": "settings",
     "adapter.config.timeintervals": "settings",
     "adapter.config.web": "settings",
