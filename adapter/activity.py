@@ -30,6 +30,9 @@ class Activity:
     last_failure: float | None = None
     last_failure_code: int | None = None
     recent: deque[tuple[float, AlertOutcome]] = field(default_factory=_recent)
+    # Its incidents muted in Alertmanager at the last poll (adapter/poller.py): by dedup key,
+    # (reason, what was sent: acknowledge, resolve or keep, alertname, since).
+    muted: dict[str, tuple[str, str, str, float]] = field(default_factory=dict)
 
     def note(self, status: int, now: float, outcomes: Iterable[AlertOutcome] = ()) -> None:
         if status == 200:

@@ -22,13 +22,14 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from adapter import __version__, endpoints
+from adapter import __version__, endpoints, tracing
 from adapter.bodies import Receive, Scope, Send
 from adapter.config.document import Config
 from adapter.config.loader import ConfigError
 from adapter.coordination import rebuilt
 from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
+from adapter.poller import Poller
 from adapter.state import TOKEN_FILE_POLL, State
 from adapter.transport import AiohttpTransport, Transport
 from adapter.webhook import Webhook, receiver_in
@@ -47,6 +48,9 @@ class App(Starlette):
         if scope["type"] == "http" and scope["method"] == "POST":
             receiver = receiver_in(scope["path"])
             if receiver is not None:
+                if tracing.active is not None:  # a span around the webhook (adapter/tracing.py)
+                    await tracing.active.webhook(self.webhook, scope, receive, send, receiver)
+                    return
                 await self.webhook(scope, receive, send, receiver)
                 return
         await super().__call__(scope, receive, send)
@@ -60,12 +64,14 @@ def create_app(
     config_path: str | None = None,
     token_poll: float = TOKEN_FILE_POLL,
     listen_host: str | None = None,
+    web_users: bool = False,
 ) -> Starlette:
     """The app for `config`; raises ConfigError when it cannot serve it (adapter/state.py,
-    build). `listen_host`: where it will listen, for the checks of credentials."""
+    build). `listen_host`: where it will listen, for the checks of credentials; `web_users`:
+    the web config's basic_auth_users guard it (the config may then set no auth: of its own)."""
     registry = registry if registry is not None else CollectorRegistry()
     metrics = Metrics(registry, (r.name for r in config.receivers))
-    state = State(config, transport, metrics, config_path, token_poll, listen_host)
+    state = State(config, transport, metrics, config_path, token_poll, listen_host, web_users)
     metrics.config_loaded(True, time.time())
     webhook = Webhook(state)
     app = App(
@@ -110,6 +116,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(sighup()))
     watcher = asyncio.create_task(state.watch_tokens(state.token_poll))
+    # Reads Alertmanager's API for mutes while the config has an alertmanager: block.
+    poller = asyncio.create_task(Poller(state, transport).run())
+    tracing.install(state.loaded.config.tracing)
     state.ready = True
     log.info("adapter.ready", receivers=sorted(state.loaded.receivers), version=__version__)
     try:
@@ -117,9 +126,14 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     finally:
         state.ready = False
         watcher.cancel()
+        poller.cancel()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGHUP)
         if state.deliverer.shared is not None:
             await state.deliverer.shared.aclose()
         if owned:
             await transport.aclose()
+        if state.loaded.config.tracing is not None:  # send the spans still held, then stop
+            stopped = tracing.install(None)
+            if stopped is not None:
+                await asyncio.to_thread(stopped.shutdown)

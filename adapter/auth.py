@@ -75,6 +75,15 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+# The web config's basic_auth_users and the config's `auth:` both use the Authorization header,
+# and a request (a webhook) carries one: a listener takes one of the two.
+BESIDE_WEB_USERS = (
+    "auth: the web config's basic_auth_users guard every endpoint, and a request carries one "
+    "Authorization header: keep one of the two (remove auth: here, or basic_auth_users from "
+    "the web config)"
+)
+
+
 def exposure_problems(settings: AuthSettings, host: str | None) -> list[str]:
     """Why these credentials must not guard a listener on `host` (None: not known here, as
     in a test's in-process app), each naming where the credential came from."""

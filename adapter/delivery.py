@@ -20,8 +20,9 @@ the webhook. Each kind has its verdict:
                                                           not meet; logged as event.error
 
 Under a receiver's rate budget the most urgent go first (adapter/ratelimit.py PRIORITIES:
-critical, error, resolve, warning, info): the workers of a webhook take its deliveries in
-that order, and the budget serves waiters of every webhook in that order.
+critical, error, resolve, warning, info; then mute, what a silence calls for): the workers
+of a webhook take its deliveries in that order, and the budget serves waiters of every
+webhook in that order.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from typing import Any
 import stamina
 import structlog
 
+from adapter import tracing
 from adapter.coordination import Claim, Coordination
 from adapter.events import RetryableAnswer, UpstreamRequest, Verdict
 from adapter.memo import DeliveryMemo
@@ -64,6 +66,8 @@ def priority_of(delivery: Delivery) -> int:
     """The rank in PRIORITIES of the most urgent alert the delivery decides: a resolve
     ranks as `resolve`, a trigger as its severity. (A group's resolve that carries every
     alert of the webhook is as urgent as the most urgent of them: they all wait on it.)"""
+    if delivery.priority is not None:  # set by whoever planned it (a mute's events)
+        return _RANK[delivery.priority]
     events = delivery.events
     if len(events) == 1:  # nearly always: spare the generator
         return _RANK["resolve" if events[0].action == "resolve" else events[0].severity]
@@ -202,7 +206,12 @@ class Deliverer:
         result = Result(Verdict.DELIVERED)
         while request is not None:
             try:
-                result, body = await self._send(receiver, request, priority, deadline, delivery)
+                if tracing.active is not None:  # a span per request (adapter/tracing.py)
+                    result, body = await tracing.active.upstream(
+                        self._send, receiver, request, priority, deadline, delivery
+                    )
+                else:
+                    result, body = await self._send(receiver, request, priority, deadline, delivery)
             except Exception as exc:  # one delivery's fault must not fail the webhook
                 result = _unexpected(receiver, delivery, exc)
                 break

@@ -36,6 +36,7 @@ from adapter.auth import Authenticator
 from adapter.bodies import ClientGone, error, is_json, read_body
 from adapter.config.loader import ConfigError
 from adapter.durations import parse_duration
+from adapter.edge import link_base
 from adapter.state import State
 from adapter.testalert import Probe, ProbeStep
 
@@ -120,7 +121,14 @@ async def index(request: Request) -> Response:
             }
         )
     return HTMLResponse(
-        landing.page(__version__, kinds, activity, state.loaded.auth.enabled, detailed)
+        landing.page(
+            __version__,
+            kinds,
+            activity,
+            state.loaded.auth.enabled,
+            detailed,
+            base=link_base(request.scope),
+        )
     )
 
 
@@ -186,7 +194,9 @@ async def test_incident(request: Request) -> Response:
             # A Basic challenge would make the browser ask for a password the form then
             # ignores; the form's field takes a token, so the challenge names Bearer.
             return HTMLResponse(
-                landing.refused_page("Missing or wrong credential: nothing was sent."),
+                landing.refused_page(
+                    "Missing or wrong credential: nothing was sent.", link_base(request.scope)
+                ),
                 status_code=401,
                 headers={"WWW-Authenticate": 'Bearer realm="incident-adapter"'},
             )
@@ -223,7 +233,13 @@ async def test_incident(request: Request) -> Response:
     if html_page:
         return HTMLResponse(
             landing.result_page(
-                name, receiver.kind, answers, seen, loaded.auth.enabled, probe.host
+                name,
+                receiver.kind,
+                answers,
+                seen,
+                loaded.auth.enabled,
+                probe.host,
+                base=link_base(request.scope),
             ),
             status_code=status,
         )

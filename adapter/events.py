@@ -21,7 +21,7 @@ from typing import Literal
 
 from adapter.payload import Alert, WebhookPayload
 
-Action = Literal["trigger", "resolve"]
+Action = Literal["trigger", "resolve", "acknowledge"]  # acknowledge: a mute (adapter/mutes.py)
 
 
 class RenderError(Exception):

@@ -61,13 +61,15 @@ def _head(title: str) -> str:
     )
 
 
-def _test_form(name: str, auth_enabled: bool) -> str:
-    action = "/-/test/" + quote(name, safe="")
+def _test_form(name: str, auth_enabled: bool, base: str = "") -> str:
+    action = base + "/-/test/" + quote(name, safe="")
     required = " required" if auth_enabled else ""
     hint = (
         "the inbound bearer token; for basic auth, user:password"
         if auth_enabled
-        else "none configured: this adapter listens on loopback without a credential"
+        # or its listener is guarded by the web config's basic auth (adapter/edge.py)
+        else "none in the adapter's config: it listens on loopback, or its web config's users "
+        "guard it"
     )
     return (
         f'<form method="post" action="{html.escape(action)}">'
@@ -104,11 +106,32 @@ def deliveries_table(seen: Activity, detailed: bool = False) -> str:
     )
 
 
-def _section(name: str, kind: str, seen: Activity, auth_enabled: bool, detailed: bool) -> str:
+def muted_table(seen: Activity) -> str:
+    """The receiver's incidents whose alerts Alertmanager silenced or inhibited at the last
+    poll of its API (adapter/poller.py), and what the adapter sent for each."""
+    if not seen.muted:
+        return ""
+    rows = [
+        f'<tr><td class="when">{_clock(since)}</td><td>{html.escape(alertname)}</td>'
+        f'<td class="key">{html.escape(key)}</td><td>{html.escape(reason)}</td>'
+        f"<td>{html.escape(action)}</td></tr>"
+        for key, (reason, action, alertname, since) in sorted(seen.muted.items())
+    ]
+    return (
+        f"<h3>Muted in Alertmanager ({len(rows)}, at the last poll)</h3>\n"
+        '<table class="muted"><tr><th>since (UTC)</th><th>alertname</th><th>dedup key</th>'
+        "<th>reason</th><th>sent</th></tr>\n" + "\n".join(rows) + "\n</table>\n"
+    )
+
+
+def _section(
+    name: str, kind: str, seen: Activity, auth_enabled: bool, detailed: bool, base: str = ""
+) -> str:
     return (
         f'<section id="receiver-{html.escape(name)}"><h2>{html.escape(name)} '
         f"<small>({html.escape(kind)})</small></h2>\n"
-        f"{_test_form(name, auth_enabled)}\n"
+        f"{_test_form(name, auth_enabled, base)}\n"
+        f"{muted_table(seen)}"
         f"<h3>Last deliveries (newest first, at most {RECENT}, this replica only)</h3>\n"
         f"{deliveries_table(seen, detailed)}</section>\n"
     )
@@ -120,8 +143,11 @@ def page(
     activity: dict[str, Activity],
     auth_enabled: bool = True,
     detailed: bool = False,
+    base: str = "",
 ) -> str:
+    """`base`: what links start with, the external URL or the route prefix (adapter/edge.py)."""
     rows = []
+    link = html.escape(base)
     sections = []
     for name, kind in sorted(receivers.items()):
         seen = activity.get(name) or Activity()
@@ -133,15 +159,15 @@ def page(
             f"<td>{iso(seen.last_success) or 'never'}</td><td>{html.escape(failure)}</td>"
             f'<td><a href="#receiver-{html.escape(name)}">deliveries and test</a></td></tr>'
         )
-        sections.append(_section(name, kind, seen, auth_enabled, detailed))
+        sections.append(_section(name, kind, seen, auth_enabled, detailed, base))
     return f"""{_head("incident-adapter")}
 <h1>incident-adapter {html.escape(version)}</h1>
 <p>Alertmanager webhooks in, one incident event per alert out.</p>
 <table><tr><th>receiver</th><th>dialect</th><th>last success</th><th>last failure</th><th></th></tr>
 {"".join(rows)}
 </table>
-<p><a href="/metrics">metrics</a> · <a href="/-/healthy">healthy</a> · <a href="/-/ready">ready</a>
-· <a href="/docs">docs</a></p>
+<p><a href="{link}/metrics">metrics</a> · <a href="{link}/-/healthy">healthy</a>
+· <a href="{link}/-/ready">ready</a> · <a href="{link}/docs">docs</a></p>
 {"".join(sections)}
 </body></html>
 """
@@ -154,6 +180,7 @@ def result_page(
     seen: Activity,
     auth_enabled: bool,
     host: str,
+    base: str = "",
 ) -> str:
     """The page after "Send test incident": what the API answered for each step. Its
     reader gave the credential, so reasons are shown in full (scrubbed)."""
@@ -177,16 +204,16 @@ def result_page(
 </table>
 <p>Sent from {html.escape(host)} as alertname <code>IncidentAdapterTest</code>, through this
 receiver's own key rule, severity, budget and retries.</p>
-<p><a href="/">Back to all receivers</a></p>
-{_section(name, kind, seen, auth_enabled, detailed=True)}
+<p><a href="{html.escape(base)}/">Back to all receivers</a></p>
+{_section(name, kind, seen, auth_enabled, detailed=True, base=base)}
 </body></html>
 """
 
 
-def refused_page(reason: str) -> str:
+def refused_page(reason: str, base: str = "") -> str:
     return f"""{_head("incident-adapter: refused")}
 <h1>Refused</h1>
 <p class="bad">{html.escape(reason)}</p>
-<p><a href="/">Back to all receivers</a></p>
+<p><a href="{html.escape(base)}/">Back to all receivers</a></p>
 </body></html>
 """

@@ -19,7 +19,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +27,10 @@ import orjson
 import structlog
 
 LEVELS = ("debug", "info", "warning", "error")
+
+# Set by adapter/tracing.py while tracing is configured: adds the current span's trace_id and
+# span_id to a line. None (no `tracing:` block) costs a line one test.
+trace_context: Callable[[MutableMapping[str, Any]], None] | None = None
 
 
 class UTCTimestamp:
@@ -67,6 +71,8 @@ class Stamp:
         self._time(logger, method, event_dict)
         if "exc_info" in event_dict:
             self._exc(logger, method, event_dict)
+        if trace_context is not None:
+            trace_context(event_dict)
         return event_dict
 
 
@@ -106,6 +112,12 @@ class LineWriter:
                 self._file.flush()
 
 
+def _trace_ids(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    if trace_context is not None:
+        trace_context(event_dict)
+    return event_dict
+
+
 def configure(level: str = "info", fmt: str = "json") -> None:
     numeric = getattr(logging, level.upper())
     shared: list[Any] = [structlog.processors.add_log_level, UTCTimestamp()]
@@ -116,7 +128,7 @@ def configure(level: str = "info", fmt: str = "json") -> None:
     )
     if fmt == "console":
         structlog.configure(
-            processors=[*shared, structlog.processors.format_exc_info, renderer],
+            processors=[*shared, structlog.processors.format_exc_info, _trace_ids, renderer],
             wrapper_class=structlog.make_filtering_bound_logger(numeric),
             logger_factory=structlog.WriteLoggerFactory(sys.stderr),
             cache_logger_on_first_use=True,

@@ -18,6 +18,7 @@ from adapter import __version__
 from adapter.ratelimit import PRIORITIES
 
 ACTIONS = ("trigger", "resolve")
+MUTE_ACTIONS = ("acknowledge", "resolve", "trigger")
 OUTCOMES = ("delivered", "skipped", "filtered", "failed", "rejected")
 CODES = ("200", "400", "401", "404", "408", "413", "415", "422", "424", "500", "503")
 CODE_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
@@ -102,7 +103,7 @@ class Metrics:
         self.budget_waiting = Gauge(
             "budget_waiting",
             "Upstream requests waiting for the receiver's rate budget now, by priority "
-            "(critical, error, resolve, warning, info; served in that order).",
+            "(critical, error, resolve, warning, info, mute; served in that order).",
             ["receiver", "priority"],
             namespace=ns,
             registry=registry,
@@ -116,6 +117,31 @@ class Metrics:
         self.reload_time = Gauge(
             "config_last_reload_success_timestamp_seconds",
             "Time of the last successful load.",
+            namespace=ns,
+            registry=registry,
+        )
+        self.am_polls = Counter(
+            "alertmanager_polls",
+            "Polls of Alertmanager's API for silenced and inhibited alerts, by result "
+            "(ok: a url answered; failed: none did).",
+            ["result"],
+            namespace=ns,
+            registry=registry,
+        )
+        self.alertmanager_polls = {r: self.am_polls.labels(r) for r in ("ok", "failed")}
+        self.muted = Gauge(
+            "muted_alerts",
+            "Incidents of the receiver whose alerts Alertmanager silences or inhibits, at the "
+            "last poll.",
+            ["receiver", "reason"],
+            namespace=ns,
+            registry=registry,
+        )
+        self.mute_events = Counter(
+            "mute_events",
+            "Events delivered because an alert was muted, unmuted or resolved while muted "
+            "(adapter/mutes.py), by action.",
+            ["receiver", "action"],
             namespace=ns,
             registry=registry,
         )
@@ -144,6 +170,10 @@ class Metrics:
             truncated=self.truncated.labels(name),
             budget_waiting={p: self.budget_waiting.labels(name, p) for p in PRIORITIES},
         )
+        for reason in ("silenced", "inhibited"):
+            self.muted.labels(name, reason)
+        for action in MUTE_ACTIONS:
+            self.mute_events.labels(name, action)
 
     def remove_receiver(self, name: str) -> None:
         """Drop every series of a receiver a reload removed: a dashboard or an alert must not
@@ -162,6 +192,8 @@ class Metrics:
             self.alerts_per_webhook,
             self.truncated,
             self.budget_waiting,
+            self.muted,
+            self.mute_events,
         ):
             family.remove_by_labels({"receiver": name})
 
@@ -171,6 +203,11 @@ class Metrics:
             return self._children[receiver]
         except KeyError:  # removed by a reload while its webhook was in flight
             return self._retired[receiver]
+
+    def set_muted(self, receiver: str, silenced: int, inhibited: int) -> None:
+        if receiver in self._children:
+            self.muted.labels(receiver, "silenced").set(silenced)
+            self.muted.labels(receiver, "inhibited").set(inhibited)
 
     def coordination(self) -> tuple[Any, Any]:
         """The shared store's series (adapter/coordination.py), made with the first store:

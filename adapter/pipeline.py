@@ -101,6 +101,8 @@ class Delivery:
     error: str = ""
     # The longest wait an upstream asked for (Retry-After) while delivering it, if any.
     retry_after: float | None = None
+    # Its rank's name in adapter/ratelimit.py PRIORITIES; None: from its events (delivery.py).
+    priority: str | None = None
 
     def heard(self, wait: float) -> None:
         if self.retry_after is None or wait > self.retry_after:
@@ -187,6 +189,16 @@ def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
     if (sg := receiver.storm_guard) is not None:
         limit = receiver.integration.dedup_key_limit
         merged = storm.guard(merged, payload, sg.threshold, sg.listed, receiver.dedup.prefix, limit)
+    deliveries.extend(rendered(receiver, merged))
+    return Plan(deliveries, filtered)
+
+
+def rendered(
+    receiver: Receiver, merged: Mapping[str, tuple[AlertEvent, tuple[AlertEvent, ...]]]
+) -> list[Delivery]:
+    """The deliveries of events merged by key (`by_key`): each rendered by the receiver's
+    dialect and confined under its url, or failed alone with why."""
+    deliveries: list[Delivery] = []
     integration = receiver.integration
     for request, reps in _rendered(receiver, [rep for rep, _ in merged.values()]):
         covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])
@@ -206,7 +218,7 @@ def plan(receiver: Receiver, payload: WebhookPayload) -> Plan:
             deliveries.append(Delivery(None, covered, f"cannot render: {why}"))
         else:
             deliveries.append(Delivery(request, covered))
-    return Plan(deliveries, filtered)
+    return deliveries
 
 
 def _rendered(

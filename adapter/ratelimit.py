@@ -54,8 +54,10 @@ from dataclasses import dataclass, field
 # The order in which requests waiting for a receiver's rate window are served, most urgent first:
 # a new critical or error page; then resolves, because an open incident keeps escalating
 # and paging until its resolve arrives, and a resolve never opens anything new; then
-# warnings and info, which usually page no one. docs/explanation/storms.md says more.
-PRIORITIES = ("critical", "error", "resolve", "warning", "info")
+# warnings and info, which usually page no one; last, what a mute in Alertmanager asks
+# (adapter/mutes.py): an acknowledge or resolve nobody waits for. docs/explanation/storms.md
+# says more.
+PRIORITIES = ("critical", "error", "resolve", "warning", "info", "mute")
 # Ranks below this one (critical, error: pages) may use a window's reserve.
 PAGES = PRIORITIES.index("resolve")
 

@@ -15,6 +15,14 @@
         key_file: /etc/tls/tls.key
         client_auth_type: RequireAndVerifyClientCert   # mutual TLS
         client_ca_file: /etc/tls/ca.crt
+      basic_auth_users:                                # every endpoint behind HTTP basic auth
+        alertmanager: $2b$12$...                       # bcrypt hashes (`htpasswd -nBC 12 ""`)
+      http_server_config:
+        headers: {X-Frame-Options: deny}               # exporter-toolkit's list of settable headers
+        http2: false                                   # uvicorn serves HTTP/1.1 only
+
+  Every key is honoured or refused by name; none is ignored. The basic auth itself is
+  adapter/edge.py.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import gc
 import json
 import math
+import re
 import signal
 import socket
 import ssl
@@ -31,12 +40,13 @@ from typing import Any, Literal
 
 import uvicorn
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from starlette.applications import Starlette
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from adapter.config.loader import yaml_problem
 from adapter.config.model import Model
+from adapter.secrets import Secret
 
 # After SIGTERM, in-flight webhooks get the longest delivery.timeout of any receiver (each
 # answers by its own) plus this margin, for the answer to be written: a stop never cuts a
@@ -76,9 +86,73 @@ class TLSServerConfig(Model):
     client_ca_file: Path | None = None
 
 
+# The headers `http_server_config.headers` may set, and the values allowed where the header
+# is an enumeration: exporter-toolkit's list (web/handler.go, extraHTTPHeaders), kept the same
+# so one web config means the same to every Prometheus component.
+SETTABLE_HEADERS: dict[str, tuple[str, ...]] = {
+    "Strict-Transport-Security": (),
+    "X-Content-Type-Options": ("nosniff",),
+    "X-Frame-Options": ("deny", "sameorigin"),
+    "X-XSS-Protection": (),
+    "Content-Security-Policy": (),
+}
+
+# A bcrypt hash as exporter-toolkit reads one (golang.org/x/crypto/bcrypt): version 2, 2a, 2b
+# or 2y, a two-digit cost 04..31, then 53 characters of salt and digest.
+BCRYPT_HASH = re.compile(r"\$2[abxy]?\$(0[4-9]|[12][0-9]|3[01])\$[./A-Za-z0-9]{53}\Z")
+
+
+class HTTPServerConfig(Model):
+    headers: dict[str, str] = Field(default_factory=dict)
+    http2: bool | None = None
+
+    @field_validator("headers")
+    @classmethod
+    def _settable(cls, headers: dict[str, str]) -> dict[str, str]:
+        for name, value in headers.items():
+            if name not in SETTABLE_HEADERS:
+                raise ValueError(
+                    f"header {name!r} cannot be set; these can: {', '.join(SETTABLE_HEADERS)}"
+                )
+            allowed = SETTABLE_HEADERS[name]
+            if allowed and value not in allowed:
+                raise ValueError(
+                    f"header {name}: {value!r} is not one of {', '.join(map(repr, allowed))}"
+                )
+            if not value.isprintable():
+                raise ValueError(f"header {name}: the value holds a control character")
+        return headers
+
+    @field_validator("http2")
+    @classmethod
+    def _http1_only(cls, http2: bool | None) -> bool | None:
+        if http2:
+            raise ValueError(
+                "the adapter's server (uvicorn) speaks HTTP/1.1 only; set http2: false or "
+                "leave it out (put a proxy that speaks HTTP/2 in front if you need it)"
+            )
+        return http2
+
+
 class WebConfig(Model):
     tls_server_config: TLSServerConfig | None = None
-    http_server_config: dict[str, Any] = Field(default_factory=dict)  # accepted, not used
+    http_server_config: HTTPServerConfig = Field(default_factory=HTTPServerConfig)
+    # username -> bcrypt hash; a Secret, so neither prints (adapter/edge.py checks them)
+    basic_auth_users: dict[str, Secret] = Field(default_factory=dict)
+
+    @field_validator("basic_auth_users")
+    @classmethod
+    def _bcrypt(cls, users: dict[str, Secret]) -> dict[str, Secret]:
+        for user, hashed in users.items():
+            if not user or ":" in user:
+                raise ValueError(f"user {user!r}: a basic-auth user name is not empty, has no ':'")
+            if not BCRYPT_HASH.match(hashed.reveal()):
+                # named by its user, never shown: a hash is a secret's stand-in
+                raise ValueError(
+                    f"user {user!r}: the value is not a bcrypt hash ($2b$12$ and 53 more "
+                    "characters); make one with `htpasswd -nBC 12 \"\" | tr -d ':\\n'`"
+                )
+        return users
 
 
 def load_web_config(path: str) -> WebConfig:
@@ -89,11 +163,6 @@ def load_web_config(path: str) -> WebConfig:
         raise ValueError(f"{path}: cannot read the web config: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:  # the place and kind, never the line: it may hold a secret
         raise ValueError(f"{path}: {yaml_problem(exc)}") from None
-    if isinstance(data, dict) and "basic_auth_users" in data:
-        raise ValueError(
-            f"{path}: basic_auth_users is not supported here; set auth.basic_auth in the "
-            "adapter's config instead"
-        )
     try:
         web = WebConfig.model_validate(data)
     except ValidationError as exc:
@@ -199,7 +268,10 @@ def serve(
     port: int,
     web_config: WebConfig | None = None,
     max_header_bytes: int = 16_384,
+    asgi: Any = None,
 ) -> None:
+    """Serve `app` (`asgi`, when given, is what the listener calls: the app inside
+    adapter/edge.py's Edge)."""
     state = app.state.adapter
 
     class Server(uvicorn.Server):
@@ -227,7 +299,7 @@ def serve(
     signal.signal(signal.SIGTERM, lambda *_: None)
     Server(
         uvicorn.Config(
-            app,
+            asgi or app,
             host=host,
             port=port,
             log_config=None,

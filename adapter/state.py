@@ -15,8 +15,14 @@ from dataclasses import dataclass, replace
 
 import structlog
 
+from adapter import tracing
 from adapter.activity import Activity
-from adapter.auth import Authenticator, exposure_problems, token_file_problems
+from adapter.auth import (
+    BESIDE_WEB_USERS,
+    Authenticator,
+    exposure_problems,
+    token_file_problems,
+)
 from adapter.config.document import Config
 from adapter.config.loader import DEFAULT_SOURCE, ConfigError, load_config
 from adapter.coordination import rebuilt
@@ -58,17 +64,21 @@ def build(
     *,
     host: str | None = None,
     before: Loaded | None = None,
+    web_users: bool = False,
 ) -> Loaded:
     """Everything the config implies, made ready: each receiver (its dialect, key and
     severity rules, rate budget, outbound TLS context, proxy and headers), the
     authenticator, and the credentials checked against the listen address `host` (None:
-    not known, as for an app made in a test).
+    not known, as for an app made in a test). `web_users`: the web config's basic_auth_users
+    guard the listener, so the config must not set credentials of its own.
 
     check-config, the start and every reload call this one function, so whatever passes
     check-config starts, and whatever would fail at start fails a reload instead, which
     then keeps the old config. Raises ConfigError with every problem, each naming its path.
     On a reload, receivers take over the rate budgets of `before` only once all is well."""
     problems = exposure_problems(config.auth, host)
+    if web_users and config.auth.enabled:
+        problems.append(BESIDE_WEB_USERS)
     secrets = config.secret_values()
     receivers: dict[str, Receiver] = {}
     for index, settings in enumerate(config.receivers):
@@ -102,10 +112,12 @@ class State:
         config_path: str | None,
         token_poll: float = TOKEN_FILE_POLL,
         host: str | None = None,
+        web_users: bool = False,
     ) -> None:
         self.source = config_path or DEFAULT_SOURCE
         self.host = host  # the listen address's host, for the checks of credentials
-        self.loaded = build(config, self.source, host=host)
+        self.web_users = web_users  # basic_auth_users guard the listener: no auth: of its own
+        self.loaded = build(config, self.source, host=host, web_users=web_users)
         self.metrics = metrics
         self.config_path = config_path
         self.transport = transport
@@ -123,7 +135,13 @@ class State:
         async with self.reload_lock:
             try:
                 config = await asyncio.to_thread(load_config, self.config_path)
-                loaded = build(config, self.source, host=self.host, before=self.loaded)
+                loaded = build(
+                    config,
+                    self.source,
+                    host=self.host,
+                    before=self.loaded,
+                    web_users=self.web_users,
+                )
             except Exception as exc:
                 failure = exc if isinstance(exc, ConfigError) else _unexpected(self.source, exc)
                 self.metrics.config_loaded(False, time.time())
@@ -141,6 +159,8 @@ class State:
                 self.activity.pop(name, None)
             self.metrics.config_loaded(True, time.time())
             log.info("config.reloaded", receivers=sorted(loaded.receivers))
+            if (replaced := tracing.install(config.tracing)) is not None:
+                await asyncio.to_thread(replaced.shutdown)  # rebuilt: the old one flushes
 
     async def watch_tokens(self, every: float = TOKEN_FILE_POLL) -> None:
         """Rotate tokens when bearer_tokens_file changes (Kubernetes swaps Secret files in place).

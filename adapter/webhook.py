@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 import structlog
 
+from adapter import tracing
 from adapter.activity import Activity
 from adapter.bodies import ClientGone, Receive, Scope, Send, is_json, read_body
 from adapter.payload import PayloadError, WebhookPayload, check_limits, parse_payload
@@ -207,6 +208,8 @@ class Webhook:
             status=payload.status,
             truncated_alerts=payload.truncatedAlerts,
         )
+        if tracing.active is not None:
+            tracing.active.webhook_read(receiver.name, len(payload.alerts))
         counted = self.metrics.of(receiver.name)
         counted.alerts_per_webhook.observe(len(payload.alerts))
         if payload.truncatedAlerts:

@@ -7,7 +7,7 @@ import argparse
 import sys
 from typing import Any
 
-from adapter.cli.common import DEFAULT_LISTEN, env, split_address
+from adapter.cli.common import DEFAULT_LISTEN, env, split_address, web_guards
 from adapter.config.loader import ConfigError, load_config
 
 
@@ -31,7 +31,8 @@ def add_to(commands: Any) -> argparse.ArgumentParser:
         "--web.config.file",
         dest="web_config_file",
         default=env("WEB_CONFIG_FILE", None),
-        help="the listener's TLS web config to check too",
+        help="the listener's web config (TLS, basic_auth_users, http_server_config) to check "
+        "too, and with each config",
     )
     parser.add_argument("paths", nargs="+", metavar="PATH")
     return parser
@@ -46,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
     if not structlog.is_configured():
         # warnings (a byte-order mark dropped from a secret file) beside the report, on stderr
         structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    web = None
     try:
         host, _ = split_address(args.listen)
         if args.web_config_file:
-            load_web_config(args.web_config_file)
+            web = load_web_config(args.web_config_file)
     except ValueError as exc:
         print(f"incident-adapter check-config: {exc}", file=sys.stderr)
         return 1
@@ -57,7 +59,8 @@ def run(args: argparse.Namespace) -> int:
     for path in args.paths:
         try:
             config = load_config(path)
-            build(config, path, host=host)
+            guarded = web_guards(web, config.auth.enabled, path)
+            build(config, path, host=None if guarded else host)
         except ConfigError as exc:
             failed = True
             print(f"Checking '{path}'  FAILED", file=sys.stderr)

@@ -19,10 +19,12 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from adapter.config.alertmanager import AlertmanagerSettings
 from adapter.config.coordination import CoordinationSettings
 from adapter.config.model import Model
 from adapter.config.receivers import DeliverySettings
 from adapter.config.timeintervals import TimeIntervalSettings
+from adapter.config.tracing import TracingSettings
 from adapter.config.web import AuthSettings
 from adapter.integrations import AnyReceiverSettings
 
@@ -48,6 +50,10 @@ class Config(BaseSettings):
     receivers: list[AnyReceiverSettings] = Field(min_length=1)
     # Alertmanager's named intervals, for severity overrides' active_time_intervals.
     time_intervals: list[TimeIntervalSettings] = Field(default_factory=list)
+    # Where to read silences and inhibitions (adapter/poller.py); None: no polling.
+    alertmanager: AlertmanagerSettings | None = None
+    # Spans to an OTLP endpoint (adapter/tracing.py); None: no tracing, the SDK never imported.
+    tracing: TracingSettings | None = None
     # A store shared by replicas (adapter/coordination.py); none: each replica on its own.
     coordination: CoordinationSettings | None = None
 
@@ -75,6 +81,10 @@ class Config(BaseSettings):
         values = self.auth.secret_values()
         for receiver in self.receivers:
             values.extend(receiver.secret_values())
+        if self.alertmanager is not None:
+            values.extend(self.alertmanager.secret_values())
+        if self.tracing is not None:
+            values.extend(self.tracing.secret_values())
         if self.coordination is not None:
             values.extend(self.coordination.secret_values())
         return values

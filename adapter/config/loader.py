@@ -275,4 +275,13 @@ def _cross_checks(config: Config) -> list[str]:
         except ValueError as exc:
             problems.append(f"receivers[{index}].delivery: {exc}")
     problems.extend(time_interval_problems(config.time_intervals, config.receivers))
+    if config.alertmanager is None:
+        for index, receiver in enumerate(config.receivers):
+            for name in ("on_silenced", "on_inhibited"):
+                if getattr(receiver, name) != "keep":
+                    problems.append(
+                        f"receivers[{index}].{name}: {getattr(receiver, name)} needs the "
+                        "top-level alertmanager: block (urls) to read silences and "
+                        "inhibitions from; add it, or keep"
+                    )
     return problems

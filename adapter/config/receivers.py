@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from adapter.config.alertmanager import MuteAction
 from adapter.config.http import HTTPClientSettings
 from adapter.config.model import Level, Matchers, Model, check_http_url, one_secret
 from adapter.durations import Duration
@@ -226,6 +227,42 @@ class ReceiverSettings(Model):
     rate_limit: RateLimitSettings | Literal["off"] | None = None
     storm_guard: StormGuardSettings | None = None  # off unless set
     http_config: HTTPClientSettings | None = None  # TLS, proxy, extra headers (http_config.py)
+    # What a mute in Alertmanager does to the incident (adapter/mutes.py); read from the API
+    # of the top-level `alertmanager:`, for the alerts routed to `alertmanager_receiver`.
+    alertmanager_receiver: Annotated[str, Field(min_length=1)] | None = None  # None: `name`
+    on_silenced: MuteAction = "keep"
+    on_inhibited: MuteAction = "keep"
+
+    def acknowledges(self) -> bool:
+        """Whether the dialect's API has an acknowledge (`on_silenced: acknowledge`)."""
+        return False
+
+    def serves(self) -> str:
+        """The Alertmanager receiver whose alerts this one serves."""
+        return self.alertmanager_receiver or self.name
+
+    def mutes_act(self) -> bool:
+        return self.on_silenced != "keep" or self.on_inhibited != "keep"
+
+    @model_validator(mode="after")
+    def _mute_actions(self) -> ReceiverSettings:
+        for name in ("on_silenced", "on_inhibited"):
+            if getattr(self, name) == "acknowledge" and not self.acknowledges():
+                raise ValueError(
+                    f"{name}: acknowledge: the {self.type} dialect's API has no acknowledge; "
+                    "use resolve or keep"
+                )
+        key = self.dedup_key
+        if self.mutes_act() and (
+            key.strategy == "group"
+            or (key.strategy == "template" and "group_key" in names_read(key.template))
+        ):
+            raise ValueError(
+                "on_silenced/on_inhibited: a key made of the group key cannot be found again "
+                "from Alertmanager's API, which names no group; use another dedup_key strategy "
+                "or keep"
+            )
+        return self
 
     def base_url(self) -> str:
         """Where every request of the receiver must stay (adapter/urls.py): its `url`."""

@@ -171,6 +171,10 @@ class Alert24Settings(KeyedReceiverSettings):
             )
         return data
 
+    def acknowledges(self) -> bool:
+        # By the documented lookup only: the alias path is an undocumented resolve.
+        return self.resolve.by == "lookup"
+
 
 def marker_tag(key: str) -> str:
     """The tag that finds a key's incident again; a key too long for a tag is hashed."""
@@ -270,7 +274,9 @@ class Alert24(Integration[Alert24Settings]):
             )
         # The chain is "close what is open under this key", whatever the listing holds: the
         # memo may skip its re-sends (Alertmanager's retries of a group, a storm of them).
-        return replace(self._listing(event, 0, 0, 1), memo_identity=b"resolve by lookup")
+        # An acknowledge (a mute, adapter/mutes.py) finds its incidents the same way.
+        identity = b"resolve by lookup" if event.action == "resolve" else b"acknowledge by lookup"
+        return replace(self._listing(event, 0, 0, 1), memo_identity=identity)
 
     def severity(self, event: AlertEvent) -> str:
         own = self.settings.incident_severity
@@ -361,8 +367,11 @@ class Alert24(Integration[Alert24Settings]):
         return list(dict.fromkeys(out))
 
     def _close(self, event: AlertEvent, incident_id: str) -> UpstreamRequest:
+        """The incident resolved, or, for an acknowledge, `acknowledged` (a documented status)."""
         body: dict[str, Any] = {"status": "resolved"}
-        if (when := resolved_at(event.alert.endsAt)) is not None:
+        if event.action == "acknowledge":
+            body = {"status": "acknowledged"}
+        elif (when := resolved_at(event.alert.endsAt)) is not None:
             body["resolved_at"] = when
         url = join(
             self._base, "/" + path_segment(incident_id)

@@ -9,7 +9,9 @@ as first created). So Alertmanager's re-sends page once, and what changes while 
 is open (its summary or description; with a `labels` or `template` key, its priority and
 tags too) does not reach Opsgenie. Alertmanager's own notifier sends extra update requests
 for that (`update_alerts`); this dialect does not. A resolve closes the alert with
-`POST {url}/{alias}/close?identifierType=alias`.
+`POST {url}/{alias}/close?identifierType=alias`; an acknowledge (a mute in Alertmanager,
+adapter/mutes.py) is `POST {url}/{alias}/acknowledge?identifierType=alias`
+(https://docs.opsgenie.com/docs/alert-api#acknowledge-alert), with the close's fields.
 """
 
 from __future__ import annotations
@@ -102,6 +104,9 @@ class AliasSettings(KeyedReceiverSettings):
     tag_labels: list[str] = Field(default_factory=lambda: ["alertname", "severity"])
     source: str = ""  # default: Alertmanager's externalURL host
 
+    def acknowledges(self) -> bool:
+        return True
+
 
 class Alias(Integration[AliasSettings]):
     dedup_key_limit = LIMITS.key_chars
@@ -118,10 +123,12 @@ class Alias(Integration[AliasSettings]):
 
     def render(self, event: AlertEvent) -> UpstreamRequest:
         source = self.settings.source or urlsplit(event.group.externalURL).netloc or "alertmanager"
-        if event.action == "resolve":
-            path = f"/{path_segment(event.dedup_key)}/close"  # a key of `..` stays one segment
+        if event.action != "trigger":
+            verb = "close" if event.action == "resolve" else "acknowledge"
+            path = f"/{path_segment(event.dedup_key)}/{verb}"  # a key of `..` stays one segment
             url = join(self._base, path, "identifierType=alias")
-            body = {"source": source, "note": "Resolved in Alertmanager"}
+            said = {"close": "Resolved", "acknowledge": "Silenced or inhibited"}[verb]
+            body = {"source": source, "note": f"{said} in Alertmanager"}
             content = fit(body, CLOSE_LIMITS, self._protected)
             return UpstreamRequest("POST", url, self._headers, content)
         content = fit(self.create_body(event, source), LIMITS, (*self._protected, event.dedup_key))

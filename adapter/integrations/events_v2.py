@@ -169,6 +169,11 @@ class EventsV2Settings(ReceiverSettings):
     def preset(self) -> Preset:
         return PRESETS[self.flavor]
 
+    def acknowledges(self) -> bool:
+        # PagerDuty's `event_action: acknowledge`; Alert24 documents no events endpoint at
+        # all, so nothing says its flavor takes one.
+        return self.flavor == "pagerduty"
+
 
 class EventsV2(Integration[EventsV2Settings]):
     dedup_key_limit = LIMITS.key_chars

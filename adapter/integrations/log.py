@@ -18,6 +18,9 @@ from adapter.integrations.base import Integration
 class LogSettings(ReceiverSettings):
     type: Literal["log"]
 
+    def acknowledges(self) -> bool:
+        return True  # it logs the acknowledge it would send
+
 
 class Log(Integration[LogSettings]):
     dedup_key_limit = 255

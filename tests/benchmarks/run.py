@@ -4,7 +4,8 @@ forwarder as the reference, on this machine.
     python tests/benchmarks/run.py [--runs 3] [--duration 10] [--quick]
                                    [--out bench-results/report.json]
                                    [--scenarios S1,S2,S3,S4,S5,S6,S7]
-                                   [--profile] [--profile-level warning|info] [--store]
+                                   [--profile] [--profile-level warning|info]
+                                   [--tracing] [--store]
 
 `--store` runs the adapter with its shared store on (`coordination:`, adapter/coordination.py):
 a redis-server on the load core, beside the upstream; every ratio is still to the forwarder of
@@ -54,6 +55,11 @@ to the table; every run's figures go to the JSON report (default bench-results/r
 and the table beside it as report.md). `--quick` is a few-second smoke run (one run, 1 s per
 load, a 200-alert S3): it checks the harness works, its figures mean little.
 
+`--tracing` adds S1 on a third adapter, at warning like the first, with a `tracing:` block
+(adapter/tracing.py) that samples every webhook and exports over OTLP/HTTP to a second
+upstream.py on the load core, which answers each export 200-class as a collector would: the cost
+of tracing on, against the first adapter's tracing off (which is the default adapter's cost).
+
 `--profile` then runs S1 on a fresh adapter under py-spy (`pip install py-spy`) and writes the
 collapsed stacks (bench-results/profile-s1-LEVEL.txt; speedscope.app opens them) and a summary
 (profile-s1-LEVEL-summary.txt): adapter functions by inclusive share, functions by self share,
@@ -101,6 +107,7 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVERS = {
     "adapter": "adapter (log warning)",
     "adapter-info": "adapter (log info)",
+    "adapter-traced": "adapter (log warning, tracing on, every webhook sampled)",
     "ref-aiohttp": "bare forwarder, aiohttp",
     "ref-httpx": "bare forwarder, httpx",
 }
@@ -246,9 +253,9 @@ def http_request(
 class Upstream:
     """upstream.py on the load core: answers 202; `/latency/<ms>/...` after that delay."""
 
-    def __init__(self, placement: Placement, workdir: Path) -> None:
+    def __init__(self, placement: Placement, workdir: Path, name: str = "upstream") -> None:
         cmd = placement.load([sys.executable, str(HERE / "upstream.py")])
-        self.process = Process(cmd, workdir / "upstream.log", stdout=subprocess.PIPE)
+        self.process = Process(cmd, workdir / f"{name}.log", stdout=subprocess.PIPE)
         assert self.process.popen.stdout is not None
         line = self.process.popen.stdout.readline().decode()
         if not line.startswith("listening on "):
@@ -281,7 +288,13 @@ class Server:
     """The server under test on its own core: the adapter, or the bare forwarder."""
 
     def __init__(
-        self, name: str, placement: Placement, upstream: Upstream, workdir: Path, token: str
+        self,
+        name: str,
+        placement: Placement,
+        upstream: Upstream,
+        workdir: Path,
+        token: str,
+        collector: Upstream | None = None,  # adapter-traced's OTLP endpoint (--tracing)
     ) -> None:
         self.name, self.token = name, token
         self.port = free_port()
@@ -295,6 +308,15 @@ class Server:
             config = workdir / "adapter.yml"
             if not config.exists():
                 write_adapter_config(config, workdir / "tokens", token, routes)
+            if name == "adapter-traced":
+                assert collector is not None, "--tracing starts the collector stand-in"
+                config = workdir / "adapter-traced.yml"
+                write_adapter_config(config, workdir / "tokens", token, routes)
+                with config.open("a") as lines:
+                    lines.write(
+                        "tracing:\n  client_type: http\n  insecure: true\n"
+                        f"  endpoint: 127.0.0.1:{collector.port}\n  sampling_fraction: 1\n"
+                    )
             level = "info" if name == "adapter-info" else "warning"
             cmd = [
                 sys.executable,
@@ -570,6 +592,7 @@ class Bench:
     say: Callable[[str], None]
     s6_webhooks: int = S6_WEBHOOKS  # per half of the flood, S6_GROUP alerts each
     s7_alerts: int = S7_ALERTS
+    collector: Upstream | None = None  # --tracing: the OTLP/HTTP stand-in adapter-traced exports to
     bodies: dict[str, Path] = field(default_factory=dict)
     series: int = 0
 
@@ -853,6 +876,8 @@ def run_once(bench: Bench, scenarios: list[str], run: int, say: Callable[[str], 
     names = ["adapter", "ref-aiohttp", "ref-httpx"]
     if "S1" in scenarios:
         names.append("adapter-info")
+        if bench.collector is not None:
+            names.append("adapter-traced")
     # Two lives per server, so that no scenario measures what an earlier one left behind: the
     # loads (S1, S2) right after start; then, on a fresh process whose peak RSS is S3's own,
     # S3's 5,000-alert group and the storm. (After S3 the forwarder, which freezes no startup
@@ -867,14 +892,16 @@ def run_once(bench: Bench, scenarios: list[str], run: int, say: Callable[[str], 
         results[name] = {}
         for life in lives:
             steps = life
-            if name == "adapter-info":
+            if name in ("adapter-info", "adapter-traced"):
                 steps = [step for step in life if step[0] == "S1"]
             elif name != "adapter":  # no budget, no priority, no memo: nothing to compare
                 steps = [step for step in life if step[0] not in ADAPTER_ONLY]
             steps = [step for step in steps if step[0] in scenarios]
             if not steps:
                 continue
-            server = Server(name, bench.placement, bench.upstream, bench.workdir, bench.token)
+            server = Server(
+                name, bench.placement, bench.upstream, bench.workdir, bench.token, bench.collector
+            )
             server.start()
             try:
                 checked = False
@@ -969,6 +996,17 @@ ROWS = [
         target="≤ 1.5x ref",
         meets=_ratio_at_most(1.5),
     ),
+    # --tracing only: the adapter at warning with every webhook traced (above: tracing off).
+    Row("S1, tracing on", "webhooks/s", "S1.webhooks_per_s", "n", server="adapter-traced"),
+    Row(
+        "S1, tracing on",
+        "server CPU per webhook",
+        "S1.cpu_us_per_webhook",
+        "us",
+        server="adapter-traced",
+    ),
+    Row("S1, tracing on", "p50 latency", "S1.p50_ms", "ms", server="adapter-traced"),
+    Row("S1, tracing on", "p99 latency", "S1.p99_ms", "ms", server="adapter-traced"),
     Row("S2", "group p50", "S2.group_p50_ms", "ms", target="≤ 150 ms", meets=lambda v, r: v <= 150),
     Row("S2", "group p99", "S2.group_p99_ms", "ms"),
     Row("S2", "groups/s", "S2.groups_per_s", "n"),
@@ -1102,6 +1140,8 @@ def table(runs: list[dict], scenarios: list[str]) -> tuple[list[dict[str, Any]],
         if row.scenario[:2] not in scenarios:
             continue
         mine = summary(runs, row.key, row.server)
+        if mine is None and row.server == "adapter-traced":  # not asked for (--tracing)
+            continue
         refs = {ref: summary(runs, row.key, ref) for ref in ("ref-aiohttp", "ref-httpx")}
         ratios = {
             ref: (mine / value if mine is not None and value else None)
@@ -1463,6 +1503,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="the adapter with its shared store on (coordination:, a redis-server on the "
         "load core); ratios stay to the forwarder of the same run",
     )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="S1 also on an adapter with tracing on, exporting to a stand-in collector",
+    )
     parser.add_argument("--profile-level", choices=("warning", "info"), default="warning")
     parser.add_argument(
         "--load-generator",
@@ -1514,6 +1559,7 @@ def main(argv: list[str] | None = None) -> int:
         "settle": 0.2 if args.quick else 1.0,
         "quiet_wait": args.quiet_wait if args.quiet_wait is not None else 0 if args.quick else 30,
         "quick": args.quick,
+        "tracing": args.tracing,
         "scenarios": args.scenarios,
         "store": args.store,
     }
@@ -1533,6 +1579,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         workdir = Path(tmp)
         upstream = Upstream(placement, workdir)
+        collector = Upstream(placement, workdir, "collector") if args.tracing else None
         try:
             bench = Bench(
                 placement,
@@ -1548,13 +1595,18 @@ def main(argv: list[str] | None = None) -> int:
                 say,
                 settings["s6_webhooks"],
                 settings["s7_alerts"],
+                collector,
             )
             for run in range(1, args.runs + 1):
                 runs.append(run_once(bench, args.scenarios, run, say))
             if args.profile:
                 profile_text = profile(bench, args.profile_level, out.parent, say)
+            if collector is not None:
+                say(f"tracing: {collector.requests()} OTLP exports received by the stand-in")
         finally:
             upstream.process.stop()
+            if collector is not None:
+                collector.process.stop()
 
     after = git_state()
     if after != info["git"]:

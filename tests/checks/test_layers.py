@@ -41,6 +41,7 @@ LAYERS: dict[str, str] = {
     # edge
     "adapter.app": "edge",
     "adapter.server": "edge",
+    "adapter.edge": "edge",  # around the app: route prefix, web-config basic auth, headers
     "adapter.webhook": "edge",
     "adapter.endpoints": "edge",
     "adapter.bodies": "edge",
@@ -51,6 +52,7 @@ LAYERS: dict[str, str] = {
     "adapter.auth": "runtime",  # built by state from the web config, used by the edge
     "adapter.activity": "runtime",
     "adapter.testalert": "runtime",  # a test incident through plan, delivery and report
+    "adapter.poller": "runtime",  # reads Alertmanager's API; acts through plan and delivery
     # delivery
     "adapter.delivery": "delivery",
     "adapter.transport": "delivery",
@@ -58,10 +60,12 @@ LAYERS: dict[str, str] = {
     "adapter.coordination": "delivery",  # the store replicas share: rate windows, the memo
     "adapter.metrics": "delivery",
     "adapter.report": "delivery",  # a plan and its delivery results → outcomes, a status
+    "adapter.tracing": "delivery",  # spans of the webhook and of each upstream request
     # plan
     "adapter.pipeline": "plan",
     "adapter.storm": "plan",
     "adapter.ratelimit": "plan",  # each planned-for Receiver carries its rate window
+    "adapter.mutes": "plan",  # pure: Alertmanager's view of its alerts -> the events to send
     # config
     "adapter.config": "settings",  # the package's __init__: a docstring, no imports
     "adapter.config.document": "config",
@@ -71,9 +75,11 @@ LAYERS: dict[str, str] = {
     # settings
     "adapter.config.model": "settings",
     "adapter.config.http": "settings",
+    "adapter.config.alertmanager": "settings",
     "adapter.config.receivers": "settings",
     "adapter.config.timeintervals": "settings",
     "adapter.config.web": "settings",
+    "adapter.config.tracing": "settings",
     "adapter.config.coordination": "settings",
     "adapter.http_config": "settings",
     # rules

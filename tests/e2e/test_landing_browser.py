@@ -24,6 +24,7 @@ import pytest
 from adapter.testalert import KEY_MARK
 from tests.builders import ROUTING_KEY, TOKEN, make_payload, pd_config
 from tests.harness.adapter import AdapterProcess
+from tests.harness.nginx import Nginx
 from tests.harness.server import Server
 from tests.harness.system import require
 from tests.standins.events import EventsAPI
@@ -162,3 +163,61 @@ def test_send_a_test_incident_from_the_landing_page(tmp_path: Path, chromium: st
     ]
     assert TOKEN not in markup and ROUTING_KEY not in markup
     assert shot.read_bytes().startswith(b"\x89PNG") and shot.stat().st_size > 10_000
+
+
+async def follow_the_page_behind_a_proxy(devtools_url: str, page_url: str) -> dict[str, Any]:
+    """Open the page through the proxy, follow its metrics link, come back, send a test
+    incident from the form, then follow "Back to all receivers": where each click landed."""
+    seen: dict[str, Any] = {}
+    async with aiohttp.ClientSession() as session, session.ws_connect(devtools_url) as socket:
+        page = DevTools(socket)
+        await page.call("Page.enable")
+        await page.call("Page.navigate", url=page_url)
+        await page.until("Page.loadEventFired")
+        seen["links"] = await page.evaluate(
+            "[...document.querySelectorAll('a[href], form[action]')]"
+            ".map(e => e.getAttribute('href') || e.getAttribute('action'))"
+        )
+        await page.click("a[href$='/metrics']")
+        await page.until("Page.loadEventFired")
+        seen["metrics_url"] = await page.evaluate("location.href")
+        seen["metrics"] = await page.evaluate("document.body.innerText")
+        await page.call("Page.navigate", url=page_url)
+        await page.until("Page.loadEventFired")
+        await page.click("#receiver-pd input[name=token]")
+        await page.call("Input.insertText", text=TOKEN)
+        await page.click("#receiver-pd button[type=submit]")
+        await page.until("Page.loadEventFired")
+        seen["result_url"] = await page.evaluate("location.href")
+        seen["result"] = await page.evaluate("document.body.innerText")
+        await page.click("a[href$='/']")  # "Back to all receivers"
+        await page.until("Page.loadEventFired")
+        seen["back_url"] = await page.evaluate("location.href")
+        seen["back"] = await page.evaluate("document.body.innerText")
+        page.reader.cancel()
+    return seen
+
+
+def test_the_landing_page_works_behind_nginx_under_a_path(tmp_path: Path, chromium: str) -> None:
+    """`--web.external-url=http://proxy/incident-adapter/`, nginx passing that path on: every
+    link and the form stay under the path, so each click goes through the proxy."""
+    api = EventsAPI()
+    with Server(api.app()) as upstream:
+        adapter = AdapterProcess(tmp_path, pd_config(url=upstream.url + "/v2/enqueue"))
+        proxy = Nginx(tmp_path, "/incident-adapter/", f"http://127.0.0.1:{adapter.port}")
+        external = proxy.url + "/incident-adapter/"
+        adapter.flags = (f"--web.external-url={external}",)
+        with adapter, proxy:
+            seen = asyncio.run(follow_the_page_behind_a_proxy(chromium, external))
+            proxied = (proxy.root / "access.log").read_text()
+    away = [link for link in seen["links"] if not link.startswith("#")]  # not in-page anchors
+    assert len(away) == 5 and all(link.startswith(external) for link in away)
+    assert seen["metrics_url"] == external + "metrics"
+    assert "incident_adapter_build_info" in seen["metrics"]
+    assert seen["result_url"] == external + "-/test/pd"
+    assert "The incident API accepted the trigger and the resolve." in seen["result"]
+    assert seen["back_url"] == external
+    assert "Send test incident" in seen["back"]
+    (key,) = [k for k in api.incidents if k.startswith(KEY_MARK)]
+    assert api.incidents[key].status == "resolved"
+    assert "POST /incident-adapter/-/test/pd" in proxied  # the form went through nginx

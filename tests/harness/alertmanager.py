@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.harness.process import ManagedProcess
+from tests.harness.server import free_port
 from tests.harness.system import require
 
 
@@ -73,3 +74,31 @@ class Alertmanager(ManagedProcess):
             past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=5)
             args.append(f"--end={past.strftime('%Y-%m-%dT%H:%M:%SZ')}")
         subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+    def silence(self, *matchers: str) -> str:
+        """`amtool silence add MATCHERS` for an hour; the silence's id."""
+        args = [self.amtool, f"--alertmanager.url={self.url}", "silence", "add"]
+        args += ["--comment=test", "--author=test", "--duration=1h", *matchers]
+        done = subprocess.run(args, check=True, capture_output=True, text=True, timeout=30)
+        return done.stdout.strip()
+
+    def expire(self, silence_id: str) -> None:
+        """`amtool silence expire ID`."""
+        args = [self.amtool, f"--alertmanager.url={self.url}", "silence", "expire", silence_id]
+        subprocess.run(args, check=True, capture_output=True, timeout=30)
+
+
+class ClusteredAlertmanager(Alertmanager):
+    """A member of an Alertmanager cluster on loopback: `gossip` is its cluster port, `peers`
+    the others' (silences and the notification log are gossiped between them)."""
+
+    def __init__(self, *args: Any, peers: tuple[int, ...] = (), gossip: int = 0, **route: Any):
+        super().__init__(*args, **route)
+        self.gossip = gossip or free_port()
+        self.peers = peers
+
+    def argv(self) -> list[str]:
+        argv = [a for a in super().argv() if not a.startswith("--cluster.listen-address")]
+        argv.append(f"--cluster.listen-address=127.0.0.1:{self.gossip}")
+        argv += [f"--cluster.peer=127.0.0.1:{port}" for port in self.peers]
+        return argv

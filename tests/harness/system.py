@@ -38,3 +38,19 @@ def require(program: str, package: str) -> str:
             pytest.fail(message + " -- CI must not skip this test")
         pytest.skip(message)
     return path
+
+
+def require_extra(module: str, extra: str) -> None:
+    """A Python package of one of the project's extras (`tracing`): skip on a user's machine
+    without it, with the command that installs it; fail under CI, whose install has them all."""
+    import importlib.util
+
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except ImportError:  # a parent package is missing
+        found = False
+    if not found:
+        message = f"{module} not found: pip install 'incident-adapter[{extra}]'"
+        if os.environ.get("CI"):
+            pytest.fail(message + " -- CI installs every extra and must not skip this test")
+        pytest.skip(message)

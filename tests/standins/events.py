@@ -1,7 +1,11 @@
 """A stand-in of the PagerDuty Events API v2 that keeps state like the real one.
 
-An incident per dedup key: a trigger opens it (or updates it while open), a resolve
-closes it; events that the real API would refuse are refused with 400 and the reason.
+An incident per dedup key: a trigger opens it (or updates it while open), an acknowledge
+marks an open one acknowledged, a resolve closes it. As PagerDuty does, a trigger for an
+acknowledged incident is added to it and leaves it acknowledged (an open incident, triggered
+or acknowledged, takes the key's new triggers:
+https://developer.pagerduty.com/docs/events-api-v2/trigger-events/); only a trigger after
+the resolve opens it again; events that the real API would refuse are refused with 400 and the reason.
 Faults can be scripted: the next N events answer a given status (with Retry-After) or
 hang past the adapter's attempt timeout. It runs as a real HTTP server in a thread.
 """
@@ -33,7 +37,7 @@ SEVERITIES = {"critical", "error", "warning", "info"}
 @dataclass
 class Incident:
     dedup_key: str
-    status: str  # triggered | resolved
+    status: str  # triggered | acknowledged | resolved
     summary: str
     severity: str
     triggers: int = 1
@@ -50,6 +54,7 @@ class Fault:
 class EventsAPI:
     def __init__(self, routing_key_field: str = "routing_key", limits: str = "events-v2") -> None:
         self.incidents: dict[str, Incident] = {}
+        self.opened: dict[str, int] = {}  # how often each key's incident was opened
         self.events: list[dict[str, Any]] = []
         self.refused: list[dict[str, Any]] = []
         self.faults: deque[Fault] = deque()
@@ -130,6 +135,7 @@ class EventsAPI:
             if action == "trigger":
                 payload = event["payload"]
                 if incident is None or incident.status == "resolved":
+                    self.opened[key] = self.opened.get(key, 0) + 1
                     self.incidents[key] = Incident(
                         key, "triggered", payload["summary"], payload["severity"], payload=payload
                     )
@@ -138,6 +144,10 @@ class EventsAPI:
                     incident.payload = payload
             elif action == "resolve" and incident is not None:
                 incident.status = "resolved"
+            elif (
+                action == "acknowledge" and incident is not None and incident.status == "triggered"
+            ):
+                incident.status = "acknowledged"
 
     def fault_at_random(self, rate: float, seed: int, hang: float) -> None:
         """From now on, each event fails with probability `rate`: 500, 503, 429 or a hang."""
@@ -195,15 +205,22 @@ class OpsAlert:
     priority: str
     status: str = "open"  # open | closed
     count: int = 1
+    acknowledged: bool = False  # Opsgenie keeps it beside the status, open or closed
     body: dict[str, Any] = field(default_factory=dict)
+
+
+VERBS = ("close", "acknowledge")  # POST /v2/alerts/{alias}/{verb}?identifierType=alias
 
 
 class AlertsAPI:
     """An Opsgenie-style alert API as an httpx handler: open alerts are deduplicated by alias
     (a create for an open alias counts up and changes nothing else, as Opsgenie does), close
-    by alias closes it; bad requests get 422, and so does a close with a field Opsgenie's
-    close-alert doc does not name (it names user, source, note; what Opsgenie does with
-    another is not documented, so the stand-in refuses it)."""
+    by alias closes it, acknowledge by alias marks it acknowledged (a create for it still
+    only counts up: it stays acknowledged); bad requests get 422, and so does a close or an
+    acknowledge with a field Opsgenie's close-alert and acknowledge-alert docs do not name
+    (both name user, source, note; what Opsgenie does with another is not documented, so the
+    stand-in refuses it).
+    https://docs.opsgenie.com/docs/alert-api#acknowledge-alert"""
 
     def __init__(self, key: str, scheme: str = "GenieKey") -> None:
         self.expected_auth = f"{scheme} {key}"
@@ -239,17 +256,19 @@ class AlertsAPI:
             else:
                 self.alerts[alias] = OpsAlert(alias, body["message"], body["priority"], body=body)
             return httpx.Response(202, json={"result": "Request will be processed"})
-        if request.method == "POST" and path.startswith("/v2/alerts/") and path.endswith("/close"):
+        verb = path.rpartition("/")[2]
+        if request.method == "POST" and path.startswith("/v2/alerts/") and verb in VERBS:
             if request.url.params.get("identifierType") != "alias":
                 return httpx.Response(422, json={"message": "identifierType"})
             if unknown := sorted(set(body) - {"user", "source", "note"}):
-                return httpx.Response(422, json={"message": f"close takes no {unknown}"})
+                return httpx.Response(422, json={"message": f"{verb} takes no {unknown}"})
             if request.content and (problems := violations("alias", request.content)):
                 return httpx.Response(422, json={"message": f"invalid: {problems}"})
-            alias = unquote(
-                request.url.raw_path.decode().split("?")[0][len("/v2/alerts/") : -len("/close")]
-            )
-            if alias in self.alerts:
+            raw = request.url.raw_path.decode().split("?")[0]
+            alias = unquote(raw[len("/v2/alerts/") : -len("/" + verb)])
+            if alias in self.alerts and verb == "close":
                 self.alerts[alias].status = "closed"
+            elif alias in self.alerts and self.alerts[alias].status == "open":
+                self.alerts[alias].acknowledged = True
             return httpx.Response(202, json={"result": "Request will be processed"})
         return httpx.Response(404, json={"message": "no such endpoint"})

@@ -6,13 +6,17 @@ import asyncio
 import time
 from pathlib import Path
 
+import httpx
 import yaml
 from prometheus_client import CollectorRegistry
+from starlette.testclient import TestClient
 
+from adapter.app import create_app
 from adapter.config.loader import load_config
 from adapter.metrics import Metrics
 from adapter.state import State
-from tests.builders import TOKEN, pd_config
+from adapter.transport import HttpxTransport
+from tests.builders import TOKEN, make_payload, pd_config
 
 
 def test_a_token_rotation_during_a_reload_is_not_lost(tmp_path: Path) -> None:
@@ -48,3 +52,21 @@ def test_a_token_rotation_during_a_reload_is_not_lost(tmp_path: Path) -> None:
             watcher.cancel()
 
     assert asyncio.run(run()), "the rotated token never took effect"
+
+
+def test_a_reload_that_adds_auth_beside_the_web_configs_users_is_refused(tmp_path: Path) -> None:
+    """The web config's basic_auth_users and the config's `auth:` are both the Authorization
+    header: a start refuses the pair, and so does a reload, which keeps the old config (a
+    reload that took it would answer every webhook 401)."""
+    doc = pd_config()
+    del doc["auth"]
+    path = tmp_path / "config.yml"
+    path.write_text(yaml.safe_dump(doc))
+    transport = HttpxTransport(httpx.MockTransport(lambda _: httpx.Response(202)))
+    app = create_app(load_config(path), transport=transport, config_path=str(path), web_users=True)
+    with TestClient(app) as client:
+        path.write_text(yaml.safe_dump(pd_config()))  # pd_config sets auth: bearer_tokens
+        response = client.post("/-/reload")
+        assert response.status_code == 400
+        assert any("basic_auth_users" in p for p in response.json()["problems"])
+        assert client.post("/alerts/pd", json=make_payload()).status_code == 200  # still open
