@@ -298,6 +298,7 @@ class Coordination:
         self._pushes: set[asyncio.Task[None]] = set()
         self._gathered: dict[str, list[str]] = {}  # last deliveries not yet in the store
         self._flush_armed = False
+        self._records: list[tuple[bytes, bytes, int]] = []  # memo deliveries not yet written
         self.up_gauge, seconds = metrics.coordination()
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
         self.up = False
@@ -320,8 +321,13 @@ class Coordination:
         return shared
 
     async def aclose(self) -> None:
-        # Webhooks still in flight on this client (a reload replaced it) fall back quietly:
-        # no log, and the gauge is the new client's.
+        # What is gathered still goes (a stopping replica's last deliveries), then webhooks
+        # still in flight on this client (a reload replaced it) fall back quietly: no log,
+        # and the gauge is the new client's.
+        if self._records or self._gathered:
+            gathered, self._gathered = self._gathered, {}
+            records, self._records = self._records, []
+            await self._push(gathered, records)
         self.up = False
         if self._watcher is not None:
             self._watcher.cancel()
@@ -519,13 +525,17 @@ class Coordination:
         delivered: bool,
         ttl: float,
     ) -> None:
-        """After sending: delivered, the digest stays for `ttl`; else the claim is released."""
+        """After sending: delivered, the digest stays for `ttl`; else the claim is released.
+        A delivery is written with the next batch (HISTORY_EVERY), not awaited: until then
+        the claim's pending mark, which lives past the deadline, holds the key, and a replica
+        holding the same request waits for the record instead of sending it."""
         entry = self._memo_key(name, key)
+        if delivered:
+            self._records.append((entry, shared_digest(request), max(1, round(ttl * 1000))))
+            self._arm()
+            return
         with contextlib.suppress(_Down):
-            if delivered:
-                await self._call("memo", self._set, [entry], [shared_digest(request), ttl])
-            else:
-                await self._call("memo", self._release, [entry], [mark])
+            await self._call("memo", self._release, [entry], [mark])
 
     async def memo_forget(self, name: str, key: str) -> None:
         with contextlib.suppress(_Down):
@@ -559,6 +569,9 @@ class Coordination:
         gathered = self._gathered.setdefault(name, [])
         gathered += entries
         del gathered[:-RECENT]
+        self._arm()
+
+    def _arm(self) -> None:
         if not self._flush_armed:
             self._flush_armed = True
             self.loop.call_later(HISTORY_EVERY, self._flush)
@@ -566,11 +579,20 @@ class Coordination:
     def _flush(self) -> None:
         self._flush_armed = False
         gathered, self._gathered = self._gathered, {}
-        task = self.loop.create_task(self._push(gathered))
+        records, self._records = self._records, []
+        task = self.loop.create_task(self._push(gathered, records))
         self._pushes.add(task)
         task.add_done_callback(self._pushes.discard)
 
-    async def _push(self, gathered: dict[str, list[str]]) -> None:
+    async def _push(
+        self, gathered: dict[str, list[str]], records: list[tuple[bytes, bytes, int]]
+    ) -> None:
+        if records:  # the memo's deliveries: one round trip for the batch
+            pipe = self.client.pipeline(transaction=False)
+            for entry, digest, ttl_ms in records:
+                pipe.set(entry, digest, px=ttl_ms)
+            with contextlib.suppress(_Down):
+                await self._call("memo", _run_pipeline(pipe), [], [])
         for name, entries in gathered.items():
             key = b"%s:history:%s" % (self.prefix, name.encode())
             with contextlib.suppress(_Down):
@@ -599,9 +621,6 @@ class Coordination:
                 recent.append((when, fields))
             out[name] = recent
         return out
-
-    async def _set(self, keys: list[bytes], args: list[Any]) -> Any:
-        return await self.client.set(keys[0], args[0], px=max(1, round(args[1] * 1000)))
 
     async def _delete(self, keys: list[bytes], args: list[Any]) -> Any:
         return await self.client.delete(keys[0])
