@@ -1,6 +1,7 @@
 """The record of recent deliveries, per receiver: the last webhook answers and the last RECENT
 deliveries this replica made (a bounded deque, in memory). The webhook writes it; the page at
-`/` (adapter/landing.py) and `/api/v1/receivers` read it.
+`/` (adapter/landing.py) and `/api/v1/receivers` read it. With a shared store the deliveries
+are every replica's (adapter/coordination.py keeps them; `with_shared` shows them).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -54,6 +55,20 @@ class Activity:
             "last_failure_code": self.last_failure_code,
             "recent": [_delivery_json(when, o, detailed) for when, o in reversed(self.recent)],
         }
+
+
+def with_shared(
+    activity: dict[str, Activity], shared: dict[str, list[tuple[float, list[Any]]]]
+) -> dict[str, Activity]:
+    """Each receiver's record with the last deliveries of every replica (from the shared
+    store: when, and the fields of an AlertOutcome) in place of this replica's own."""
+    from adapter.report import AlertOutcome
+
+    out = dict(activity)
+    for name, rows in shared.items():
+        recent = deque(((when, AlertOutcome(*fields)) for when, fields in rows), maxlen=RECENT)
+        out[name] = replace(activity.get(name) or Activity(), recent=recent)
+    return out
 
 
 def _delivery_json(when: float, outcome: AlertOutcome, detailed: bool) -> dict[str, Any]:

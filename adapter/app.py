@@ -26,6 +26,7 @@ from adapter import __version__, endpoints, tracing
 from adapter.bodies import Receive, Scope, Send
 from adapter.config.document import Config
 from adapter.config.loader import ConfigError
+from adapter.coordination import rebuilt
 from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
 from adapter.poller import Poller
@@ -104,6 +105,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     owned = state.transport is None
     transport = state.transport or AiohttpTransport()
     state.deliverer = Deliverer(transport, state.metrics)
+    # The store replicas share, if configured: unreachable now is not fatal (it falls back).
+    state.deliverer.shared = await rebuilt(None, state.loaded.config.coordination, state.metrics)
     loop = asyncio.get_running_loop()
 
     async def sighup() -> None:
@@ -126,6 +129,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         poller.cancel()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGHUP)
+        if state.deliverer.shared is not None:
+            await state.deliverer.shared.aclose()
         if owned:
             await transport.aclose()
         if state.loaded.config.tracing is not None:  # send the spans still held, then stop

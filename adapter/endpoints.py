@@ -31,7 +31,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from adapter import __version__, landing
-from adapter.activity import Activity
+from adapter.activity import Activity, with_shared
 from adapter.auth import Authenticator
 from adapter.bodies import ClientGone, error, is_json, read_body
 from adapter.config.loader import ConfigError
@@ -102,6 +102,10 @@ async def index(request: Request) -> Response:
     kinds = {name: r.kind for name, r in state.loaded.receivers.items()}
     # What upstreams said only for a reader with the credential (adapter/landing.py).
     detailed = state.loaded.auth.allows(request.headers.get("authorization"))
+    activity = state.activity
+    shared = state.deliverer.shared if state.deliverer is not None else None
+    if shared is not None and (histories := await shared.history(kinds)) is not None:
+        activity = with_shared(activity, histories)  # every replica's deliveries
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse(
             {
@@ -110,7 +114,7 @@ async def index(request: Request) -> Response:
                 "receivers": {
                     name: {
                         "type": kind,
-                        **state.activity.get(name, Activity()).as_json(detailed),
+                        **activity.get(name, Activity()).as_json(detailed),
                     }
                     for name, kind in kinds.items()
                 },
@@ -120,7 +124,7 @@ async def index(request: Request) -> Response:
         landing.page(
             __version__,
             kinds,
-            state.activity,
+            activity,
             state.loaded.auth.enabled,
             detailed,
             base=link_base(request.scope),

@@ -225,7 +225,10 @@ class Webhook:
         activity = state.activity.get(receiver.name)
         if activity is None:
             activity = state.activity[receiver.name] = Activity()
-        activity.note(status, time.time(), report.outcomes)
+        now = time.time()
+        activity.note(status, now, report.outcomes)
+        if (shared := state.deliverer.shared) is not None:  # the replicas' shared history
+            shared.history_push(receiver.name, now, report.outcomes)
         if status != 200:
             log.warning(
                 "webhook.answered",

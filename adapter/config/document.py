@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from adapter.config.alertmanager import AlertmanagerSettings
+from adapter.config.coordination import CoordinationSettings
 from adapter.config.model import Model
 from adapter.config.receivers import DeliverySettings
 from adapter.config.timeintervals import TimeIntervalSettings
@@ -53,6 +54,8 @@ class Config(BaseSettings):
     alertmanager: AlertmanagerSettings | None = None
     # Spans to an OTLP endpoint (adapter/tracing.py); None: no tracing, the SDK never imported.
     tracing: TracingSettings | None = None
+    # A store shared by replicas (adapter/coordination.py); none: each replica on its own.
+    coordination: CoordinationSettings | None = None
 
     @model_validator(mode="after")
     def _bind_time_intervals(self) -> Config:
@@ -82,4 +85,6 @@ class Config(BaseSettings):
             values.extend(self.alertmanager.secret_values())
         if self.tracing is not None:
             values.extend(self.tracing.secret_values())
+        if self.coordination is not None:
+            values.extend(self.coordination.secret_values())
         return values

@@ -5,7 +5,11 @@ forwarder as the reference, on this machine.
                                    [--out bench-results/report.json]
                                    [--scenarios S1,S2,S3,S4,S5,S6,S7]
                                    [--profile] [--profile-level warning|info]
-                                   [--tracing]
+                                   [--tracing] [--store]
+
+`--store` runs the adapter with its shared store on (`coordination:`, adapter/coordination.py):
+a redis-server on the load core, beside the upstream; every ratio is still to the forwarder of
+the same run, so a run with and one without show what the store costs (issue 22: S1 >= 0.7x).
 
 Scenarios (each run measures every server in turn: S4, S1 and S2 on one fresh process, S3 and S5
 on another, so that S3's 5,000 alerts do not weigh on S1; S6 and S7 each on its own):
@@ -368,6 +372,41 @@ class Server:
             return status, {"raw": raw[:500].decode(errors="replace")}
 
 
+# `--store`: the redis-server on the load core that the adapter shares its rate windows,
+# memo and history through (adapter/coordination.py); None: no `coordination:` block.
+STORE_URL: str | None = None
+
+
+@contextlib.contextmanager
+def shared_store(placement: Placement, workdir: Path, on: bool) -> Iterator[None]:
+    """With `on`, a redis-server on the load core for the run, its URL in STORE_URL."""
+    global STORE_URL
+    if not on:
+        yield
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server not found: apt-get install redis-server")
+    port = free_port()
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    process = Process(placement.load(cmd), workdir / "redis.log")
+    deadline = time.monotonic() + 30
+    while True:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 1) as c:
+            c.sendall(b"PING\r\n")
+            if c.recv(16).startswith(b"+PONG"):
+                break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"redis-server did not start:\n{process.tail()}")
+        time.sleep(0.05)
+    STORE_URL = f"redis://127.0.0.1:{port}/0"
+    try:
+        yield
+    finally:
+        STORE_URL = None
+        process.stop()
+
+
 def write_adapter_config(path: Path, tokens: Path, token: str, routes: dict[str, str]) -> None:
     tokens.write_text(token + "\n")
     lines = ["auth:", f"  bearer_tokens_file: {json.dumps(str(tokens))}", "receivers:"]
@@ -382,6 +421,8 @@ def write_adapter_config(path: Path, tokens: Path, token: str, routes: dict[str,
         # except for the storm scenario, which measures priority under that default.
         if name != "storm":
             lines.append('    rate_limit: "off"')
+    if STORE_URL is not None:
+        lines += ["coordination:", f"  redis: {{url: {json.dumps(STORE_URL)}}}", "  replicas: 2"]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -1258,6 +1299,12 @@ def describe(info: dict[str, Any], settings: dict[str, Any]) -> str:
             f"S6 2 x {settings['s6_webhooks']} webhooks of {S6_GROUP} alerts; "
             f"S7 {settings['s7_alerts']} alerts; "
             "ratio = adapter / reference",
+            "- shared store: "
+            + (
+                "**on** (coordination:, a redis-server on the load core)"
+                if settings.get("store")
+                else "off"
+            ),
         ]
     )
 
@@ -1451,6 +1498,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--profile", action="store_true", help="then profile S1 with py-spy")
     parser.add_argument(
+        "--store",
+        action="store_true",
+        help="the adapter with its shared store on (coordination:, a redis-server on the "
+        "load core); ratios stay to the forwarder of the same run",
+    )
+    parser.add_argument(
         "--tracing",
         action="store_true",
         help="S1 also on an adapter with tracing on, exporting to a stand-in collector",
@@ -1508,6 +1561,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "tracing": args.tracing,
         "scenarios": args.scenarios,
+        "store": args.store,
     }
     info = machine(placement, wrk)
 
@@ -1518,7 +1572,11 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     runs: list[dict] = []
     profile_text = ""
-    with tempfile.TemporaryDirectory(prefix="bench-") as tmp, pinned_harness(placement):
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-") as tmp,
+        pinned_harness(placement),
+        shared_store(placement, Path(tmp), args.store),
+    ):
         workdir = Path(tmp)
         upstream = Upstream(placement, workdir)
         collector = Upstream(placement, workdir, "collector") if args.tracing else None

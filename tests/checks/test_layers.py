@@ -57,6 +57,7 @@ LAYERS: dict[str, str] = {
     "adapter.delivery": "delivery",
     "adapter.transport": "delivery",
     "adapter.memo": "delivery",
+    "adapter.coordination": "delivery",  # the store replicas share: rate windows, the memo
     "adapter.metrics": "delivery",
     "adapter.report": "delivery",  # a plan and its delivery results → outcomes, a status
     "adapter.tracing": "delivery",  # spans of the webhook and of each upstream request
@@ -79,6 +80,7 @@ LAYERS: dict[str, str] = {
     "adapter.config.timeintervals": "settings",
     "adapter.config.web": "settings",
     "adapter.config.tracing": "settings",
+    "adapter.config.coordination": "settings",
     "adapter.http_config": "settings",
     # rules
     "adapter.keys": "rules",
