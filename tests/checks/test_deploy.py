@@ -626,7 +626,7 @@ def test_redis_overlays_script_starts_a_redis_that_wants_the_password(tmp_path: 
     process's arguments."""
     redis_server = require("redis-server", "redis-server")
     redis_cli = require("redis-cli", "redis-server")
-    deployment, container, _, _ = redis_parts()
+    _, container, _, _ = redis_parts()
     password = secret_data(one(render(REDIS_OVERLAY), "Secret"))["redis-password"]
     mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
     run, secrets = tmp_path / "run", tmp_path / "secrets"
