@@ -26,6 +26,7 @@ from adapter import __version__, endpoints
 from adapter.bodies import Receive, Scope, Send
 from adapter.config.document import Config
 from adapter.config.loader import ConfigError
+from adapter.coordination import rebuilt
 from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
 from adapter.state import TOKEN_FILE_POLL, State
@@ -98,6 +99,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     owned = state.transport is None
     transport = state.transport or AiohttpTransport()
     state.deliverer = Deliverer(transport, state.metrics)
+    # The store replicas share, if configured: unreachable now is not fatal (it falls back).
+    state.deliverer.shared = await rebuilt(None, state.loaded.config.coordination, state.metrics)
     loop = asyncio.get_running_loop()
 
     async def sighup() -> None:
@@ -116,5 +119,7 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         watcher.cancel()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGHUP)
+        if state.deliverer.shared is not None:
+            await state.deliverer.shared.aclose()
         if owned:
             await transport.aclose()

@@ -31,10 +31,12 @@ import json
 import random
 import traceback
 from dataclasses import dataclass
+from typing import Any
 
 import stamina
 import structlog
 
+from adapter.coordination import Claim, Coordination
 from adapter.events import RetryableAnswer, UpstreamRequest, Verdict
 from adapter.memo import DeliveryMemo
 from adapter.metrics import Metrics, code_class
@@ -100,6 +102,8 @@ class Deliverer:
         self.transport = transport
         self.metrics = metrics
         self.memo = memo if memo is not None else DeliveryMemo()
+        # The store replicas share (adapter/coordination.py); None, the default: none.
+        self.shared: Coordination | None = None
         # Made inside the loop it serves (the app's lifespan, a test incident's run), like
         # the aiohttp session; asking for the running loop is a getpid() call on 3.11.
         self.loop = asyncio.get_running_loop()
@@ -175,7 +179,24 @@ class Deliverer:
         use_memo = receiver.delivery.memo_ttl > 0 and (
             delivery.request.then is None or delivery.request.memo_identity is not None
         )
-        if use_memo and self.memo.delivered(receiver.name, key, delivery.request, started):
+        shared, mark = self.shared, None
+        if use_memo and shared is not None and shared.up:
+            claim, mark = await shared.memo_claim(
+                receiver.name, key, delivery.request, deadline - loop.time()
+            )
+            if claim is Claim.DELIVERED:
+                return SKIPPED
+            if claim is Claim.BUSY:
+                result = Result(Verdict.RETRY, detail="another replica is still delivering it")
+                _log_result(receiver, delivery, result)
+                return result
+            if claim is Claim.LOCAL:  # the store went down: this replica's memo decides
+                mark = None
+        if (
+            mark is None
+            and use_memo
+            and self.memo.delivered(receiver.name, key, delivery.request, started)
+        ):
             return SKIPPED
         request: UpstreamRequest | None = delivery.request
         result = Result(Verdict.DELIVERED)
@@ -197,6 +218,10 @@ class Deliverer:
                 detail = scrub(f"cannot derive the next request: {exc!r}", receiver.secrets)
                 result = Result(Verdict.REJECT, detail=detail)
                 break
+        if mark is not None and shared is not None:
+            delivered = result.verdict is Verdict.DELIVERED
+            ttl = receiver.delivery.memo_ttl
+            await shared.memo_done(receiver.name, key, delivery.request, mark, delivered, ttl)
         now = loop.time()
         if use_memo and result.verdict is Verdict.DELIVERED:
             self.memo.record(receiver.name, key, delivery.request, now, receiver.delivery)
@@ -204,6 +229,8 @@ class Deliverer:
             # A chain (Alert24's resolve by lookup) changed the key's state: a re-fire whose
             # body equals the trigger before it must not be skipped as already delivered.
             self.memo.forget(receiver.name, key)
+            if shared is not None:
+                await shared.memo_forget(receiver.name, key)
         self.metrics.of(receiver.name).delivery_seconds.observe(now - started)
         _log_result(receiver, delivery, result)
         return result
@@ -229,9 +256,12 @@ class Deliverer:
             attempts += 1
             if attempts > 1:
                 counted.retries.inc()
-            window, stamp = receiver.rate_window, None
-            if window is not None and (stamp := window.take(priority)) is None:
-                stamp = await self._wait_for_rate(receiver, priority, deadline)
+            window, stamp, ticket = receiver.rate_window, None, None
+            if window is not None:
+                if self.shared is not None:  # the replicas' window, in their store
+                    window, ticket = None, await self._wait_for_rate(receiver, priority, deadline)
+                elif (stamp := window.take(priority)) is None:
+                    stamp = await self._wait_for_rate(receiver, priority, deadline)
             # Never 0 or less: aiohttp takes that for no timeout at all.
             timeout = max(
                 MIN_ATTEMPT, min(receiver.delivery.attempt_timeout, deadline - loop.time())
@@ -249,6 +279,8 @@ class Deliverer:
             finally:
                 if window is not None and stamp is not None:
                     window.arrived(stamp)
+                elif ticket is not None:
+                    await ticket.arrived()
             counted.upstream[code_class(response.status)].inc()
             verdict = receiver.integration.verdict(response.status)
             if verdict is Verdict.DELIVERED:
@@ -300,15 +332,18 @@ class Deliverer:
             result = Result(Verdict.REJECT, exc.status, exc.detail, attempts=attempts)
         return result, answer
 
-    async def _wait_for_rate(self, receiver: Receiver, priority: int, deadline: float) -> float:
-        """Wait for the receiver's rate budget (its stamp), or fail as soon as it would come
-        too late."""
-        assert receiver.rate_window is not None
+    async def _wait_for_rate(self, receiver: Receiver, priority: int, deadline: float) -> Any:
+        """Wait for the receiver's rate budget (its stamp; with a shared store, its Ticket),
+        or fail as soon as it would come too late."""
+        window = receiver.rate_window
+        assert window is not None
         remaining = deadline - self.loop.time() - MIN_ATTEMPT
         waiting = self.metrics.of(receiver.name).budget_waiting[PRIORITIES[priority]]
         waiting.inc()
         try:
-            return await receiver.rate_window.acquire(remaining, priority)
+            if self.shared is not None:
+                return await self.shared.acquire(receiver.name, window, priority, remaining)
+            return await window.acquire(remaining, priority)
         except RateExhausted as exc:
             raise _Retryable(
                 "rate budget exhausted until after the deadline", retry_after=exc.wait

@@ -23,6 +23,7 @@ CODES = ("200", "400", "401", "404", "408", "413", "415", "422", "424", "500", "
 CODE_CLASSES = ("2xx", "3xx", "4xx", "5xx", "error")
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+COORDINATION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 ALERT_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000)
 
 
@@ -122,6 +123,7 @@ class Metrics:
             {"version": __version__, "python_version": platform.python_version()}
         )
         self._children: dict[str, ReceiverMetrics] = {}
+        self._coordination: tuple[Any, Any] | None = None
         self._retired: dict[str, ReceiverMetrics] = {}  # removed by a reload
         for name in receivers:
             self.add_receiver(name)
@@ -169,6 +171,29 @@ class Metrics:
             return self._children[receiver]
         except KeyError:  # removed by a reload while its webhook was in flight
             return self._retired[receiver]
+
+    def coordination(self) -> tuple[Any, Any]:
+        """The shared store's series (adapter/coordination.py), made with the first store:
+        with no `coordination:` block they are absent, not 0, so no alert takes one process
+        for a replica that lost its store."""
+        if self._coordination is None:
+            up = Gauge(
+                "coordination_up",
+                "1 while the shared store answers; 0 while this replica falls back to "
+                "1/replicas of each rate limit and its own memo.",
+                namespace="incident_adapter",
+                registry=self.registry,
+            )
+            seconds = Histogram(
+                "coordination_seconds",
+                "Time one shared decision took in the store, by operation.",
+                ["operation"],
+                namespace="incident_adapter",
+                registry=self.registry,
+                buckets=COORDINATION_BUCKETS,
+            )
+            self._coordination = (up, seconds)
+        return self._coordination
 
     def config_loaded(self, ok: bool, when: float) -> None:
         self.reload_ok.set(1 if ok else 0)

@@ -134,6 +134,18 @@ class RateWindow:
             self._bump(self.clock())
             self._schedule()
 
+    def seed(self, stamps: list[float]) -> None:
+        """Count sends made elsewhere (other replicas, by a shared store's last word) as sent
+        at these times: a window that takes over from a shared one starts where it stood."""
+        for stamp in sorted(stamps):
+            self._stamp(stamp)
+        self.sent = deque(sorted(self.sent), maxlen=self.sent.maxlen)
+
+    def recent(self, within: float) -> list[float]:
+        """The send times of the last `within` seconds, oldest first."""
+        since = self.clock() - within
+        return [stamp for stamp in self.sent if stamp > since]
+
     def _stamp(self, now: float) -> None:
         self._forgot = self._forgot or len(self.sent) == self.sent.maxlen
         self.sent.append(now)

@@ -19,6 +19,7 @@ from adapter.activity import Activity
 from adapter.auth import Authenticator, exposure_problems, token_file_problems
 from adapter.config.document import Config
 from adapter.config.loader import DEFAULT_SOURCE, ConfigError, load_config
+from adapter.coordination import rebuilt
 from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
 from adapter.pipeline import Receiver
@@ -132,6 +133,9 @@ class State:
             for name in loaded.receivers:
                 self.metrics.add_receiver(name)
             self.loaded = loaded
+            if self.deliverer is not None:  # a store whose settings changed: a new client
+                shared = self.deliverer.shared
+                self.deliverer.shared = await rebuilt(shared, config.coordination, self.metrics)
             for name in gone:  # no series left behind for a receiver that no longer exists
                 self.metrics.remove_receiver(name)
                 self.activity.pop(name, None)

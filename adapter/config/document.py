@@ -19,6 +19,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from adapter.config.coordination import CoordinationSettings
 from adapter.config.model import Model
 from adapter.config.receivers import DeliverySettings
 from adapter.config.timeintervals import TimeIntervalSettings
@@ -47,6 +48,8 @@ class Config(BaseSettings):
     receivers: list[AnyReceiverSettings] = Field(min_length=1)
     # Alertmanager's named intervals, for severity overrides' active_time_intervals.
     time_intervals: list[TimeIntervalSettings] = Field(default_factory=list)
+    # A store shared by replicas (adapter/coordination.py); none: each replica on its own.
+    coordination: CoordinationSettings | None = None
 
     @model_validator(mode="after")
     def _bind_time_intervals(self) -> Config:
@@ -72,4 +75,6 @@ class Config(BaseSettings):
         values = self.auth.secret_values()
         for receiver in self.receivers:
             values.extend(receiver.secret_values())
+        if self.coordination is not None:
+            values.extend(self.coordination.secret_values())
         return values

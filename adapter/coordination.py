@@ -1,0 +1,496 @@
+"""The store that replicas share (Redis, or Valkey): each receiver's rate window and the
+delivery memo, so two adapters behind one Service keep the vendor's limit and deliver a
+key's trigger or resolve once. Off unless the config has a `coordination:` block
+(adapter/config/coordination.py); with none, nothing here runs and the hot path is as it was.
+
+    await Coordination.start(settings, metrics) -> Coordination   never fails: down is a state
+    await shared.acquire(name, window, priority, within) -> Ticket   a slot, or RateExhausted
+    await ticket.arrived()                                        the request is done
+    await shared.memo_claim(name, key, request, within) -> Claim   delivered before / ours / ...
+    await shared.memo_done(name, key, request, delivered, ttl)
+    await shared.aclose()
+
+Each decision is one Lua script (EVALSHA), atomic in the store: no read-then-write between
+replicas. Times are the store's (TIME), so the replicas' clocks never disagree about a window.
+
+The rate window: a sorted set of send stamps per receiver, its key carrying a hash of the
+rate terms (a reload that changes the limit starts clean), trimmed to the look-back `per`
+and expiring after it. The script applies every window RateWindow applies (the limit, the
+burst and, for all but pages, the limit less the reserve) and answers the wait until the
+next slot when there is none; the replica sleeps that long (the less urgent a little
+longer, so its own waiters keep their order) and asks again, or answers 503 with that wait
+as Retry-After when it falls after the webhook's deadline, as a local window does.
+
+The memo: per receiver and dedup key, the digest of the last request delivered, with
+`memo_ttl`. Before sending, a replica claims the key for the request (a pending mark with
+the webhook's deadline as its life); another replica holding the same request meanwhile
+waits for the outcome instead of sending it too, and skips it once it is delivered.
+
+When the store fails (refused, down, slower than `timeout`), every call that meets it
+returns at once as "down"; from then on the replica spends 1/replicas of each limit in a
+local window (seeded with what the store last said was sent) and keeps its own memo, with
+no call to the store on the webhook's path, until the watcher, which asks the store every
+CHECK_EVERY seconds, hears it again. Back up, the replica first writes the sends it made
+alone into the store and keeps its local window for one more `per`, recording each send in
+the store too, so the shared window counts every request the upstream saw in it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import math
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import structlog
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError, RedisError
+
+from adapter.config.coordination import CoordinationSettings
+from adapter.events import UpstreamRequest
+from adapter.metrics import Metrics
+from adapter.ratelimit import PAGES, RateExhausted, RateWindow, default_reserve
+from adapter.secrets import scrub
+
+log = structlog.get_logger("adapter.coordination")
+
+CHECK_EVERY = 1.0  # seconds between the watcher's checks of the store
+POLL_MAX = 1.0  # the longest a waiter sleeps before asking the store again
+ORDER_STEP = 0.002  # a less urgent waiter asks this much later per rank
+BUSY_POLL = 0.05  # while another replica delivers the same request
+
+T = TypeVar("T")
+
+# KEYS[1] the receiver's window. ARGV: member, force (1: record without a check, while
+# rejoining), per in ms, then (limit, span in ms) for each window that applies.
+RATE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local per = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - per)
+local wait = 0
+if ARGV[2] ~= '1' then
+  for i = 4, #ARGV, 2 do
+    local limit = tonumber(ARGV[i])
+    local nth = redis.call('ZREVRANGE', KEYS[1], limit - 1, limit - 1, 'WITHSCORES')
+    if nth[2] then
+      local at = tonumber(nth[2]) + tonumber(ARGV[i + 1]) - now
+      if at > wait then wait = at end
+    end
+  end
+end
+local count = redis.call('ZCARD', KEYS[1])
+if wait > 0 then return {0, wait, count} end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], per)
+return {1, 0, count + 1}
+"""
+
+# The request is done: its stamp moves to now (the upstream counted it no earlier).
+ARRIVED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
+# Back from falling back: the sends made alone, each ARGV pair (member, age in ms).
+SEED = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+for i = 2, #ARGV, 2 do
+  redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+"""
+
+# KEYS[1] the memo entry. ARGV: digest, pending mark, its life in ms.
+# {1}: delivered before; {2, ms}: being delivered by someone; {0}: claimed, send it.
+CLAIM = """
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then return {1, 0} end
+if v and string.sub(v, 1, #ARGV[1] + 2) == 'p:' .. ARGV[1] then
+  return {2, redis.call('PTTL', KEYS[1])}
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return {0, 0}
+"""
+
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"""
+
+
+class _Down(Exception):
+    """The store did not answer in time, or refused: the replica falls back."""
+
+
+class Claim(Enum):
+    SEND = "send"  # claimed: this replica sends it
+    DELIVERED = "delivered"  # delivered before (by any replica): skip it
+    BUSY = "busy"  # another replica was still sending it at the deadline
+    LOCAL = "local"  # the store is down: the replica's own memo decides
+
+
+def shared_digest(request: UpstreamRequest) -> bytes:
+    """adapter/memo.py's digest, the same for every replica (Python's hash is per process)."""
+    identity = request.body if request.memo_identity is None else request.memo_identity
+    hashed = hashlib.blake2b(digest_size=16)
+    hashed.update(request.method.encode())
+    hashed.update(b"\0")
+    hashed.update(request.url.encode())
+    hashed.update(b"\0")
+    hashed.update(identity)
+    return hashed.hexdigest().encode()
+
+
+def scaled(window: RateWindow, replicas: int) -> RateWindow:
+    """The window one replica spends while the store is down: 1/replicas of each limit
+    (requests, burst, reserve), at least 1 request."""
+    requests, per, burst, reserve = window.terms
+    share = max(1, requests // replicas)
+    reserve = default_reserve(requests) if reserve is None else reserve
+    reserve = min(reserve // replicas, share - 1)
+    burst = None if burst is None else max(1, burst // replicas)
+    return RateWindow(share, per, burst, reserve, clock=window.clock)
+
+
+@dataclass(eq=False, slots=True)
+class _Rate:
+    """One receiver's shared window, as this replica knows it."""
+
+    key: bytes
+    terms: tuple[Any, ...]
+    per_ms: int
+    windows: list[int]  # (limit, span ms) pairs, flattened, for every priority
+    low_windows: list[int]  # the same for those that may not use the reserve
+    fallback: RateWindow
+    last_count: int = 0  # sends in the window at the store's last answer
+    last_at: float = -math.inf  # when (the replica's clock)
+    rejoin_until: float = -math.inf  # local window (and records) until then
+
+
+def _pairs(windows: tuple[tuple[int, float], ...]) -> list[int]:
+    return [n for limit, span in windows for n in (limit, round(span * 1000))]
+
+
+@dataclass(eq=False, slots=True)
+class Ticket:
+    """A slot taken: `arrived()` when the request is done."""
+
+    shared: Coordination
+    rate: _Rate
+    member: bytes | None  # in the store
+    stamp: float | None = None  # in the local window
+    window: RateWindow | None = field(default=None, repr=False)
+
+    async def arrived(self) -> None:
+        if self.window is not None and self.stamp is not None:
+            self.window.arrived(self.stamp)
+        if self.member is not None:
+            with contextlib.suppress(_Down):
+                await self.shared._call(
+                    "rate", self.shared._arrived, [self.rate.key], [self.member, self.rate.per_ms]
+                )
+
+
+class Coordination:
+    def __init__(self, settings: CoordinationSettings, metrics: Metrics) -> None:
+        redis = settings.redis
+        self.settings = settings
+        self.timeout = redis.timeout
+        self.replicas = settings.replicas
+        self.prefix = redis.key_prefix.encode()
+        secret = redis.secret()
+        self._secrets = settings.secret_values()
+        tls = redis.tls_config
+        options: dict[str, Any] = {}
+        if redis.url.startswith("rediss://"):
+            options = {
+                "ssl": True,
+                "ssl_ca_certs": str(tls.ca_file) if tls and tls.ca_file else None,
+                "ssl_certfile": str(tls.cert_file) if tls and tls.cert_file else None,
+                "ssl_keyfile": str(tls.key_file) if tls and tls.key_file else None,
+                "ssl_cert_reqs": "none" if tls and tls.insecure_skip_verify else "required",
+                "ssl_check_hostname": not (tls and tls.insecure_skip_verify),
+            }
+        host, port = _host_port(redis.url)
+        self.where = f"{host}:{port}/{redis.database}"  # for logs: never the password
+        self.client = Redis(
+            host=host,
+            port=port,
+            db=redis.database,
+            username=redis.username,
+            password=secret.reveal() if secret is not None else None,
+            socket_timeout=redis.timeout,
+            socket_connect_timeout=redis.timeout,
+            retry=Retry(NoBackoff(), 0),  # no retry inside a decision: past it, fall back
+            health_check_interval=0,
+            **options,
+        )
+        self._rate_script = self.client.register_script(RATE)
+        self._arrived = self.client.register_script(ARRIVED)
+        self._seed = self.client.register_script(SEED)
+        self._claim = self.client.register_script(CLAIM)
+        self._release = self.client.register_script(RELEASE)
+        self.up_gauge, seconds = metrics.coordination()
+        self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
+        self.up = False
+        self.up_gauge.set(0)
+        self._rates: dict[str, _Rate] = {}
+        self._replica = os.urandom(6).hex().encode()
+        self._members = itertools.count()
+        self._watcher: asyncio.Task[None] | None = None
+        self.loop = asyncio.get_running_loop()
+
+    @classmethod
+    async def start(cls, settings: CoordinationSettings, metrics: Metrics) -> Coordination:
+        """The store's client, up if the store answers now, else falling back (not fatal:
+        the watcher keeps asking)."""
+        shared = cls(settings, metrics)
+        await shared.check()
+        if not shared.up:
+            log.warning("coordination.down", store=shared.where, reason="unreachable at start")
+        shared._watcher = asyncio.create_task(shared._watch())
+        return shared
+
+    async def aclose(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+        with contextlib.suppress(Exception):
+            await self.client.aclose()
+
+    # -- up and down --------------------------------------------------------------------
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(CHECK_EVERY)
+            await self.check()
+
+    async def check(self) -> None:
+        """Ask the store; going back up, write what was sent alone first."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self.client.ping()
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._fall_back(exc)
+            return
+        if self.up:
+            return
+        now = self.loop.time()
+        try:
+            for rate in self._rates.values():
+                sends = rate.fallback.recent(rate.per_ms / 1000)
+                if sends:
+                    args: list[Any] = [rate.per_ms]
+                    for stamp in sends:
+                        args += [self._member(), max(0, round((now - stamp) * 1000))]
+                    async with asyncio.timeout(self.timeout * 4):
+                        await self._seed(keys=[rate.key], args=args)
+                rate.rejoin_until = now + rate.per_ms / 1000
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._fall_back(exc)
+            return
+        self.up = True
+        self.up_gauge.set(1)
+        log.info("coordination.up", store=self.where)
+
+    def _fall_back(self, exc: BaseException) -> None:
+        if not self.up:
+            return
+        self.up = False
+        self.up_gauge.set(0)
+        now = self.loop.time()
+        for rate in self._rates.values():
+            rate.fallback = self._fallback_for(rate, now)
+        reason = "no answer in time" if isinstance(exc, TimeoutError) else type(exc).__name__
+        detail = scrub(str(exc), self._secrets)[:200]
+        log.warning("coordination.down", store=self.where, reason=reason, error=detail)
+
+    def _fallback_for(self, rate: _Rate, now: float) -> RateWindow:
+        """A local window at 1/replicas, counting what the store last said was sent as sent
+        at that moment (it was sent no later), so falling back never adds a window's worth
+        to the one the upstream is still counting."""
+        window = scaled(RateWindow(*rate.terms), self.replicas)
+        if now - rate.last_at < rate.per_ms / 1000:
+            window.seed([rate.last_at] * min(rate.last_count, window.terms[0]))
+        return window
+
+    async def _call(
+        self,
+        operation: str,
+        script: Callable[..., Awaitable[T]],
+        keys: list[bytes],
+        args: list[Any],
+    ) -> T:
+        """One script in the store, within the timeout; _Down when it fails (and from then
+        on the replica falls back)."""
+        if not self.up:
+            raise _Down
+        started = self.loop.time()
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await script(keys=keys, args=args)
+        except NoScriptError as exc:  # a flushed script cache not reloaded by redis-py
+            self._fall_back(exc)
+            raise _Down from None
+        except (RedisError, OSError, TimeoutError) as exc:
+            self._fall_back(exc)
+            raise _Down from None
+        finally:
+            self._seconds[operation].observe(self.loop.time() - started)
+
+    def _member(self) -> bytes:
+        return b"%s:%d" % (self._replica, next(self._members))
+
+    # -- the rate window ----------------------------------------------------------------
+
+    def _rate(self, name: str, window: RateWindow) -> _Rate:
+        rate = self._rates.get(name)
+        if rate is not None and rate.terms == window.terms:
+            return rate
+        terms = window.terms
+        hashed = hashlib.blake2b(repr(terms).encode(), digest_size=6).hexdigest()
+        rate = _Rate(
+            key=b"%s:rate:%s:%s" % (self.prefix, name.encode(), hashed.encode()),
+            terms=terms,
+            per_ms=round(terms[1] * 1000),
+            windows=_pairs(window.windows),
+            low_windows=_pairs(window.low_windows),
+            fallback=scaled(window, self.replicas),
+        )
+        self._rates[name] = rate
+        return rate
+
+    async def acquire(self, name: str, window: RateWindow, priority: int, within: float) -> Ticket:
+        """A slot in the receiver's shared window within `within` seconds (the store's, or
+        while it is down or rejoining the local one at 1/replicas), or RateExhausted with
+        the wait."""
+        rate = self._rate(name, window)
+        loop = self.loop
+        end = loop.time() + within
+        windows = rate.low_windows if priority >= PAGES else rate.windows
+        while True:
+            now = loop.time()
+            if not self.up or now < rate.rejoin_until:
+                return await self._acquire_alone(rate, priority, end)
+            member = self._member()
+            try:
+                granted, wait_ms, count = await self._call(
+                    "rate", self._rate_script, [rate.key], [member, 0, rate.per_ms, *windows]
+                )
+            except _Down:
+                continue  # now falling back
+            now = loop.time()
+            rate.last_count, rate.last_at = int(count), now
+            if granted:
+                return Ticket(self, rate, member)
+            wait = int(wait_ms) / 1000 + 0.001
+            if now + wait > end:
+                raise RateExhausted(wait)
+            await asyncio.sleep(min(wait + ORDER_STEP * priority, POLL_MAX))
+
+    async def _acquire_alone(self, rate: _Rate, priority: int, end: float) -> Ticket:
+        window = rate.fallback
+        stamp = window.take(priority)
+        if stamp is None:
+            stamp = await window.acquire(end - self.loop.time(), priority)
+        member = None
+        if self.up:  # rejoining: the store counts this send too
+            member = self._member()
+            try:
+                await self._call("rate", self._rate_script, [rate.key], [member, 1, rate.per_ms])
+            except _Down:
+                member = None
+        return Ticket(self, rate, member, stamp, window)
+
+    # -- the memo -----------------------------------------------------------------------
+
+    def _memo_key(self, name: str, key: str) -> bytes:
+        return b"%s:memo:%s:%s" % (self.prefix, name.encode(), key.encode())
+
+    async def memo_claim(
+        self, name: str, key: str, request: UpstreamRequest, within: float
+    ) -> tuple[Claim, bytes]:
+        """Whether to send the request: (what to do, the pending mark to release)."""
+        loop = self.loop
+        end = loop.time() + within
+        digest = shared_digest(request)
+        mark = b"p:%s:%s" % (digest, self._member())
+        entry = self._memo_key(name, key)
+        while True:
+            life = max(1, round((end - loop.time()) * 1000) + 1000)
+            try:
+                code, _ = await self._call("memo", self._claim, [entry], [digest, mark, life])
+            except _Down:
+                return Claim.LOCAL, mark
+            if code == 0:
+                return Claim.SEND, mark
+            if code == 1:
+                return Claim.DELIVERED, mark
+            if loop.time() + BUSY_POLL > end:
+                return Claim.BUSY, mark
+            await asyncio.sleep(BUSY_POLL)
+
+    async def memo_done(
+        self,
+        name: str,
+        key: str,
+        request: UpstreamRequest,
+        mark: bytes,
+        delivered: bool,
+        ttl: float,
+    ) -> None:
+        """After sending: delivered, the digest stays for `ttl`; else the claim is released."""
+        entry = self._memo_key(name, key)
+        with contextlib.suppress(_Down):
+            if delivered:
+                await self._call("memo", self._set, [entry], [shared_digest(request), ttl])
+            else:
+                await self._call("memo", self._release, [entry], [mark])
+
+    async def memo_forget(self, name: str, key: str) -> None:
+        with contextlib.suppress(_Down):
+            await self._call("memo", self._delete, [self._memo_key(name, key)], [])
+
+    async def _set(self, keys: list[bytes], args: list[Any]) -> Any:
+        return await self.client.set(keys[0], args[0], px=max(1, round(args[1] * 1000)))
+
+    async def _delete(self, keys: list[bytes], args: list[Any]) -> Any:
+        return await self.client.delete(keys[0])
+
+
+def _host_port(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "localhost", parts.port or 6379
+
+
+async def rebuilt(
+    before: Coordination | None, settings: CoordinationSettings | None, metrics: Metrics
+) -> Coordination | None:
+    """What a reload installs: `before` when its settings did not change, else a new client
+    (and the old one closed)."""
+    if before is not None and before.settings == settings:
+        return before
+    shared = await Coordination.start(settings, metrics) if settings is not None else None
+    if before is not None:
+        await before.aclose()
+        if shared is None:
+            before.up_gauge.set(0)
+    return shared
