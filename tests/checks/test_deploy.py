@@ -671,11 +671,6 @@ def test_redis_overlays_script_starts_a_redis_that_wants_the_password(tmp_path: 
     assert sorted(p.name for p in run.iterdir()) == ["redis.conf"]  # nothing kept on disk
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pending issue 22's store: check-config refuses `coordination:` until the store "
-    "branch's config model is merged; strict, so it fails once it passes",
-)
 def test_redis_overlay_config_passes_check_config(tmp_path: Path) -> None:
     docs = render(REDIS_OVERLAY)
     text = one(docs, "ConfigMap")["data"]["config.yml"]

@@ -476,19 +476,8 @@ def test_a_change_of_config_or_secret_rolls_the_pods() -> None:
     assert secret["checksum/config"] == before["checksum/config"]
 
 
-def _pending_store(values: Path) -> Any:
-    """A ci values file whose config has `coordination:`: check-config knows that key only once
-    issue 22's store (its config model) is merged. Strict: it fails as soon as it passes."""
-    if not values_of(values).get("coordination", {}).get("enabled"):
-        return values
-    reason = "pending issue 22's store: check-config refuses `coordination:` until it is merged"
-    return pytest.param(values, marks=pytest.mark.xfail(strict=True, reason=reason))
-
-
 @pytest.mark.parametrize(
-    "values",
-    [_pending_store(v) for v in CI_VALUES if not values_of(v).get("existingConfigMap")],
-    ids=_name,
+    "values", [v for v in CI_VALUES if not values_of(v).get("existingConfigMap")], ids=_name
 )
 def test_rendered_config_passes_check_config(values: Path, tmp_path: Path) -> None:
     """`check-config` on the ConfigMap's config.yml, with the Secret's keys where the pod has them."""
