@@ -31,6 +31,7 @@ ALERT24_KEY = "ak_live_ALERT24-KEY-0123456789-SECRET"
 ALERT24_INTEGRATION_KEY = "alert24-INTEGRATION-KEY-SECRET"
 ALERT24_ALIAS = "{{ labels.alertname }}:{{ labels.instance }}"
 HOOK_TOKEN = "inbound-am-hook-token-0123-SECRET"
+HMAC_SECRET = "hmac-signing-secret-0123-SECRET"  # http_config.signature
 HOOK_URL = "https://app.alert24.example/integrations/alertmanager/key-123"
 TEMPLATE_TOKEN = "tmpl-api-token-SECRET-42"
 
