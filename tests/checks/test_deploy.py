@@ -34,10 +34,16 @@ from tests.harness.system import require
 
 ROOT = Path(__file__).parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
-KUSTOMIZATIONS = sorted(p.parent for p in KUBERNETES.rglob("kustomization.yaml"))
+# What renders on its own: a Component (components/) only goes on top of one of these.
+KUSTOMIZATIONS = sorted(
+    p.parent
+    for p in KUBERNETES.rglob("kustomization.yaml")
+    if yaml.safe_load(p.read_text())["kind"] == "Kustomization"
+)
 BASE = KUBERNETES / "base"
 OPERATOR = KUBERNETES / "overlays" / "prometheus-operator"
 REDIS_OVERLAY = KUBERNETES / "overlays" / "redis"
+REDIS_COMPONENT = KUBERNETES / "components" / "redis"
 ALERTMANAGER_YML = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 MONITORING_RULES = ROOT / "deploy" / "monitoring" / "rules.yml"
 DEPLOYMENT_DOC = ROOT / "docs" / "how-to" / "deployment.md"
@@ -683,3 +689,22 @@ def test_redis_overlay_config_passes_check_config(tmp_path: Path) -> None:
     result = run_adapter("check-config", str(config))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
+
+
+def test_redis_component_goes_on_the_operator_overlay_too(tmp_path: Path) -> None:
+    """The combination docs/how-to/replicas.md gives: the operator overlay plus the component."""
+    overlay = {
+        "resources": [os.path.relpath(OPERATOR, tmp_path)],
+        "components": [os.path.relpath(REDIS_COMPONENT, tmp_path)],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    docs = render(tmp_path)
+    assert {"ServiceMonitor", "PrometheusRule", "AlertmanagerConfig"} <= {d["kind"] for d in docs}
+    by_name(docs, "Deployment", "incident-adapter-redis")
+    secret = one(docs, "Secret")
+    assert set(secret_data(secret)) == {"tokens", "pd-routing-key", "redis-password"}
+    # the operator overlay's references follow the Secret's new hash
+    monitor = one(docs, "ServiceMonitor")["spec"]["endpoints"][0]
+    assert monitor["authorization"]["credentials"]["name"] == secret["metadata"]["name"]
+    config = yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yml"])
+    assert config["coordination"]["replicas"] == 2
