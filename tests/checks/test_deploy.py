@@ -339,9 +339,10 @@ def test_base_objects_select_and_reference_each_other() -> None:
     assert all(v.startswith("EXAMPLE-") for v in secret_data(secret).values())
 
 
-def test_config_in_the_configmap_passes_check_config(tmp_path: Path) -> None:
+@pytest.mark.parametrize("directory", [BASE, REDIS_OVERLAY], ids=_name)
+def test_config_in_the_configmap_passes_check_config(directory: Path, tmp_path: Path) -> None:
     """`check-config` on the ConfigMap's config.yml, with the Secret's keys where the pod has them."""
-    docs = render(BASE)
+    docs = render(directory)
     text = one(docs, "ConfigMap")["data"]["config.yml"]
     keys = secret_data(one(docs, "Secret"))
     referenced = set(re.findall(rf"{re.escape(SECRETS_DIR)}/([\w.-]+)", text))
@@ -675,20 +676,6 @@ def test_redis_overlays_script_starts_a_redis_that_wants_the_password(tmp_path: 
         output = process.communicate(timeout=10)[0].decode()
     assert password not in output
     assert sorted(p.name for p in run.iterdir()) == ["redis.conf"]  # nothing kept on disk
-
-
-def test_redis_overlay_config_passes_check_config(tmp_path: Path) -> None:
-    docs = render(REDIS_OVERLAY)
-    text = one(docs, "ConfigMap")["data"]["config.yml"]
-    secrets = tmp_path / "secrets"
-    secrets.mkdir()
-    for key, value in secret_data(one(docs, "Secret")).items():
-        (secrets / key).write_text(value)
-    config = tmp_path / "config.yml"
-    config.write_text(text.replace(SECRETS_DIR, str(secrets)))
-    result = run_adapter("check-config", str(config))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS" in result.stdout
 
 
 def test_redis_component_goes_on_the_operator_overlay_too(tmp_path: Path) -> None:
