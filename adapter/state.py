@@ -149,27 +149,35 @@ class State:
         """
         seen: tuple[int, int, int] | None = None
         while True:
-            auth = self.loaded.config.auth
-            path = auth.bearer_tokens_file
-            if path is not None:
-                try:
-                    info = path.stat()
-                    stamp = (info.st_mtime_ns, info.st_ino, info.st_size)
-                    if seen is not None and stamp != seen:
-                        tokens = read_token_file(path)
-                        rotated = auth.with_file_tokens(tokens)
-                        if problems := token_file_problems(rotated, self.host):
-                            log.error("auth.tokens_refused", problems=problems, path=str(path))
-                        else:
-                            config = self.loaded.config.model_copy(update={"auth": rotated})
-                            self.loaded = replace(
-                                self.loaded, config=config, auth=Authenticator(config.auth)
-                            )
-                            log.info("auth.tokens_rotated", tokens=len(tokens))
-                    seen = stamp
-                except (OSError, ValueError) as exc:
-                    log.error("auth.tokens_unreadable", error=str(exc), path=str(path))
+            # Not while a reload runs: it read the file before this tick and would replace
+            # what a rotation now set with what it read. After it, a file changed since the
+            # last tick differs from `seen` and is read again.
+            async with self.reload_lock:
+                seen = self._rotate_tokens(seen)
             await asyncio.sleep(every)
+
+    def _rotate_tokens(self, seen: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
+        auth = self.loaded.config.auth
+        path = auth.bearer_tokens_file
+        if path is not None:
+            try:
+                info = path.stat()
+                stamp = (info.st_mtime_ns, info.st_ino, info.st_size)
+                if seen is not None and stamp != seen:
+                    tokens = read_token_file(path)
+                    rotated = auth.with_file_tokens(tokens)
+                    if problems := token_file_problems(rotated, self.host):
+                        log.error("auth.tokens_refused", problems=problems, path=str(path))
+                    else:
+                        config = self.loaded.config.model_copy(update={"auth": rotated})
+                        self.loaded = replace(
+                            self.loaded, config=config, auth=Authenticator(config.auth)
+                        )
+                        log.info("auth.tokens_rotated", tokens=len(tokens))
+                seen = stamp
+            except (OSError, ValueError) as exc:
+                log.error("auth.tokens_unreadable", error=str(exc), path=str(path))
+        return seen
 
 
 def _unexpected(source: str, exc: Exception) -> ConfigError:

@@ -40,11 +40,11 @@ class DeliverySettings(Model):
     memo_max_bytes: int = Field(default=8 * 1024 * 1024, ge=4096)
 
     @model_validator(mode="after")
-    def _budget(self) -> DeliverySettings:
-        self.check_budget()
+    def _timeouts(self) -> DeliverySettings:
+        self.check_timeouts()
         return self
 
-    def check_budget(self) -> None:
+    def check_timeouts(self) -> None:
         if self.timeout <= 0:
             raise ValueError("timeout must be above 0")
         if self.attempt_timeout <= 0 or self.attempt_timeout > self.timeout:
@@ -64,7 +64,7 @@ class DeliveryOverrides(Model):
 
     def over(self, base: DeliverySettings) -> DeliverySettings:
         merged = base.model_copy(update=self.model_dump(exclude_none=True))
-        merged.check_budget()
+        merged.check_timeouts()
         return merged
 
 

@@ -13,7 +13,7 @@ import httpx
 
 
 @dataclass(frozen=True)
-class Answer:
+class AnswerCase:
     name: str
     responses: tuple[int | str, ...]  # what the upstream does, attempt by attempt (last repeats)
     attempts: int
@@ -23,31 +23,33 @@ class Answer:
 
 
 TABLE = [
-    Answer("202 accepted", (202,), 1, 200),
-    Answer("200 ok", (200,), 1, 200),
-    Answer("400 invalid event", (400,), 1, 424),
-    Answer("401 bad key", (401,), 1, 424),
-    Answer("403 forbidden", (403,), 1, 424),
-    Answer("404 not found", (404,), 1, 424),
-    Answer("408 request timeout", (408,), 4, 503),
-    Answer("429 without Retry-After", (429,), 4, 503),
-    Answer("429 with a short Retry-After", (429,), 4, 503, retry_after="1", retry_after_sent="1"),
+    AnswerCase("202 accepted", (202,), 1, 200),
+    AnswerCase("200 ok", (200,), 1, 200),
+    AnswerCase("400 invalid event", (400,), 1, 424),
+    AnswerCase("401 bad key", (401,), 1, 424),
+    AnswerCase("403 forbidden", (403,), 1, 424),
+    AnswerCase("404 not found", (404,), 1, 424),
+    AnswerCase("408 request timeout", (408,), 4, 503),
+    AnswerCase("429 without Retry-After", (429,), 4, 503),
+    AnswerCase(
+        "429 with a short Retry-After", (429,), 4, 503, retry_after="1", retry_after_sent="1"
+    ),
     # A wait longer than the budget is not waited out: answer 503 at once, pass the wait on.
-    Answer(
+    AnswerCase(
         "429 with a long Retry-After", (429,), 1, 503, retry_after="120", retry_after_sent="120"
     ),
-    Answer("500", (500,), 4, 503),
-    Answer("502", (502,), 4, 503),
-    Answer("503", (503,), 4, 503),
-    Answer("timeout", ("timeout",), 4, 503),
-    Answer("connection refused", ("refused",), 4, 503),
-    Answer("503 then recovers", (503, 503, 202), 3, 200),
-    Answer("timeout then recovers", ("timeout", 202), 2, 200),
-    Answer("302 redirect is not followed", (302,), 1, 424),
+    AnswerCase("500", (500,), 4, 503),
+    AnswerCase("502", (502,), 4, 503),
+    AnswerCase("503", (503,), 4, 503),
+    AnswerCase("timeout", ("timeout",), 4, 503),
+    AnswerCase("connection refused", ("refused",), 4, 503),
+    AnswerCase("503 then recovers", (503, 503, 202), 3, 200),
+    AnswerCase("timeout then recovers", ("timeout", 202), 2, 200),
+    AnswerCase("302 redirect is not followed", (302,), 1, 424),
 ]
 
 
-def handler_for(answer: Answer, calls: list[httpx.Request]):  # type: ignore[no-untyped-def]
+def handler_for(answer: AnswerCase, calls: list[httpx.Request]):  # type: ignore[no-untyped-def]
     def handle(request: httpx.Request) -> httpx.Response:
         calls.append(request)
         step = answer.responses[min(len(calls), len(answer.responses)) - 1]

@@ -319,7 +319,7 @@ def test_transient_answers_are_retried_at_the_step_that_failed(
     assert [m for m, _ in api.requests].count(method) == 3  # two failures, then success
 
 
-def test_rate_limit_past_the_budget_answers_503_with_retry_after(make_client: MakeClient) -> None:
+def test_rate_limit_past_the_window_answers_503_with_retry_after(make_client: MakeClient) -> None:
     api = fake("statuspage")
     client = make_client(api, status_page_config())
     api.fail_next(1, 429, retry_after="60")  # Statuspage's unpaginated-GET wait

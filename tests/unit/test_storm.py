@@ -23,7 +23,7 @@ def took(budget: RateWindow, priority: int = 0) -> bool:
     return budget.take(priority) is not None
 
 
-def test_budget_counts_a_look_back_window_not_a_refilling_bucket() -> None:
+def test_rate_window_counts_a_look_back_window_not_a_refilling_bucket() -> None:
     """PagerDuty: 'calculated over a 60 second window looking back from the current time'.
     A full window waits for its oldest send to age out; nothing refills on top of it."""
     now = [0.0]
@@ -52,7 +52,7 @@ def test_budget_counts_a_look_back_window_not_a_refilling_bucket() -> None:
     assert spread.expected_wait() == pytest.approx(0.4)
 
 
-def test_budget_with_burst_spreads_the_window() -> None:
+def test_rate_window_with_burst_spreads_the_window() -> None:
     now = [0.0]
     budget = RateWindow(requests=10, per=1.0, burst=2, reserve=0, clock=lambda: now[0])
     assert took(budget) and took(budget) and not took(budget)  # 2 in any 0.2 s
@@ -64,7 +64,7 @@ def test_budget_with_burst_spreads_the_window() -> None:
     assert sent == 10  # 2 every 0.2 s: the window's 10 within its first second, not more
 
 
-def test_budget_keeps_its_reserve_for_pages() -> None:
+def test_rate_window_keeps_its_reserve_for_pages() -> None:
     """The last `reserve` of a window go to critical and error triggers only: a storm of
     warnings or resolves cannot keep a page waiting for the window to age out."""
     now = [0.0]
@@ -355,6 +355,11 @@ def waiting_for_budget(client: TestClient, priority: str) -> float:
     return float(next(line for line in text.splitlines() if line.startswith(sample)).split()[1])
 
 
+# The storm tests' deadline: long, so a webhook that waited for the window would be plain;
+# attempts long too: one cut by its timeout on a loaded machine is retried into a full window.
+STORM_DEADLINE = {**pd_config(), "delivery": {"timeout": "30s", "attempt_timeout": "10s"}}
+
+
 def test_a_storms_critical_goes_out_first_at_the_default_budget(
     make_client: Callable[..., TestClient],
 ) -> None:
@@ -363,10 +368,12 @@ def test_a_storms_critical_goes_out_first_at_the_default_budget(
     behind 1,234 warnings; the warnings spend the window down to the reserve, and what it
     cannot carry is answered 503 at once, with a Retry-After of when the window frees up."""
     upstream = Arrivals()
-    client = make_client(upstream)  # pd_config: no rate_limit, so the dialect's default
+    # No rate_limit: the dialect's default. A deadline far above the work (2,000 alerts take
+    # about a second on a busy core) so that sitting it out could not pass for being slow.
+    client = make_client(upstream, STORM_DEADLINE)
     started = time.monotonic()
     response = client.post("/alerts/pd", json=storm_of_warnings(2000, critical_at=1234))
-    assert time.monotonic() - started < 1.5  # did not sit out the 2 s deadline
+    assert time.monotonic() - started < 10  # did not sit out the 30 s deadline
     assert response.status_code == 503
     assert 55 <= int(response.headers["Retry-After"]) <= 61
     sources = upstream.sources()
@@ -385,7 +392,7 @@ def test_another_groups_critical_arriving_during_the_storm_goes_out_at_once(
     sent at once from the reserve and answered 200; a warning of a third group is refused
     503 at once; and the upstream never sees more than 120 requests in the minute."""
     upstream = Arrivals(delay=0.05)  # slow enough that the storm is still in flight
-    client = make_client(upstream)
+    client = make_client(upstream, STORM_DEADLINE)
     storm_answer: list[tuple[float, httpx.Response]] = []
 
     def post_storm() -> None:
@@ -409,7 +416,10 @@ def test_another_groups_critical_arriving_during_the_storm_goes_out_at_once(
     page = client.post("/alerts/pd", json=other_group("DatabaseDown", "critical"))
     paged = time.monotonic()
     storm.join()
-    assert page.status_code == 200 and paged - posted < 1.0
+    # "At once": not behind the storm's 2,000, which with a 30 s deadline would show as
+    # seconds. The benchmark's S5 measures the figure (about 2 ms, against 1 s); a bound
+    # of 1 s here failed on a loaded 2-core machine.
+    assert page.status_code == 200 and paged - posted < 5.0
     ((answered, storm_response),) = storm_answer
     assert storm_response.status_code == 503 and "Retry-After" in storm_response.headers
     assert answered > posted  # the page did not wait for the storm's webhook

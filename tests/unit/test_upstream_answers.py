@@ -19,7 +19,7 @@ from tests.builders import (
     status_page_config,
     template_config,
 )
-from tests.standins.upstream_answers import TABLE, Answer, handler_for
+from tests.standins.upstream_answers import TABLE, AnswerCase, handler_for
 
 # One config per dialect, and how many requests a successful delivery takes: a status
 # page lists open incidents, then creates one and sets the component.
@@ -37,7 +37,7 @@ DIALECTS = {
 @pytest.mark.parametrize("dialect", DIALECTS)
 @pytest.mark.parametrize("answer", TABLE, ids=lambda a: a.name)
 def test_upstream_answer(
-    dialect: str, answer: Answer, make_client: Callable[..., TestClient]
+    dialect: str, answer: AnswerCase, make_client: Callable[..., TestClient]
 ) -> None:
     config, requests_when_delivered = DIALECTS[dialect]
     calls: list[httpx.Request] = []
