@@ -31,8 +31,9 @@ returns at once as "down"; from then on the replica spends 1/replicas of each li
 local window (seeded with what the store last said was sent) and keeps its own memo, with
 no call to the store on the webhook's path, until the watcher, which asks the store every
 CHECK_EVERY seconds, hears it again. Back up, the replica first writes the sends it made
-alone into the store and keeps its local window for one more `per`, recording each send in
-the store too, so the shared window counts every request the upstream saw in it.
+alone into the store, and for one more `per` takes from the shared window less the shares
+the other replicas may still be spending alone (they write theirs when they come back), so
+the shared window never lets through what the upstream would count over the limit.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ BUSY_POLL = 0.05  # while another replica delivers the same request
 
 T = TypeVar("T")
 
-# KEYS[1] the receiver's window. ARGV: member, force (1: record without a check, while
-# rejoining), per in ms, then (limit, span in ms) for each window that applies.
+# KEYS[1] the receiver's window. ARGV: member, force (1: record without a check), per in
+# ms, then (limit, span in ms) for each window that applies.
 RATE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -178,14 +179,23 @@ class _Rate:
     per_ms: int
     windows: list[int]  # (limit, span ms) pairs, flattened, for every priority
     low_windows: list[int]  # the same for those that may not use the reserve
+    rejoin_windows: list[int]  # while rejoining: less what other replicas may send unseen
+    rejoin_low_windows: list[int]
     fallback: RateWindow
+    alone: list[float] = field(default_factory=list)  # its own sends while falling back
     last_count: int = 0  # sends in the window at the store's last answer
     last_at: float = -math.inf  # when (the replica's clock)
     rejoin_until: float = -math.inf  # local window (and records) until then
 
 
-def _pairs(windows: tuple[tuple[int, float], ...]) -> list[int]:
-    return [n for limit, span in windows for n in (limit, round(span * 1000))]
+def _pairs(windows: tuple[tuple[int, float], ...], replicas: int = 1) -> list[int]:
+    """The windows for the script; with `replicas`, each limit less the shares that the
+    other replicas, still falling back, may spend without the store seeing it."""
+    out = []
+    for limit, span in windows:
+        unseen = (replicas - 1) * max(1, limit // replicas)
+        out += [max(1, limit - unseen), round(span * 1000)]
+    return out
 
 
 @dataclass(eq=False, slots=True)
@@ -296,7 +306,7 @@ class Coordination:
         now = self.loop.time()
         try:
             for rate in self._rates.values():
-                sends = rate.fallback.recent(rate.per_ms / 1000)
+                rate.alone = sends = [s for s in rate.alone if s > now - rate.per_ms / 1000]
                 if sends:
                     args: list[Any] = [rate.per_ms]
                     for stamp in sends:
@@ -327,9 +337,13 @@ class Coordination:
         """A local window at 1/replicas, counting what the store last said was sent as sent
         at that moment (it was sent no later), so falling back never adds a window's worth
         to the one the upstream is still counting."""
+        per = rate.per_ms / 1000
         window = scaled(RateWindow(*rate.terms), self.replicas)
-        if now - rate.last_at < rate.per_ms / 1000:
-            window.seed([rate.last_at] * min(rate.last_count, window.terms[0]))
+        rate.alone = [stamp for stamp in rate.alone if stamp > now - per]
+        seeds = list(rate.alone)  # an earlier fall back's own sends still count
+        if now - rate.last_at < per:
+            seeds += [rate.last_at] * rate.last_count
+        window.seed(seeds)
         return window
 
     async def _call(
@@ -373,6 +387,8 @@ class Coordination:
             per_ms=round(terms[1] * 1000),
             windows=_pairs(window.windows),
             low_windows=_pairs(window.low_windows),
+            rejoin_windows=_pairs(window.windows, self.replicas),
+            rejoin_low_windows=_pairs(window.low_windows, self.replicas),
             fallback=scaled(window, self.replicas),
         )
         self._rates[name] = rate
@@ -385,11 +401,14 @@ class Coordination:
         rate = self._rate(name, window)
         loop = self.loop
         end = loop.time() + within
-        windows = rate.low_windows if priority >= PAGES else rate.windows
         while True:
             now = loop.time()
-            if not self.up or now < rate.rejoin_until:
+            if not self.up:
                 return await self._acquire_alone(rate, priority, end)
+            if now < rate.rejoin_until:  # other replicas may still be spending on their own
+                windows = rate.rejoin_low_windows if priority >= PAGES else rate.rejoin_windows
+            else:
+                windows = rate.low_windows if priority >= PAGES else rate.windows
             member = self._member()
             try:
                 granted, wait_ms, count = await self._call(
@@ -411,14 +430,8 @@ class Coordination:
         stamp = window.take(priority)
         if stamp is None:
             stamp = await window.acquire(end - self.loop.time(), priority)
-        member = None
-        if self.up:  # rejoining: the store counts this send too
-            member = self._member()
-            try:
-                await self._call("rate", self._rate_script, [rate.key], [member, 1, rate.per_ms])
-            except _Down:
-                member = None
-        return Ticket(self, rate, member, stamp, window)
+        rate.alone.append(stamp)
+        return Ticket(self, rate, None, stamp, window)
 
     # -- the memo -----------------------------------------------------------------------
 

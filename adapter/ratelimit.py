@@ -141,11 +141,6 @@ class RateWindow:
             self._stamp(stamp)
         self.sent = deque(sorted(self.sent), maxlen=self.sent.maxlen)
 
-    def recent(self, within: float) -> list[float]:
-        """The send times of the last `within` seconds, oldest first."""
-        since = self.clock() - within
-        return [stamp for stamp in self.sent if stamp > since]
-
     def _stamp(self, now: float) -> None:
         self._forgot = self._forgot or len(self.sent) == self.sent.maxlen
         self.sent.append(now)

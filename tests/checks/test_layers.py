@@ -55,6 +55,7 @@ LAYERS: dict[str, str] = {
     "adapter.delivery": "delivery",
     "adapter.transport": "delivery",
     "adapter.memo": "delivery",
+    "adapter.coordination": "delivery",  # the store replicas share: rate windows, the memo
     "adapter.metrics": "delivery",
     "adapter.report": "delivery",  # a plan and its delivery results → outcomes, a status
     # plan
@@ -73,6 +74,7 @@ LAYERS: dict[str, str] = {
     "adapter.config.receivers": "settings",
     "adapter.config.timeintervals": "settings",
     "adapter.config.web": "settings",
+    "adapter.config.coordination": "settings",
     "adapter.http_config": "settings",
     # rules
     "adapter.keys": "rules",

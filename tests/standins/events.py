@@ -12,6 +12,7 @@ import asyncio
 import json
 import random
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -60,6 +61,30 @@ class EventsAPI:
         self.lock = threading.Lock()
         self.random_fault: Callable[[], Fault | None] | None = None
         self.faults_dealt = 0
+        # PagerDuty's rate limit per routing key, if set (limit_rate): accepted events in the
+        # last `per` seconds; above `requests`, 429 (counted in `throttled`).
+        self.rate: tuple[int, float] | None = None
+        self.window: dict[str, deque[float]] = {}
+        self.throttled = 0
+        self.arrivals: list[float] = []  # time.monotonic() of each accepted event, as `events`
+
+    def limit_rate(self, requests: int, per: float) -> None:
+        """Count per routing key over a sliding `per` and answer 429 above `requests`, as
+        PagerDuty does (120 in any 60 s)."""
+        self.rate = (requests, per)
+
+    def _over_the_limit(self, routing_key: str, now: float) -> bool:
+        assert self.rate is not None
+        requests, per = self.rate
+        with self.lock:
+            sent = self.window.setdefault(routing_key, deque())
+            while sent and sent[0] <= now - per:
+                sent.popleft()
+            if len(sent) >= requests:
+                self.throttled += 1
+                return True
+            sent.append(now)
+            return False
 
     # -- scripting -----------------------------------------------------------------
     def fail_next(self, count: int, status: int = 503, retry_after: str | None = None) -> None:
@@ -96,10 +121,11 @@ class EventsAPI:
                 errors.append("'payload.severity' is invalid")
         return errors
 
-    def apply(self, event: dict[str, Any]) -> None:
+    def apply(self, event: dict[str, Any], now: float | None = None) -> None:
         key, action = event["dedup_key"], event["event_action"]
         with self.lock:
             self.events.append(event)
+            self.arrivals.append(time.monotonic() if now is None else now)
             incident = self.incidents.get(key)
             if action == "trigger":
                 payload = event["payload"]
@@ -149,7 +175,10 @@ class EventsAPI:
             )
         if not event.get("dedup_key"):
             event["dedup_key"] = f"generated-{len(self.events)}"
-        self.apply(event)
+        now = time.monotonic()
+        if self.rate is not None and self._over_the_limit(str(event.get(self.key_field)), now):
+            return JSONResponse({"status": "throttle event"}, 429)
+        self.apply(event, now)
         return JSONResponse(
             {"status": "success", "message": "Event processed", "dedup_key": event["dedup_key"]},
             202,

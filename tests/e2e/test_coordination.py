@@ -1,0 +1,223 @@
+"""The shared store against a real redis-server: the Lua scripts' decisions (two "replicas"
+are two Coordination clients of one server, in one process, on one clock), the fallback
+when the server goes away and the way back, and a password that never shows."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from prometheus_client import CollectorRegistry
+
+from adapter.config.coordination import CoordinationSettings
+from adapter.coordination import CHECK_EVERY, Claim, Coordination, scaled
+from adapter.events import UpstreamRequest
+from adapter.metrics import Metrics
+from adapter.ratelimit import PRIORITIES, RateExhausted, RateWindow
+from tests.harness.process import wait_for
+from tests.harness.redis import RedisServer
+
+CRITICAL, WARNING = PRIORITIES.index("critical"), PRIORITIES.index("warning")
+
+
+@pytest.fixture
+def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    with RedisServer(tmp_path) as server:
+        yield server
+
+
+def settings(server: RedisServer, replicas: int = 2, **redis: Any) -> CoordinationSettings:
+    return CoordinationSettings.model_validate(server.settings(**redis) | {"replicas": replicas})
+
+
+def up(registry: CollectorRegistry) -> float | None:
+    return registry.get_sample_value("incident_adapter_coordination_up")
+
+
+def in_any_window(stamps: list[float], per: float) -> int:
+    """The most stamps in any `per` seconds."""
+    stamps = sorted(stamps)
+    return max(
+        (sum(1 for s in stamps[i:] if s < first + per) for i, first in enumerate(stamps)), default=0
+    )
+
+
+def test_two_replicas_never_exceed_the_limit_together(redis: RedisServer) -> None:
+    """60 takers spread over two replicas, a limit of 10 in any 2 s (reserve 2): at most 10
+    in any 2 s are granted, the pages among them first."""
+    granted: list[tuple[float, int]] = []
+    refused: list[int] = []
+
+    async def main() -> None:
+        replicas = [
+            await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+            for _ in range(2)
+        ]
+        window = RateWindow(10, 2.0, reserve=2)
+
+        async def taker(i: int) -> None:
+            shared = replicas[i % 2]
+            priority = CRITICAL if i % 10 == 0 else WARNING
+            try:
+                ticket = await shared.acquire("pd", window, priority, 3.0)
+            except RateExhausted:
+                refused.append(priority)
+                return
+            granted.append((time.monotonic(), priority))
+            await ticket.arrived()
+
+        await asyncio.gather(*(taker(i) for i in range(60)))
+        for shared in replicas:
+            assert shared.up
+            await shared.aclose()
+
+    asyncio.run(main())
+    assert in_any_window([t for t, _ in granted], 2.0) <= 10
+    assert len(granted) >= 10  # the window was spent, not refused wholesale
+    assert CRITICAL not in refused, "a page was refused while warnings went out"
+    assert len(granted) + len(refused) == 60
+
+
+def test_the_reserve_is_kept_for_pages_across_replicas(redis: RedisServer) -> None:
+    async def main() -> None:
+        a, b = [
+            await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+            for _ in range(2)
+        ]
+        window = RateWindow(10, 30.0, reserve=3)
+        for shared in (a, b, a, b, a, b, a):  # 7 warnings, shared between the two
+            await shared.acquire("pd", window, WARNING, 0.0)
+        with pytest.raises(RateExhausted) as refused:  # the warning that would take the reserve
+            await b.acquire("pd", window, WARNING, 0.5)
+        assert 25 < refused.value.wait <= 30.5  # Retry-After: until the first ages out
+        for shared in (b, a, b):  # the reserve: three pages, at once, on either replica
+            await shared.acquire("pd", window, CRITICAL, 0.0)
+        with pytest.raises(RateExhausted):
+            await a.acquire("pd", window, CRITICAL, 0.0)
+        key = a._rate("pd", window).key
+        ttl = await a.client.pttl(key)
+        assert 0 < ttl <= 30_000  # the window's key expires once nothing in it counts
+        # New terms (a reload that changed the limit): a new key, a clean window.
+        await a.acquire("pd", RateWindow(11, 30.0, reserve=3), WARNING, 0.0)
+        assert a._rate("pd", RateWindow(11, 30.0, reserve=3)).key != key
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_the_memo_lets_one_replica_deliver(redis: RedisServer) -> None:
+    trigger = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"trigger"}')
+    resolve = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"resolve"}')
+
+    async def main() -> None:
+        a, b = [
+            await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+            for _ in range(2)
+        ]
+        claim, mark = await a.memo_claim("pd", "k1", trigger, 5.0)
+        assert claim is Claim.SEND
+
+        async def deliver_later() -> None:
+            await asyncio.sleep(0.3)
+            await a.memo_done("pd", "k1", trigger, mark, True, 60.0)
+
+        # b holds the same request while a sends it: b waits for a's outcome, then skips.
+        later = asyncio.create_task(deliver_later())
+        assert (await b.memo_claim("pd", "k1", trigger, 5.0))[0] is Claim.DELIVERED
+        await later
+        # The key's state changes: the resolve is sent (once).
+        claim, mark = await b.memo_claim("pd", "k1", resolve, 5.0)
+        assert claim is Claim.SEND
+        # Within the deadline and still pending: the other answers BUSY (a 503, re-sent later).
+        assert (await a.memo_claim("pd", "k1", resolve, 0.2))[0] is Claim.BUSY
+        await b.memo_done("pd", "k1", resolve, mark, False, 60.0)  # failed: released
+        assert (await a.memo_claim("pd", "k1", resolve, 1.0))[0] is Claim.SEND
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_falls_back_at_once_when_the_store_goes_and_comes_back(redis: RedisServer) -> None:
+    """Stopped: the next decision falls back within the timeout to a local window of half the
+    limit, coordination_up 0; started again: shared again within a few checks, up 1."""
+    registry = CollectorRegistry()
+
+    async def main() -> None:
+        shared = await Coordination.start(settings(redis), Metrics(registry, []))
+        window = RateWindow(10, 4.0, reserve=2)
+        assert up(registry) == 1.0
+        for _ in range(3):
+            await shared.acquire("pd", window, WARNING, 0.0)
+        redis.stop()
+        with structlog.testing.capture_logs() as logs:
+            started = time.monotonic()
+            ticket = await shared.acquire("pd", window, CRITICAL, 0.0)
+            assert time.monotonic() - started < 1.0  # the timeout (100ms), not a hang
+            await ticket.arrived()
+            assert not shared.up and up(registry) == 0.0
+            # Half of 10, of which the 3 the store last counted are spent: 2 more here.
+            taken = 1
+            while True:
+                try:
+                    await shared.acquire("pd", window, CRITICAL, 0.0)
+                except RateExhausted:
+                    break
+                taken += 1
+            assert taken == 2
+            redis.start()
+            await asyncio.to_thread(
+                wait_for, lambda: shared.up, 10 * CHECK_EVERY, "the store to be shared again"
+            )
+        assert up(registry) == 1.0
+        assert [e["event"] for e in logs if e["event"].startswith("coordination.")] == [
+            "coordination.down",
+            "coordination.up",
+        ]
+        # Rejoining: the sends made alone are in the store.
+        count = await shared.client.zcard(shared._rate("pd", window).key)
+        assert count >= 2
+        await shared.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_refused_password_falls_back_and_never_shows(tmp_path: Path) -> None:
+    password = "s3cret-redis-Pa55"
+    (tmp_path / "password").write_text("not-the-password\n")
+    registry = CollectorRegistry()
+    with RedisServer(tmp_path, password=password) as server:
+
+        async def main() -> list[dict[str, Any]]:
+            with structlog.testing.capture_logs() as logs:
+                wrong = settings(server, password_file=str(tmp_path / "password"))
+                shared = await Coordination.start(wrong, Metrics(registry, []))
+                assert not shared.up  # not fatal: it falls back
+                window = RateWindow(4, 10.0)
+                await shared.acquire("pd", window, WARNING, 0.0)  # a fallback slot
+                await shared.aclose()
+                (tmp_path / "password").write_text(password + "\n")
+                right = settings(server, password_file=str(tmp_path / "password"))
+                shared = await Coordination.start(right, Metrics(CollectorRegistry(), []))
+                assert shared.up
+                assert "<secret>" in repr(right) and password not in repr(right)
+                await shared.aclose()
+            return logs
+
+        logs = asyncio.run(main())
+    assert up(registry) == 0.0
+    assert any(e["event"] == "coordination.down" for e in logs)
+    shown = repr(logs) + "".join(str(m) for m in registry.collect())
+    assert password not in shown and "not-the-password" not in shown
+
+
+def test_the_fallback_share_is_a_replica_share_of_each_limit() -> None:
+    share = scaled(RateWindow(120, 60.0, burst=20, reserve=12), 2)
+    assert share.terms == (60, 60.0, 10, 6)
+    assert scaled(RateWindow(1, 60.0), 3).terms[0] == 1  # at least one
