@@ -17,6 +17,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,21 @@ import yaml
 
 from adapter.server import GRACEFUL_SECONDS
 from tests.harness.adapter import run_adapter
+from tests.harness.server import free_port
 from tests.harness.system import require
 
 ROOT = Path(__file__).parents[2]
 KUBERNETES = ROOT / "deploy" / "kubernetes"
-KUSTOMIZATIONS = sorted(p.parent for p in KUBERNETES.rglob("kustomization.yaml"))
+# What renders on its own: a Component (components/) only goes on top of one of these.
+KUSTOMIZATIONS = sorted(
+    p.parent
+    for p in KUBERNETES.rglob("kustomization.yaml")
+    if yaml.safe_load(p.read_text())["kind"] == "Kustomization"
+)
 BASE = KUBERNETES / "base"
 OPERATOR = KUBERNETES / "overlays" / "prometheus-operator"
+REDIS_OVERLAY = KUBERNETES / "overlays" / "redis"
+REDIS_COMPONENT = KUBERNETES / "components" / "redis"
 ALERTMANAGER_YML = ROOT / "deploy" / "alertmanager" / "alertmanager.yml"
 MONITORING_RULES = ROOT / "deploy" / "monitoring" / "rules.yml"
 DEPLOYMENT_DOC = ROOT / "docs" / "how-to" / "deployment.md"
@@ -330,9 +339,10 @@ def test_base_objects_select_and_reference_each_other() -> None:
     assert all(v.startswith("EXAMPLE-") for v in secret_data(secret).values())
 
 
-def test_config_in_the_configmap_passes_check_config(tmp_path: Path) -> None:
+@pytest.mark.parametrize("directory", [BASE, REDIS_OVERLAY], ids=_name)
+def test_config_in_the_configmap_passes_check_config(directory: Path, tmp_path: Path) -> None:
     """`check-config` on the ConfigMap's config.yml, with the Secret's keys where the pod has them."""
-    docs = render(BASE)
+    docs = render(directory)
     text = one(docs, "ConfigMap")["data"]["config.yml"]
     keys = secret_data(one(docs, "Secret"))
     referenced = set(re.findall(rf"{re.escape(SECRETS_DIR)}/([\w.-]+)", text))
@@ -512,3 +522,176 @@ def test_an_overlay_as_the_readme_writes_it_replaces_every_example(tmp_path: Pat
         webhook["httpConfig"]["authorization"]["credentials"]["name"] == secret["metadata"]["name"]
     )
     assert all(d["metadata"]["namespace"] == "monitoring" for d in docs)
+
+
+# -- the redis overlay: the base plus a shared store ------------------------------------------
+def by_name(docs: tuple[dict[str, Any], ...], kind: str, name: str) -> dict[str, Any]:
+    (doc,) = (d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name)
+    return doc
+
+
+def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return bool(selector) and selector.items() <= labels.items()
+
+
+def redis_parts() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The overlay's Redis Deployment, its container, Service and NetworkPolicy."""
+    docs = render(REDIS_OVERLAY)
+    deployment = by_name(docs, "Deployment", "incident-adapter-redis")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    service = by_name(docs, "Service", "incident-adapter-redis")
+    policy = by_name(docs, "NetworkPolicy", "incident-adapter-redis")
+    return deployment, container, service, policy
+
+
+def test_redis_overlay_runs_one_hardened_redis_without_persistence() -> None:
+    deployment, container, _, _ = redis_parts()
+    spec = deployment["spec"]
+    pod = spec["template"]["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+    assert container["image"].startswith("redis:")  # the official image
+    assert pod["automountServiceAccountToken"] is False and pod["enableServiceLinks"] is False
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["runAsNonRoot"] is True and security["runAsUser"] >= 10000
+    for probe in ("livenessProbe", "readinessProbe"):
+        assert container[probe]["tcpSocket"]["port"] == "redis", probe
+    for kind in ("requests", "limits"):
+        assert set(container["resources"][kind]) == {"cpu", "memory"}
+    script = " ".join(container["args"])
+    assert '--save "" --appendonly no' in script
+    # the password never in the arguments or the environment: only its file's path
+    assert "requirepass" not in script.split("redis-server", 1)[1]
+    assert not container.get("env")
+    assert not [v for v in pod["volumes"] if "persistentVolumeClaim" in v]
+
+
+def test_redis_overlay_lets_only_the_adapter_reach_redis() -> None:
+    docs = render(REDIS_OVERLAY)
+    deployment, container, service, policy = redis_parts()
+    redis_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    adapter = by_name(docs, "Deployment", "incident-adapter")
+    adapter_labels = adapter["spec"]["template"]["metadata"]["labels"]
+    assert matches(service["spec"]["selector"], redis_labels)
+    assert not matches(service["spec"]["selector"], adapter_labels)
+    ((port),) = service["spec"]["ports"]
+    assert port["targetPort"] in {p["name"] for p in container["ports"]}
+
+    spec = policy["spec"]
+    assert matches(spec["podSelector"]["matchLabels"], redis_labels)
+    assert spec["policyTypes"] == ["Ingress", "Egress"] and spec["egress"] == []
+    ((rule),) = spec["ingress"]
+    ((peer),) = rule["from"]
+    assert set(peer) == {"podSelector"}  # this namespace only
+    assert matches(peer["podSelector"]["matchLabels"], adapter_labels)
+    assert not matches(peer["podSelector"]["matchLabels"], redis_labels)
+    assert [p["port"] for p in rule["ports"]] == ["redis"]
+    # the base's policy for the adapter is unchanged: Redis is reached by the adapter, not it
+    base_policy = by_name(docs, "NetworkPolicy", "incident-adapter")["spec"]
+    assert base_policy == one(render(BASE), "NetworkPolicy")["spec"]
+
+
+def test_redis_overlay_config_is_the_bases_plus_coordination() -> None:
+    """The overlay's config.yml: the base's, with `coordination:` naming the overlay's Redis,
+    the replicas the Deployment runs, and a password file that both pods get from one key."""
+    docs = render(REDIS_OVERLAY)
+    text = one(docs, "ConfigMap")["data"]["config.yml"]
+    assert text.startswith((BASE / "config.yml").read_text()), "the base's config, then more"
+    config = yaml.safe_load(text)
+    base = yaml.safe_load((BASE / "config.yml").read_text())
+    assert {k: v for k, v in config.items() if k != "coordination"} == base
+    coordination = config["coordination"]
+    adapter = by_name(docs, "Deployment", "incident-adapter")
+    assert coordination["replicas"] == adapter["spec"]["replicas"] == 2
+
+    deployment, _, service, _ = redis_parts()
+    port = service["spec"]["ports"][0]["port"]
+    assert coordination["redis"]["url"] == f"redis://{service['metadata']['name']}:{port}/0"
+    password_file = coordination["redis"]["password_file"]
+    key = password_file.removeprefix(f"{SECRETS_DIR}/")
+    secret = one(docs, "Secret")
+    assert key in secret_data(secret), f"the Secret has no key {key}"
+    assert set(secret_data(secret)) == {"tokens", "pd-routing-key", key}  # merged, not replaced
+    # Redis mounts that one key of the same (hashed) Secret, and reads it in its script
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    (password,) = (v["secret"] for v in volumes if "secret" in v)
+    assert password["secretName"] == secret["metadata"]["name"]
+    assert password["items"] == [{"key": key, "path": key}]
+    adapter_pod = adapter["spec"]["template"]["spec"]
+    (adapter_secret,) = (v["secret"] for v in adapter_pod["volumes"] if "secret" in v)
+    assert adapter_secret["secretName"] == secret["metadata"]["name"]
+    assert re.fullmatch(r"\S+", secret_data(secret)[key]), "one line: Redis reads it whole"
+
+
+def test_redis_overlays_script_starts_a_redis_that_wants_the_password(tmp_path: Path) -> None:
+    """The container's own command, run with Debian's redis-server: it answers PING only with
+    the password from the mounted file, keeps nothing on disk, and the password is in no
+    process's arguments."""
+    redis_server = require("redis-server", "redis-server")
+    redis_cli = require("redis-cli", "redis-server")
+    _, container, _, _ = redis_parts()
+    password = secret_data(one(render(REDIS_OVERLAY), "Secret"))["redis-password"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    run, secrets = tmp_path / "run", tmp_path / "secrets"
+    run.mkdir()
+    secrets.mkdir()
+    (secrets / "redis-password").write_text(password)
+    script = " ".join(container["args"])
+    script = script.replace(mounts["run"], str(run)).replace(mounts["password"], str(secrets))
+    port = free_port()
+    script = script.replace("--port 6379", f"--port {port} --bind 127.0.0.1")
+    assert container["command"] == ["sh", "-c"]
+    env = {**os.environ, "PATH": f"{Path(redis_server).parent}:{os.environ['PATH']}"}
+    process = subprocess.Popen(
+        ["sh", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+
+        def cli(*args: str, auth: bool = True) -> str:
+            environment = {**os.environ, "REDISCLI_AUTH": password} if auth else None
+            result = subprocess.run(
+                [redis_cli, "-p", str(port), *args],
+                capture_output=True, text=True, timeout=10, env=environment,
+            )  # fmt: skip
+            return result.stdout.strip()
+
+        deadline = time.monotonic() + 20
+        while cli("ping") != "PONG":
+            assert process.poll() is None, process.communicate()[0].decode()
+            assert time.monotonic() < deadline, "redis-server did not answer"
+            time.sleep(0.2)
+        assert "NOAUTH" in cli("ping", auth=False)
+        assert cli("config", "get", "save") == "save"  # and an empty value: no snapshots
+        assert cli("config", "get", "appendonly").splitlines()[1:] == ["no"]
+        assert cli("config", "get", "maxmemory-policy").splitlines()[1:] == ["noeviction"]
+        cmdline = Path(f"/proc/{process.pid}/cmdline").read_bytes()
+        assert password.encode() not in cmdline
+        assert (run / "redis.conf").stat().st_mode & 0o077 == 0
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=10)[0].decode()
+    assert password not in output
+    assert sorted(p.name for p in run.iterdir()) == ["redis.conf"]  # nothing kept on disk
+
+
+def test_redis_component_goes_on_the_operator_overlay_too(tmp_path: Path) -> None:
+    """The combination docs/how-to/replicas.md gives: the operator overlay plus the component."""
+    overlay = {
+        "resources": [os.path.relpath(OPERATOR, tmp_path)],
+        "components": [os.path.relpath(REDIS_COMPONENT, tmp_path)],
+    }
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    docs = render(tmp_path)
+    assert {"ServiceMonitor", "PrometheusRule", "AlertmanagerConfig"} <= {d["kind"] for d in docs}
+    by_name(docs, "Deployment", "incident-adapter-redis")
+    secret = one(docs, "Secret")
+    assert set(secret_data(secret)) == {"tokens", "pd-routing-key", "redis-password"}
+    # the operator overlay's references follow the Secret's new hash
+    monitor = one(docs, "ServiceMonitor")["spec"]["endpoints"][0]
+    assert monitor["authorization"]["credentials"]["name"] == secret["metadata"]["name"]
+    config = yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yml"])
+    assert config["coordination"]["replicas"] == 2

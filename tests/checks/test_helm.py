@@ -802,3 +802,89 @@ def test_notes_name_the_webhook_url_and_no_secret(values: Path, tmp_path: Path) 
             assert f'key "{endpoint["authorization"]["credentials"]["key"]}"' in notes
     for secret in values_of(values).get("secrets", {}).values():
         assert not any(line in notes for line in secret.split()), "a secret in NOTES"
+
+
+# -- the shared store (coordination) ---------------------------------------------------------------
+COORDINATION_VALUES = CHART / "ci" / "coordination-values.yaml"
+
+
+def _config(docs: Docs) -> dict[str, Any]:
+    config: dict[str, Any] = yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yml"])
+    return config
+
+
+def test_coordination_is_off_by_default_and_adds_only_its_block() -> None:
+    assert "coordination" not in _config(template(DEFAULT_VALUES))
+    docs = template(COORDINATION_VALUES)
+    config = _config(docs)
+    default = _config(template(DEFAULT_VALUES))
+    assert {k: v for k, v in config.items() if k != "coordination"} == default
+    deployment = one(docs, "Deployment")
+    assert config["coordination"] == {
+        "redis": {
+            "url": "redis://incident-adapter-redis:6379/0",
+            "password_file": f"{SECRETS_DIR}/redis-password",
+        },
+        "replicas": deployment["spec"]["replicas"],
+    }
+    # the password is a key of the chart's Secret, mounted with the others
+    assert "redis-password" in secret_data(one(docs, "Secret"))
+    pod = deployment["spec"]["template"]["spec"]
+    assert [v["name"] for v in pod["volumes"]] == ["config", "secrets"]
+
+
+def test_coordination_replicas_follow_replica_count_unless_set() -> None:
+    def replicas(*sets: str) -> Any:
+        return _config(template(COORDINATION_VALUES, *sets))["coordination"]["replicas"]
+
+    assert replicas("replicaCount=3") == 3
+    assert replicas("replicaCount=3", "coordination.replicas=5") == 5
+
+
+def test_coordination_password_from_its_own_secret_is_mounted_alone() -> None:
+    docs = template(
+        COORDINATION_VALUES,
+        "coordination.redis.existingSecret=redis-by-hand",
+        "coordination.redis.passwordKey=password",
+        "coordination.redis.options.timeout=250ms",
+        "coordination.redis.options.key_prefix=prod-eu1",
+    )
+    redis = _config(docs)["coordination"]["redis"]
+    assert redis == {
+        "url": "redis://incident-adapter-redis:6379/0",
+        "password_file": "/etc/incident-adapter/redis/password",
+        "timeout": "250ms",
+        "key_prefix": "prod-eu1",
+    }
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["redis-password"]["secret"] == {
+        "secretName": "redis-by-hand",
+        "defaultMode": 0o440,
+        "items": [{"key": "password", "path": "password"}],
+    }
+    (container,) = pod["containers"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    mount = mounts["redis-password"]
+    assert mount["readOnly"] is True
+    assert redis["password_file"] == f"{mount['mountPath']}/password"
+    for version in K8S_VERSIONS:
+        kubernetes_validate.validate(one(docs, "Deployment"), version, strict=True)
+
+
+def test_refuses_coordination_that_cannot_reach_a_redis() -> None:
+    values = ("--values", str(COORDINATION_VALUES))
+    assert "set coordination.redis.url" in template_error(
+        *values, "--set", "coordination.redis.url="
+    )
+    assert "coordination.redis.url: Does not match pattern" in template_error(
+        *values, "--set", "coordination.redis.url=http://redis:6379"
+    )
+    assert "set the shared store in coordination.* only" in template_error(
+        *values, "--set", "config.coordination.replicas=2"
+    )
+    assert "existingConfigMap" in template_error(*values, "--set", "existingConfigMap=by-hand")
+    # the password file is a secret the chart must hold, like the token and the routing key
+    error = template_error(*values, "--set", "coordination.redis.passwordKey=redis-pass")
+    assert f'config reads {SECRETS_DIR}/redis-pass, but secrets has no key "redis-pass"' in error
+    assert "EXAMPLE-" not in error

@@ -52,8 +52,12 @@ def promtool(*args: str) -> None:
 
 @cache
 def exposition() -> tuple[tuple[str, tuple[tuple[str, str], ...], str], ...]:
-    """Every sample the adapter exports for one receiver: (name, labels, metric type)."""
-    text = generate_latest(Metrics(CollectorRegistry(), ["pagerduty"]).registry).decode()
+    """Every sample the adapter exports for one receiver: (name, labels, metric type), with a
+    shared store (coordination:), whose series exist only when the config has one."""
+    metrics = Metrics(CollectorRegistry(), ["pagerduty"])
+    _, store_seconds = metrics.coordination()
+    store_seconds.labels("rate")
+    text = generate_latest(metrics.registry).decode()
     return tuple(
         (sample.name, tuple(sorted(sample.labels.items())), family.type)
         for family in text_string_to_metric_families(text)

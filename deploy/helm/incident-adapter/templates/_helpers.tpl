@@ -82,9 +82,59 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- if or .Values.existingSecret .Values.secrets }}true{{ end }}
 {{- end }}
 
-{{/* config.yml as the chart renders it. */}}
+{{/* config.yml as the chart renders it: `config`, plus `coordination:` when enabled. */}}
 {{- define "incident-adapter.configYaml" -}}
+{{- if .Values.coordination.enabled }}
+{{- $config := deepCopy .Values.config }}
+{{- $_ := set $config "coordination" (include "incident-adapter.coordination" . | fromYaml) }}
+{{- toYaml $config }}
+{{- else }}
 {{- toYaml .Values.config }}
+{{- end }}
+{{- end }}
+
+{{/*
+The config's coordination block (docs/how-to/replicas.md) from the values' `coordination`: the
+Redis URL, the password as a file, `replicas` defaulting to replicaCount. The password comes
+from coordination.redis.existingSecret (mounted on its own at redisDir) or else from the
+Secret at secretsDir, whose keys incident-adapter.validate checks like any other.
+*/}}
+{{- define "incident-adapter.redisDir" -}}/etc/incident-adapter/redis{{- end }}
+{{- define "incident-adapter.redisPasswordFile" -}}
+{{- $redis := .Values.coordination.redis }}
+{{- if $redis.existingSecret }}
+{{- printf "%s/%s" (include "incident-adapter.redisDir" .) $redis.passwordKey }}
+{{- else }}
+{{- printf "%s/%s" (include "incident-adapter.secretsDir" .) $redis.passwordKey }}
+{{- end }}
+{{- end }}
+{{- define "incident-adapter.coordination" -}}
+{{- $values := .Values.coordination }}
+{{- $redis := deepCopy ($values.redis.options | default dict) }}
+{{- $_ := set $redis "url" $values.redis.url }}
+{{- if $values.redis.passwordKey }}
+{{- $_ := set $redis "password_file" (include "incident-adapter.redisPasswordFile" .) }}
+{{- end }}
+{{- toYaml (dict "redis" $redis "replicas" (int (default .Values.replicaCount $values.replicas))) }}
+{{- end }}
+
+{{/* Refuse coordination values that could never reach a Redis. */}}
+{{- define "incident-adapter.validateCoordination" -}}
+{{- $values := .Values.coordination }}
+{{- if $values.enabled }}
+{{- if .Values.existingConfigMap }}
+{{- fail "coordination.enabled: the chart cannot add coordination: to existingConfigMap's config; write it there, and mount the password with extraVolumes" }}
+{{- end }}
+{{- if hasKey .Values.config "coordination" }}
+{{- fail "config.coordination and coordination.enabled: set the shared store in coordination.* only" }}
+{{- end }}
+{{- if not (regexMatch `^rediss?://[^\s]+$` (toString $values.redis.url)) }}
+{{- fail "coordination.enabled: set coordination.redis.url to your Redis or Valkey, redis://HOST:6379/0 (rediss:// for TLS)" }}
+{{- end }}
+{{- if and $values.redis.existingSecret (not $values.redis.passwordKey) }}
+{{- fail "coordination.redis.existingSecret needs coordination.redis.passwordKey: the key of the password in it" }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -165,6 +215,7 @@ lacks (the adapter would not start), monitors that scrape every replica twice or
 the adapter refuses, and alert rules that could never see this release's job.
 */}}
 {{- define "incident-adapter.validate" -}}
+{{- include "incident-adapter.validateCoordination" . }}
 {{- if and (not .Values.existingConfigMap) (not .Values.existingSecret) }}
 {{- $dir := include "incident-adapter.secretsDir" . }}
 {{- range $path := regexFindAll (printf "%s/[^\\s\"']+" $dir) (include "incident-adapter.configYaml" .) -1 | uniq }}
