@@ -133,23 +133,24 @@ return 1
 
 # KEYS the memo entries of every claim asked for in one turn of the event loop (concurrent
 # webhooks, a webhook's deliveries); ARGV, three per key: digest, pending mark, its life in
-# ms. Two numbers per key, in order: 1, 0: delivered before; 2, ms: being delivered by
-# someone; 0, 0: claimed, send it. The same key twice is decided in order, as two scripts.
+# ms. One digit per key, in order, in one string (one answer to parse, not one a key):
+# 1 delivered before; 2 being delivered by someone; 0 claimed, send it. The same key twice
+# is decided in order, as two scripts would.
 CLAIM = """
 local out = {}
 for i = 1, #KEYS do
   local digest = ARGV[3 * i - 2]
   local v = redis.call('GET', KEYS[i])
   if v == digest then
-    out[2 * i - 1], out[2 * i] = 1, 0
+    out[i] = '1'
   elseif v and string.sub(v, 1, #digest + 2) == 'p:' .. digest then
-    out[2 * i - 1], out[2 * i] = 2, redis.call('PTTL', KEYS[i])
+    out[i] = '2'
   else
     redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ARGV[3 * i])
-    out[2 * i - 1], out[2 * i] = 0, 0
+    out[i] = '0'
   end
 end
-return out
+return table.concat(out)
 """
 
 # KEYS[1] a receiver's last deliveries, newest first. ARGV: how many to keep, life in ms,
@@ -316,7 +317,7 @@ class Coordination:
         self._gathered: dict[str, list[str]] = {}  # last deliveries not yet in the store
         self._flush_armed = False
         self._records: list[tuple[bytes, bytes, int]] = []  # memo deliveries not yet written
-        self._claims: list[tuple[bytes, bytes, bytes, int, asyncio.Future[tuple[int, int]]]] = []
+        self._claims: list[tuple[bytes, bytes, bytes, int, asyncio.Future[int]]] = []
         self.up_gauge, seconds = metrics.coordination()
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
         self.up = False
@@ -539,14 +540,13 @@ class Coordination:
         loop as one script: redis-py's cost per command (a connection from the pool, the
         command packed, its answer parsed) is most of what the store costs a webhook, and a
         shared round trip is still one round trip."""
-        answer: asyncio.Future[tuple[int, int]] = self.loop.create_future()
+        answer: asyncio.Future[int] = self.loop.create_future()
         self._claims.append((entry, digest, mark, life, answer))
         if len(self._claims) == 1:  # the first this turn: the batch goes at the next turn
             task = self.loop.create_task(self._claim_batch())
             self._pushes.add(task)
             task.add_done_callback(self._pushes.discard)
-        code, _ = await answer
-        return code
+        return await answer
 
     async def _claim_batch(self) -> None:
         claims, self._claims = self._claims, []
@@ -564,7 +564,7 @@ class Coordination:
             raise
         for i, (*_, answer) in enumerate(claims):
             if not answer.done():  # (a waiter cancelled: its webhook's deadline)
-                answer.set_result((int(codes[2 * i]), int(codes[2 * i + 1])))
+                answer.set_result(codes[i] - 48)  # b"0"[0] == 48
 
     async def memo_done(
         self,
