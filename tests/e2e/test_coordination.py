@@ -191,8 +191,9 @@ def test_concurrent_claims_share_one_script_and_one_replica_wins_each_key(
             assert claim in (Claim.SEND, Claim.BUSY)
             senders[key] = senders.get(key, 0) + (claim is Claim.SEND)
         assert senders == dict.fromkeys(keys, 1)
-        # Two batches, then the losers' polls (every BUSY_POLL until 0.2 s), batched too.
-        assert await evalsha_calls(a) <= 2 + 2 * 6 < len(asked) / 10
+        # Two batches, then the losers' polls (every BUSY_POLL until 0.2 s: ~300 more
+        # claims), batched too, if not all in one turn (their timers fire a little apart).
+        assert await evalsha_calls(a) < len(asked) / 5
 
         redis.stop()
         started = time.monotonic()
