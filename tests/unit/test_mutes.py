@@ -14,6 +14,7 @@ from adapter.mutes import (
     Policy,
     Seen,
     decide,
+    lease_for,
     parse_alerts,
     seen_by_key,
     settle,
@@ -219,3 +220,15 @@ def test_parse_reads_the_api_fields() -> None:
         receivers=("pd", "x"),
     )
     assert alert.as_alert().status == "firing"
+
+
+def test_the_poll_lease_is_named_after_the_alertmanagers_and_outlasts_polls() -> None:
+    name, ttl = lease_for(["http://am0:9093", "http://am1:9093"], 60.0, 10.0)
+    assert name.startswith("alertmanager:") and ttl == 180.0  # three polls
+    # The same cluster listed in another order: the same lease; another cluster: its own.
+    assert lease_for(["http://am1:9093", "http://am0:9093"], 60.0, 10.0)[0] == name
+    assert lease_for(["http://other:9093"], 60.0, 10.0)[0] != name
+    assert lease_for(["http://am0:9093"], 1.0, 1.0)[1] == 5.0  # never under LEASE_MIN
+    # A poll that waits for every url's timeout still fits in the lease.
+    urls = [f"http://am{i}:9093" for i in range(4)]
+    assert lease_for(urls, 10.0, 10.0)[1] >= 4 * 10.0 + 10.0

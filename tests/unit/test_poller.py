@@ -350,3 +350,23 @@ def test_the_app_polls_once_a_reload_adds_the_block_and_the_page_lists_the_mutes
     assert fakes.actions() == [("acknowledge", "fp-Down")]
     page = client.get("/").text
     assert "Muted in Alertmanager (1, at the last poll)" in page and "fp-Down" in page
+
+
+def test_without_a_store_every_replica_polls_and_says_so(tmp_path: Path) -> None:
+    """No `coordination:` block: no lease, this replica polls (poll_leader 1); the gauge is
+    absent until an `alertmanager:` block is polled for."""
+    loaded = config_from(doc(), tmp_path)
+    metrics = Metrics(CollectorRegistry(), ["pd"])
+    assert metrics.registry.get_sample_value("incident_adapter_alertmanager_poll_leader") is None
+
+    async def go() -> bool:
+        transport = HttpxTransport(httpx.MockTransport(Fakes()))
+        state = State(loaded, transport, metrics, None)
+        state.deliverer = Deliverer(transport, metrics)
+        assert loaded.alertmanager is not None
+        leads = await Poller(state, transport).leads(loaded.alertmanager)
+        await transport.aclose()
+        return leads
+
+    assert asyncio.run(go()) is True
+    assert value(metrics, "alertmanager_poll_leader") == 1.0
