@@ -25,12 +25,10 @@ from adapter.mutes import lease_for
 from adapter.poller import Poller
 from adapter.state import State
 from adapter.transport import HttpxTransport
-from tests.builders import config_from
+from tests.builders import api_alert, config_from, poller_config, silenced
 from tests.harness.redis import RedisServer
-from tests.unit.test_mutes import api_alert, silenced
-from tests.unit.test_poller import doc
 
-INTERVAL = 1.0  # doc()'s poll_interval
+INTERVAL = 1.0  # poller_config()'s poll_interval
 TTL = lease_for(["http://am0:9093", "http://am1:9093"], INTERVAL, INTERVAL)[1]
 
 
@@ -78,7 +76,7 @@ def test_one_replica_polls_and_another_takes_over(redis: RedisServer, tmp_path: 
     coordination = CoordinationSettings.model_validate(
         redis.settings(timeout="1s")  # a loaded machine's stall must not read as "down"
     )
-    loaded = config_from(doc(), tmp_path)
+    loaded = config_from(poller_config(), tmp_path)
     replicas: list[Replica] = []
     muted, firing = silenced("Down", receivers=("team",)), api_alert("Down", receivers=("team",))
 
@@ -166,3 +164,37 @@ def test_one_replica_polls_and_another_takes_over(redis: RedisServer, tmp_path: 
             await r.state.transport.aclose()  # type: ignore[union-attr]
 
     asyncio.run(main())
+
+
+def test_a_clean_stop_gives_the_lease_up(redis: RedisServer, tmp_path: Path) -> None:
+    """A replica that stops cleanly (a rolling update) releases the poll lease at once, so
+    another polls at its next turn rather than after the lease's life. Asked of the store
+    by a second client right after the stop: before, the lease stayed held for its ttl."""
+    coordination = CoordinationSettings.model_validate(redis.settings(timeout="1s"))
+    loaded = config_from(poller_config(), tmp_path)
+    settings = loaded.alertmanager
+    assert settings is not None
+    name, ttl = lease_for(settings.urls, settings.poll_interval, settings.poll_timeout)
+
+    async def main() -> tuple[bool | None, bool | None]:
+        metrics = Metrics(CollectorRegistry(), [r.name for r in loaded.receivers])
+        transport = HttpxTransport(httpx.MockTransport(lambda _: httpx.Response(200, json=[])))
+        state = State(loaded, transport, metrics, None)
+        state.deliverer = Deliverer(transport, metrics)
+        state.deliverer.shared = await Coordination.start(coordination, metrics)
+        replica = Replica(state, Poller(state, transport), CollectorRegistry())
+        replica.start()
+        other = await Coordination.start(coordination, Metrics(CollectorRegistry(), []))
+        try:
+            await until(lambda: replica.poller.leader is True, 15, "the lease")
+            held = await other.lease(name, ttl)  # False: the replica holds it
+            await replica.stop()
+            await replica.poller.stop()
+            free = await other.lease(name, ttl)  # True: given up, taken by `other` now
+            return held, free
+        finally:
+            await state.deliverer.shared.aclose()
+            await other.aclose()
+            await transport.aclose()
+
+    assert asyncio.run(main()) == (False, True)

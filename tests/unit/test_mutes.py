@@ -20,45 +20,15 @@ from adapter.mutes import (
     settle,
 )
 from adapter.payload import Alert
+from tests.builders import api_alert, inhibited, silenced
 
 ACK = Policy(on_silenced="acknowledge", on_inhibited="acknowledge")
 RESOLVE = Policy(on_silenced="resolve", on_inhibited="resolve")
 
 
-def api_alert(
-    name: str = "Down",
-    state: str = "active",
-    silenced: tuple[str, ...] = (),
-    inhibited: tuple[str, ...] = (),
-    receivers: tuple[str, ...] = ("pd",),
-    **labels: str,
-) -> dict[str, Any]:
-    return {
-        "fingerprint": f"fp-{name}",
-        "labels": {"alertname": name, **labels},
-        "annotations": {"summary": f"{name} now"},
-        "startsAt": "2026-12-05T07:00:00Z",
-        "generatorURL": "http://prometheus/graph",
-        "status": {
-            "state": state,
-            "silencedBy": list(silenced),
-            "inhibitedBy": list(inhibited),
-        },
-        "receivers": [{"name": r} for r in receivers],
-    }
-
-
 def poll(*alerts: dict[str, Any], receiver: str = "pd") -> dict[str, Seen]:
     parsed = parse_alerts(json.dumps(list(alerts)).encode())
     return seen_by_key(parsed, receiver, lambda a: a.labels["alertname"])
-
-
-def silenced(name: str = "Down", **kw: Any) -> dict[str, Any]:
-    return api_alert(name, "suppressed", silenced=("s1",), **kw)
-
-
-def inhibited(name: str = "Down", **kw: Any) -> dict[str, Any]:
-    return api_alert(name, "suppressed", inhibited=("fp-src",), **kw)
 
 
 def actions(events: list[MuteEvent]) -> list[tuple[str, str, str]]:
