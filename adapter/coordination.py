@@ -645,6 +645,13 @@ class Coordination:
             return None
         return bool(held)
 
+    async def release_lease(self, name: str) -> None:
+        """Give the lease `name` up if this replica holds it: on a clean stop, so another
+        replica takes over at its next poll rather than when the lease runs out."""
+        key = b"%s:lease:%s" % (self.prefix, name.encode())
+        with contextlib.suppress(_Down):
+            await self._call("lease", self._release, [key], [self._replica])
+
 
 # KEYS[1] a lease. ARGV: this replica, the life in ms. 1: held by this replica (taken, as
 # SET NX PX would, or extended by its holder), 0: another replica holds it.

@@ -139,6 +139,16 @@ class Poller:
         self.metrics.poll_leader().set(1 if leads else 0)
         return leads
 
+    async def stop(self) -> None:
+        """A clean stop (the run task cancelled first): the lease goes, so another replica
+        polls at its next turn instead of after the lease's life (a rolling update)."""
+        settings = self.state.loaded.config.alertmanager
+        deliverer = self.state.deliverer
+        shared = deliverer.shared if deliverer is not None else None
+        if self.leader and settings is not None and shared is not None:
+            name, _ = lease_for(settings.urls, settings.poll_interval, settings.poll_timeout)
+            await shared.release_lease(name)
+
     def target(self, settings: AlertmanagerSettings) -> _Target:
         if self._target is None or self._target.settings is not settings:
             # A reload: the urls, TLS or credentials may have changed.
