@@ -117,7 +117,8 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         loop.add_signal_handler(signal.SIGHUP, lambda: loop.create_task(sighup()))
     watcher = asyncio.create_task(state.watch_tokens(state.token_poll))
     # Reads Alertmanager's API for mutes while the config has an alertmanager: block.
-    poller = asyncio.create_task(Poller(state, transport).run())
+    polls = Poller(state, transport)
+    poller = asyncio.create_task(polls.run())
     tracing.install(state.loaded.config.tracing)
     state.ready = True
     log.info("adapter.ready", receivers=sorted(state.loaded.receivers), version=__version__)
@@ -129,7 +130,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
         poller.cancel()
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.remove_signal_handler(signal.SIGHUP)
+        await asyncio.wait([poller])  # cancelled: done at its next await
         if state.deliverer.shared is not None:
+            await polls.stop()  # the poll lease goes with this replica
             await state.deliverer.shared.aclose()
         if owned:
             await transport.aclose()

@@ -38,6 +38,9 @@ shared window never lets through what the upstream would count over the limit.
 
 The landing page's last deliveries: a list per receiver (LPUSH, LTRIM to RECENT, expiring
 after a week), pushed in batches by a task so the webhook never waits for it.
+
+The poll lease (adapter/poller.py): `await shared.lease(name, ttl)` takes the key, or extends
+it for the replica that holds it, so one replica polls Alertmanager at a time.
 """
 
 from __future__ import annotations
@@ -327,6 +330,8 @@ class Coordination:
         self._members = itertools.count()
         self._watcher: asyncio.Task[None] | None = None
         self.loop = asyncio.get_running_loop()
+        self._lease = self.client.register_script(LEASE)  # the poll lease (adapter/poller.py)
+        self._seconds["lease"] = seconds.labels("lease")
 
     @classmethod
     async def start(cls, settings: CoordinationSettings, metrics: Metrics) -> Coordination:
@@ -675,6 +680,42 @@ class Coordination:
 
     async def _delete(self, keys: list[bytes], args: list[Any]) -> Any:
         return await self.client.delete(keys[0])
+
+    # -- the poll lease -----------------------------------------------------------------
+
+    async def lease(self, name: str, ttl: float) -> bool | None:
+        """Take or keep the lease `name` for `ttl` seconds: True while this replica holds it
+        (taken now, or extended: only its holder extends it), False while another does, None
+        while the store is down (then every replica acts on its own)."""
+        key = b"%s:lease:%s" % (self.prefix, name.encode())
+        try:
+            held = await self._call(
+                "lease", self._lease, [key], [self._replica, max(1, round(ttl * 1000))]
+            )
+        except _Down:
+            return None
+        return bool(held)
+
+    async def release_lease(self, name: str) -> None:
+        """Give the lease `name` up if this replica holds it: on a clean stop, so another
+        replica takes over at its next poll rather than when the lease runs out."""
+        key = b"%s:lease:%s" % (self.prefix, name.encode())
+        with contextlib.suppress(_Down):
+            await self._call("lease", self._release, [key], [self._replica])
+
+
+# KEYS[1] a lease. ARGV: this replica, the life in ms. 1: held by this replica (taken, as
+# SET NX PX would, or extended by its holder), 0: another replica holds it.
+LEASE = """
+local v = redis.call('GET', KEYS[1])
+if v == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if v then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+"""
 
 
 def _run_pipeline(pipe: Any) -> Callable[..., Awaitable[Any]]:

@@ -150,6 +150,7 @@ class Metrics:
         )
         self._children: dict[str, ReceiverMetrics] = {}
         self._coordination: tuple[Any, Any] | None = None
+        self._poll_leader: Any = None
         self._retired: dict[str, ReceiverMetrics] = {}  # removed by a reload
         for name in receivers:
             self.add_receiver(name)
@@ -231,6 +232,19 @@ class Metrics:
             )
             self._coordination = (up, seconds)
         return self._coordination
+
+    def poll_leader(self) -> Any:
+        """Whether this replica polls Alertmanager (adapter/poller.py), made at the first poll
+        loop with an `alertmanager:` block: absent without one."""
+        if self._poll_leader is None:
+            self._poll_leader = Gauge(
+                "alertmanager_poll_leader",
+                "1 on the replica that polls Alertmanager and acts on mutes (the only one "
+                "while a shared store holds the lease); 0 on the others.",
+                namespace="incident_adapter",
+                registry=self.registry,
+            )
+        return self._poll_leader
 
     def config_loaded(self, ok: bool, when: float) -> None:
         self.reload_ok.set(1 if ok else 0)

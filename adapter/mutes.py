@@ -22,10 +22,14 @@ alerts share (strategy `labels`) are muted only when none of their alerts still 
 
 The first poll after a start has nothing remembered: every muted key gets its action once
 more (harmless: acknowledging an acknowledged incident, resolving a resolved one).
+
+    lease_for(urls, poll_interval, poll_timeout) -> (name, ttl)   with a shared store, the lease
+                                                      that lets one replica poll at a time
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -227,3 +231,18 @@ def settle(
         else:
             settled.pop(key, None)
     return settled
+
+
+LEASE_POLLS = 3  # polls a leader may miss before another replica takes over
+LEASE_MIN = 5.0  # seconds: the shortest lease, so a slow store round trip never loses it
+
+
+def lease_for(urls: Iterable[str], poll_interval: float, poll_timeout: float) -> tuple[str, float]:
+    """The poll lease's name and its life in seconds. The name carries a hash of the
+    Alertmanager urls (in any order: the same cluster), so two deployments sharing a store
+    but polling different Alertmanagers each have a leader. The life outlasts LEASE_POLLS
+    polls, and a poll that tries every url until its timeout."""
+    listed = sorted(urls)
+    hashed = hashlib.blake2b("\n".join(listed).encode(), digest_size=6).hexdigest()
+    ttl = max(LEASE_POLLS * poll_interval, len(listed) * poll_timeout + poll_interval, LEASE_MIN)
+    return f"alertmanager:{hashed}", ttl

@@ -13,6 +13,12 @@ the incident, so the trigger that follows the unmute must not be skipped as deli
 
 The config is read anew on each poll, so a reload takes effect at the next one; what is
 remembered for a receiver a reload removed is dropped.
+
+With a shared store (`coordination:`), one replica polls at a time: the holder of a lease in
+the store (adapter/mutes.py lease_for), which it extends at each poll. The others skip the
+poll and forget what they remembered; the one that takes the lease over (its holder stopped
+extending it) starts from nothing, as after a restart. While the store is down, every
+replica polls and acts on its own, as without a store.
 """
 
 from __future__ import annotations
@@ -34,7 +40,16 @@ from adapter.http_config import HTTPOptions, options_for
 from adapter.keys import dedup_key_for
 from adapter.matchers import all_match
 from adapter.metrics import Metrics
-from adapter.mutes import AmAlert, Mute, MuteEvent, Policy, decide, parse_alerts, seen_by_key
+from adapter.mutes import (
+    AmAlert,
+    Mute,
+    MuteEvent,
+    Policy,
+    decide,
+    lease_for,
+    parse_alerts,
+    seen_by_key,
+)
 from adapter.mutes import settle as settled
 from adapter.payload import Alert, WebhookPayload
 from adapter.pipeline import Delivery, Receiver, rendered
@@ -81,21 +96,58 @@ class Poller:
         self.remembered: dict[str, dict[str, Mute]] = {}
         self.muted: dict[str, dict[str, Muted]] = {}
         self._target: _Target | None = None
+        self.leader: bool | None = None  # whether the last poll loop polled (None: not yet)
 
     async def run(self) -> None:
         while True:
             settings = self.state.loaded.config.alertmanager
             if settings is None:
                 self._target = None
+                if self.leader is not None:  # a reload removed the block
+                    self.metrics.poll_leader().set(0)
+                    self.leader = None
                 await asyncio.sleep(IDLE)
                 continue
             started = asyncio.get_running_loop().time()
             try:
-                await self.poll_once()
+                if await self.leads(settings):
+                    await self.poll_once()
             except Exception as exc:  # never let the task die: the next poll tries again
                 log.error("alertmanager.poll_error", error=f"{type(exc).__name__}: {exc}")
             spent = asyncio.get_running_loop().time() - started
             await asyncio.sleep(max(0.0, settings.poll_interval - spent))
+
+    async def leads(self, settings: AlertmanagerSettings) -> bool:
+        """Whether this replica polls now: always without a store or while it is down, else
+        while it holds the lease. Losing the lease forgets what was remembered, so a later
+        takeover starts from the Alertmanager's view at that moment, not a stale one."""
+        deliverer = self.state.deliverer
+        shared = deliverer.shared if deliverer is not None else None
+        leads = True
+        if shared is not None:
+            name, ttl = lease_for(settings.urls, settings.poll_interval, settings.poll_timeout)
+            leads = await shared.lease(name, ttl) is not False
+        if leads != self.leader:
+            log.info("alertmanager.poll_leader", leader=leads)
+        if not leads and (self.remembered or self.muted):
+            self.remembered.clear()
+            for name in self.muted:  # the leader shows them now
+                self.metrics.set_muted(name, 0, 0)
+                self.state.activity.setdefault(name, Activity()).muted = {}
+            self.muted.clear()
+        self.leader = leads
+        self.metrics.poll_leader().set(1 if leads else 0)
+        return leads
+
+    async def stop(self) -> None:
+        """A clean stop (the run task cancelled first): the lease goes, so another replica
+        polls at its next turn instead of after the lease's life (a rolling update)."""
+        settings = self.state.loaded.config.alertmanager
+        deliverer = self.state.deliverer
+        shared = deliverer.shared if deliverer is not None else None
+        if self.leader and settings is not None and shared is not None:
+            name, _ = lease_for(settings.urls, settings.poll_interval, settings.poll_timeout)
+            await shared.release_lease(name)
 
     def target(self, settings: AlertmanagerSettings) -> _Target:
         if self._target is None or self._target.settings is not settings:

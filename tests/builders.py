@@ -236,3 +236,43 @@ def localised(example: Path, tmp_path: Path) -> Path:
     path = tmp_path / example.name
     path.write_text(text.replace(SECRETS_DIR, f"{tmp_path}/"))
     return path
+
+
+def api_alert(
+    name: str = "Down",
+    state: str = "active",
+    silenced: tuple[str, ...] = (),
+    inhibited: tuple[str, ...] = (),
+    receivers: tuple[str, ...] = ("pd",),
+    **labels: str,
+) -> dict[str, Any]:
+    """An alert as Alertmanager's `GET /api/v2/alerts` lists it (adapter/mutes.py)."""
+    return {
+        "fingerprint": f"fp-{name}",
+        "labels": {"alertname": name, **labels},
+        "annotations": {"summary": f"{name} now"},
+        "startsAt": "2026-12-05T07:00:00Z",
+        "generatorURL": "http://prometheus/graph",
+        "status": {
+            "state": state,
+            "silencedBy": list(silenced),
+            "inhibitedBy": list(inhibited),
+        },
+        "receivers": [{"name": r} for r in receivers],
+    }
+
+
+def silenced(name: str = "Down", **kw: Any) -> dict[str, Any]:
+    return api_alert(name, "suppressed", silenced=("s1",), **kw)
+
+
+def inhibited(name: str = "Down", **kw: Any) -> dict[str, Any]:
+    return api_alert(name, "suppressed", inhibited=("fp-src",), **kw)
+
+
+def poller_config(**receiver: Any) -> dict[str, Any]:
+    """pd_config serving Alertmanager's receiver `team`, acknowledging silences, and an
+    `alertmanager:` block of two urls polled every second (adapter/poller.py)."""
+    out = pd_config(**{"alertmanager_receiver": "team", "on_silenced": "acknowledge", **receiver})
+    out["alertmanager"] = {"urls": ["http://am0:9093", "http://am1:9093"], "poll_interval": "1s"}
+    return out

@@ -14,50 +14,21 @@ from adapter.mutes import (
     Policy,
     Seen,
     decide,
+    lease_for,
     parse_alerts,
     seen_by_key,
     settle,
 )
 from adapter.payload import Alert
+from tests.builders import api_alert, inhibited, silenced
 
 ACK = Policy(on_silenced="acknowledge", on_inhibited="acknowledge")
 RESOLVE = Policy(on_silenced="resolve", on_inhibited="resolve")
 
 
-def api_alert(
-    name: str = "Down",
-    state: str = "active",
-    silenced: tuple[str, ...] = (),
-    inhibited: tuple[str, ...] = (),
-    receivers: tuple[str, ...] = ("pd",),
-    **labels: str,
-) -> dict[str, Any]:
-    return {
-        "fingerprint": f"fp-{name}",
-        "labels": {"alertname": name, **labels},
-        "annotations": {"summary": f"{name} now"},
-        "startsAt": "2026-12-05T07:00:00Z",
-        "generatorURL": "http://prometheus/graph",
-        "status": {
-            "state": state,
-            "silencedBy": list(silenced),
-            "inhibitedBy": list(inhibited),
-        },
-        "receivers": [{"name": r} for r in receivers],
-    }
-
-
 def poll(*alerts: dict[str, Any], receiver: str = "pd") -> dict[str, Seen]:
     parsed = parse_alerts(json.dumps(list(alerts)).encode())
     return seen_by_key(parsed, receiver, lambda a: a.labels["alertname"])
-
-
-def silenced(name: str = "Down", **kw: Any) -> dict[str, Any]:
-    return api_alert(name, "suppressed", silenced=("s1",), **kw)
-
-
-def inhibited(name: str = "Down", **kw: Any) -> dict[str, Any]:
-    return api_alert(name, "suppressed", inhibited=("fp-src",), **kw)
 
 
 def actions(events: list[MuteEvent]) -> list[tuple[str, str, str]]:
@@ -219,3 +190,15 @@ def test_parse_reads_the_api_fields() -> None:
         receivers=("pd", "x"),
     )
     assert alert.as_alert().status == "firing"
+
+
+def test_the_poll_lease_is_named_after_the_alertmanagers_and_outlasts_polls() -> None:
+    name, ttl = lease_for(["http://am0:9093", "http://am1:9093"], 60.0, 10.0)
+    assert name.startswith("alertmanager:") and ttl == 180.0  # three polls
+    # The same cluster listed in another order: the same lease; another cluster: its own.
+    assert lease_for(["http://am1:9093", "http://am0:9093"], 60.0, 10.0)[0] == name
+    assert lease_for(["http://other:9093"], 60.0, 10.0)[0] != name
+    assert lease_for(["http://am0:9093"], 1.0, 1.0)[1] == 5.0  # never under LEASE_MIN
+    # A poll that waits for every url's timeout still fits in the lease.
+    urls = [f"http://am{i}:9093" for i in range(4)]
+    assert lease_for(urls, 10.0, 10.0)[1] >= 4 * 10.0 + 10.0

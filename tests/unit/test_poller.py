@@ -26,15 +26,17 @@ from tests.builders import (
     alert24_events_config,
     alias_config,
     amwebhook_config,
+    api_alert,
     config_from,
     config_problems,
     pd_config,
+    poller_config,
+    silenced,
     template_config,
 )
 from tests.harness.process import wait_for
 from tests.standins.alert24 import IncidentsAPI
 from tests.standins.events import AlertsAPI, OpsAlert
-from tests.unit.test_mutes import api_alert, silenced
 
 
 class Fakes:
@@ -64,17 +66,11 @@ class Fakes:
         return [(e["event_action"], e["dedup_key"]) for e in self.sent]
 
 
-def doc(**receiver: Any) -> dict[str, Any]:
-    out = pd_config(**{"alertmanager_receiver": "team", "on_silenced": "acknowledge", **receiver})
-    out["alertmanager"] = {"urls": ["http://am0:9093", "http://am1:9093"], "poll_interval": "1s"}
-    return out
-
-
 def polls(
     tmp_path: Path, fakes: Fakes, *steps: Any, config: dict[str, Any] | None = None
 ) -> tuple[list[bool], Metrics]:
     """Run one poll per step; a step is a callable that changes the fakes before it."""
-    loaded = config_from(config or doc(), tmp_path)
+    loaded = config_from(config or poller_config(), tmp_path)
     results: list[bool] = []
     metrics = Metrics(CollectorRegistry(), [r.name for r in loaded.receivers])
 
@@ -177,7 +173,7 @@ def test_a_failed_event_is_sent_again_on_the_next_poll(tmp_path: Path) -> None:
         fakes.sent.append(json.loads(request.content))
         return httpx.Response(next(answers, 202), json={})
 
-    config = doc()
+    config = poller_config()
     config["delivery"]["max_attempts"] = 2
     results: list[bool] = []
     loaded = config_from(config, tmp_path)
@@ -203,7 +199,7 @@ def test_keep_and_other_receivers_send_nothing(tmp_path: Path) -> None:
     fakes.alerts = [silenced("Down", receivers=("other",))]
     polls(tmp_path, fakes, lambda: None)
     fakes.alerts = [silenced("Down", receivers=("team",))]
-    polls(tmp_path, fakes, lambda: None, config=doc(on_silenced="keep"))
+    polls(tmp_path, fakes, lambda: None, config=poller_config(on_silenced="keep"))
     assert fakes.sent == []
 
 
@@ -217,7 +213,7 @@ def test_an_answer_that_is_not_the_api_fails_over(tmp_path: Path) -> None:
             return httpx.Response(200, text="<html>oops</html>")
         return fakes(request)
 
-    loaded = config_from(doc(), tmp_path)
+    loaded = config_from(poller_config(), tmp_path)
     metrics = Metrics(CollectorRegistry(), ["pd"])
 
     async def go() -> bool:
@@ -237,11 +233,11 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     problems = config_problems(tmp_path, pd_config(on_silenced="resolve"))
     assert any("receivers[0].on_silenced" in p and "alertmanager:" in p for p in problems)
     bad = template_config(on_inhibited="acknowledge")
-    bad["alertmanager"] = doc()["alertmanager"]
+    bad["alertmanager"] = poller_config()["alertmanager"]
     assert any("on_inhibited: acknowledge" in p for p in config_problems(tmp_path, bad))
-    grouped = doc(dedup_key={"strategy": "group"})
+    grouped = poller_config(dedup_key={"strategy": "group"})
     assert any("group key" in p for p in config_problems(tmp_path, grouped))
-    assert config_from(doc(), tmp_path).alertmanager is not None
+    assert config_from(poller_config(), tmp_path).alertmanager is not None
 
 
 def run_with(
@@ -253,7 +249,7 @@ def run_with(
     def handler(request: httpx.Request) -> httpx.Response:
         return fakes(request) if request.url.host.startswith("am") else upstream(request)
 
-    config["alertmanager"] = doc()["alertmanager"]
+    config["alertmanager"] = poller_config()["alertmanager"]
     loaded = config_from(config, tmp_path)
     metrics = Metrics(CollectorRegistry(), ["pd"])
 
@@ -322,11 +318,11 @@ def test_acknowledge_is_a_config_error_where_the_dialect_has_none(tmp_path: Path
         amwebhook_config(**MUTE),
         alert24_config(**MUTE, resolve={"by": "alias_path"}),
     ):
-        config["alertmanager"] = doc()["alertmanager"]
+        config["alertmanager"] = poller_config()["alertmanager"]
         problems = config_problems(tmp_path, config)
         assert any("on_silenced: acknowledge" in p for p in problems), problems
     for config in (alias_config(**MUTE), alert24_config(**MUTE)):
-        config["alertmanager"] = doc()["alertmanager"]
+        config["alertmanager"] = poller_config()["alertmanager"]
         assert config_from(config, tmp_path).receivers[0].on_silenced == "acknowledge"
 
 
@@ -337,16 +333,36 @@ def test_the_app_polls_once_a_reload_adds_the_block_and_the_page_lists_the_mutes
     that adds one starts the polls, and the page at / lists the muted incident."""
     fakes = Fakes()
     fakes.alerts = [silenced("Down", receivers=("team",))]
-    plain = doc()
+    plain = poller_config()
     del plain["alertmanager"]
     plain["receivers"][0]["on_silenced"] = "keep"
     path = tmp_path / "config.yml"
     client = make_client(fakes, plain, config_path=str(path))
     time.sleep(1.5)
     assert fakes.asked == []
-    path.write_text(yaml.safe_dump(doc()))
+    path.write_text(yaml.safe_dump(poller_config()))
     assert client.post("/-/reload").status_code == 200
     wait_for(lambda: fakes.sent, 10, "the acknowledge")
     assert fakes.actions() == [("acknowledge", "fp-Down")]
     page = client.get("/").text
     assert "Muted in Alertmanager (1, at the last poll)" in page and "fp-Down" in page
+
+
+def test_without_a_store_every_replica_polls_and_says_so(tmp_path: Path) -> None:
+    """No `coordination:` block: no lease, this replica polls (poll_leader 1); the gauge is
+    absent until an `alertmanager:` block is polled for."""
+    loaded = config_from(poller_config(), tmp_path)
+    metrics = Metrics(CollectorRegistry(), ["pd"])
+    assert metrics.registry.get_sample_value("incident_adapter_alertmanager_poll_leader") is None
+
+    async def go() -> bool:
+        transport = HttpxTransport(httpx.MockTransport(Fakes()))
+        state = State(loaded, transport, metrics, None)
+        state.deliverer = Deliverer(transport, metrics)
+        assert loaded.alertmanager is not None
+        leads = await Poller(state, transport).leads(loaded.alertmanager)
+        await transport.aclose()
+        return leads
+
+    assert asyncio.run(go()) is True
+    assert value(metrics, "alertmanager_poll_leader") == 1.0
