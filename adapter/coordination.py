@@ -11,7 +11,10 @@ key's trigger or resolve once. Off unless the config has a `coordination:` block
     await shared.aclose()
 
 Each decision is one Lua script (EVALSHA), atomic in the store: no read-then-write between
-replicas. Times are the store's (TIME), so the replicas' clocks never disagree about a window.
+replicas. The memo's claims asked for in one turn of the event loop share one script call,
+as its delivery records share one a quarter second: redis-py's cost per command, not the
+network, was most of what the store cost a webhook. Times are the store's (TIME), so the
+replicas' clocks never disagree about a window.
 
 The rate window: a sorted set of send stamps per receiver, its key carrying a hash of the
 rate terms (a reload that changes the limit starts clean), trimmed to the look-back `per`
@@ -134,16 +137,26 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 """
 
-# KEYS[1] the memo entry. ARGV: digest, pending mark, its life in ms.
-# {1}: delivered before; {2, ms}: being delivered by someone; {0}: claimed, send it.
+# KEYS the memo entries of every claim asked for in one turn of the event loop (concurrent
+# webhooks, a webhook's deliveries); ARGV, three per key: digest, pending mark, its life in
+# ms. One digit per key, in order, in one string (one answer to parse, not one a key):
+# 1 delivered before; 2 being delivered by someone; 0 claimed, send it. The same key twice
+# is decided in order, as two scripts would.
 CLAIM = """
-local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then return {1, 0} end
-if v and string.sub(v, 1, #ARGV[1] + 2) == 'p:' .. ARGV[1] then
-  return {2, redis.call('PTTL', KEYS[1])}
+local out = {}
+for i = 1, #KEYS do
+  local digest = ARGV[3 * i - 2]
+  local v = redis.call('GET', KEYS[i])
+  if v == digest then
+    out[i] = '1'
+  elseif v and string.sub(v, 1, #digest + 2) == 'p:' .. digest then
+    out[i] = '2'
+  else
+    redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ARGV[3 * i])
+    out[i] = '0'
+  end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return {0, 0}
+return table.concat(out)
 """
 
 # KEYS[1] a receiver's last deliveries, newest first. ARGV: how many to keep, life in ms,
@@ -157,6 +170,13 @@ return 1
 RECENT = 50  # deliveries kept per receiver, as adapter/activity.py keeps
 HISTORY_EVERY = 0.25  # seconds: the last deliveries go to the store in one batch this often
 HISTORY_LIFE = 7 * 24 * 3600 * 1000  # ms: a receiver nobody posts to any more is forgotten
+
+# KEYS the memo entries delivered since the last batch; ARGV, two per key: digest, life in
+# ms. One command for the batch (a pipeline of SETs costs redis-py a command each).
+RECORD = """
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i]) end
+return 1
+"""
 
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
@@ -297,11 +317,13 @@ class Coordination:
         self._seed = self.client.register_script(SEED)
         self._claim = self.client.register_script(CLAIM)
         self._release = self.client.register_script(RELEASE)
+        self._record = self.client.register_script(RECORD)
         self._history = self.client.register_script(HISTORY)
         self._pushes: set[asyncio.Task[None]] = set()
         self._gathered: dict[str, list[str]] = {}  # last deliveries not yet in the store
         self._flush_armed = False
         self._records: list[tuple[bytes, bytes, int]] = []  # memo deliveries not yet written
+        self._claims: list[tuple[bytes, bytes, bytes, int, asyncio.Future[int]]] = []
         self.up_gauge, seconds = metrics.coordination()
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
         self.up = False
@@ -510,7 +532,7 @@ class Coordination:
         while True:
             life = max(1, round((end - loop.time()) * 1000) + 1000)
             try:
-                code, _ = await self._call("memo", self._claim, [entry], [digest, mark, life])
+                code = await self._claim_one(entry, digest, mark, life)
             except _Down:
                 return Claim.LOCAL, mark
             if code == 0:
@@ -520,6 +542,37 @@ class Coordination:
             if loop.time() + BUSY_POLL > end:
                 return Claim.BUSY, mark
             await asyncio.sleep(BUSY_POLL)
+
+    async def _claim_one(self, entry: bytes, digest: bytes, mark: bytes, life: int) -> int:
+        """One key's claim, sent with every claim asked for in the same turn of the event
+        loop as one script: redis-py's cost per command (a connection from the pool, the
+        command packed, its answer parsed) is most of what the store costs a webhook, and a
+        shared round trip is still one round trip."""
+        answer: asyncio.Future[int] = self.loop.create_future()
+        self._claims.append((entry, digest, mark, life, answer))
+        if len(self._claims) == 1:  # the first this turn: the batch goes at the next turn
+            task = self.loop.create_task(self._claim_batch())
+            self._pushes.add(task)
+            task.add_done_callback(self._pushes.discard)
+        return await answer
+
+    async def _claim_batch(self) -> None:
+        claims, self._claims = self._claims, []
+        args: list[Any] = []
+        for _, digest, mark, life, _ in claims:
+            args += (digest, mark, life)
+        try:
+            codes = await self._call("memo", self._claim, [c[0] for c in claims], args)
+        except BaseException as exc:  # every waiter hears it (_Down: each falls back)
+            for *_, answer in claims:
+                if not answer.done():
+                    answer.set_exception(_Down() if isinstance(exc, _Down) else exc)
+            if isinstance(exc, _Down):
+                return
+            raise
+        for i, (*_, answer) in enumerate(claims):
+            if not answer.done():  # (a waiter cancelled: its webhook's deadline)
+                answer.set_result(codes[i] - 48)  # b"0"[0] == 48
 
     async def memo_done(
         self,
@@ -536,7 +589,8 @@ class Coordination:
         holding the same request waits for the record instead of sending it."""
         entry = self._memo_key(name, key)
         if delivered:
-            self._records.append((entry, shared_digest(request), max(1, round(ttl * 1000))))
+            digest = mark.split(b":", 2)[1]  # the claim's mark carries it: p:digest:member
+            self._records.append((entry, digest, max(1, round(ttl * 1000))))
             self._arm()
             return
         with contextlib.suppress(_Down):
@@ -593,11 +647,11 @@ class Coordination:
         self, gathered: dict[str, list[str]], records: list[tuple[bytes, bytes, int]]
     ) -> None:
         if records:  # the memo's deliveries: one round trip for the batch
-            pipe = self.client.pipeline(transaction=False)
-            for entry, digest, ttl_ms in records:
-                pipe.set(entry, digest, px=ttl_ms)
+            args: list[Any] = []
+            for _, digest, ttl_ms in records:
+                args += (digest, ttl_ms)
             with contextlib.suppress(_Down):
-                await self._call("memo", _run_pipeline(pipe), [], [])
+                await self._call("memo", self._record, [r[0] for r in records], args)
         for name, entries in gathered.items():
             key = b"%s:history:%s" % (self.prefix, name.encode())
             with contextlib.suppress(_Down):

@@ -150,6 +150,63 @@ def test_the_memo_lets_one_replica_deliver(redis: RedisServer) -> None:
     asyncio.run(main())
 
 
+def test_concurrent_claims_share_one_script_and_one_replica_wins_each_key(
+    redis: RedisServer,
+) -> None:
+    """Claims asked for at once (concurrent webhooks, a webhook's deliveries) go to the store
+    as one script per turn of the loop, counted by the store itself (INFO commandstats): far
+    fewer calls than claims. Still one replica sends each key, the same key twice in one
+    batch is decided in order, and a store that is gone answers every waiter LOCAL within
+    the timeout."""
+    trigger = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"trigger"}')
+
+    async def evalsha_calls(shared: Coordination) -> int:
+        stats = await shared.client.info("commandstats")
+        return int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+
+    async def main() -> None:
+        a, b = [
+            await Coordination.start(
+                settings(redis, timeout="1s"), Metrics(CollectorRegistry(), [])
+            )
+            for _ in range(2)
+        ]
+        await a.memo_claim("pd", "warm", trigger, 1.0)  # the script loaded: no NOSCRIPT below
+        await a.client.config_resetstat()
+        keys = [f"k{i}" for i in range(100)]
+        claims = await asyncio.gather(*(a.memo_claim("pd", k, trigger, 1.0) for k in keys))
+        assert [c for c, _ in claims] == [Claim.SEND] * 100
+        assert await evalsha_calls(a) == 1  # 100 claims, one script
+        for key, (_, mark) in zip(keys, claims, strict=True):
+            await a.memo_done("pd", key, trigger, mark, False, 60.0)  # released
+
+        # Two replicas at once, each claiming every key (and one key twice): one sender each.
+        await a.client.config_resetstat()
+        asked = [(shared, k) for k in [*keys, "k0"] for shared in (a, b)]
+        answers = await asyncio.gather(
+            *(shared.memo_claim("pd", k, trigger, 0.2) for shared, k in asked)
+        )
+        senders: dict[str, int] = {}
+        for (_, key), (claim, _) in zip(asked, answers, strict=True):
+            assert claim in (Claim.SEND, Claim.BUSY)
+            senders[key] = senders.get(key, 0) + (claim is Claim.SEND)
+        assert senders == dict.fromkeys(keys, 1)
+        # Two batches, then the losers' polls (every BUSY_POLL until 0.2 s: ~300 more
+        # claims), batched too, if not all in one turn (their timers fire a little apart).
+        assert await evalsha_calls(a) < len(asked) / 5
+
+        redis.stop()
+        started = time.monotonic()
+        with structlog.testing.capture_logs():
+            down = await asyncio.gather(*(b.memo_claim("pd", k, trigger, 5.0) for k in keys))
+        assert time.monotonic() - started < 2.0  # the timeout (1 s), not the 5 s deadline
+        assert {c for c, _ in down} == {Claim.LOCAL}
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(main())
+
+
 def test_falls_back_at_once_when_the_store_goes_and_comes_back(redis: RedisServer) -> None:
     """Stopped: the next decision falls back within the timeout to a local window of half the
     limit, coordination_up 0; started again: shared again within a few checks, up 1."""
