@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
+from urllib.parse import urlsplit
 
 from adapter import storm
 from adapter.config.receivers import (
@@ -200,6 +201,10 @@ def rendered(
     dialect and confined under its url, or failed alone with why."""
     deliveries: list[Delivery] = []
     integration = receiver.integration
+    sender: tuple[bytes, ...] = ()
+    for rep, _ in merged.values():
+        sender = sender_marks(rep.group.externalURL)
+        break
     for request, reps in _rendered(receiver, [rep for rep, _ in merged.values()]):
         covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])
         if (
@@ -217,8 +222,38 @@ def rendered(
             why = scrub(str(request), receiver.secrets)
             deliveries.append(Delivery(None, covered, f"cannot render: {why}"))
         else:
+            if sender and request.memo_identity is None and request.then is None:
+                request.memo_identity = without_sender(request.body, sender)
             deliveries.append(Delivery(request, covered))
     return deliveries
+
+
+def sender_marks(external_url: str) -> tuple[bytes, ...]:
+    """What of a body tells which Alertmanager sent the notification: its externalURL as
+    written and as a link, and its host (events-v2's `source`, alias's `source`).
+
+    The members of an HA cluster each notify with their own externalURL; the two
+    notifications of one alert render to bodies that differ only there. The memo compares
+    bodies without it, so the second is skipped as the same event, on one replica or, with
+    the store, across replicas (adapter/memo.py, adapter/coordination.py)."""
+    url = external_url.strip()
+    if not url:
+        return ()
+    try:
+        host = urlsplit(url).netloc
+    except ValueError:
+        host = ""
+    marks = {url, url.rstrip("/"), host}
+    # longest first, so a mark inside another goes with it whole
+    return tuple(m.encode() for m in sorted(marks, key=len, reverse=True) if m)
+
+
+def without_sender(body: bytes, marks: tuple[bytes, ...]) -> bytes:
+    """The body as the memo sees it: each sender mark replaced by a byte that a JSON body
+    cannot hold raw, so no two bodies that differ elsewhere become one."""
+    for mark in marks:
+        body = body.replace(mark, b"\0")
+    return body
 
 
 def _rendered(

@@ -6,12 +6,22 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 from starlette.testclient import TestClient
 
 from adapter.config.receivers import DeliverySettings
 from adapter.events import UpstreamRequest
 from adapter.memo import ENTRY_BYTES, SWEEP_EVERY, DeliveryMemo
-from tests.builders import ROUTING_KEY, TOKEN, make_alert, make_payload
+from tests.builders import (
+    ROUTING_KEY,
+    TOKEN,
+    alias_config,
+    amwebhook_config,
+    make_alert,
+    make_payload,
+    pd_config,
+    template_config,
+)
 
 TRIGGER = UpstreamRequest("POST", "u", {}, b'{"event_action": "trigger"}')
 RESOLVE = UpstreamRequest("POST", "u", {}, b'{"event_action": "resolve"}')
@@ -116,3 +126,47 @@ def test_a_flood_on_one_receiver_keeps_anothers_drafts_from_being_sent_twice(
     # The flood's own oldest went: its first batch is sent again, its last one is not.
     first = make_payload(*(make_alert(instance=f"f0-{n}") for n in range(200)), receiver="flood")
     assert client.post("/alerts/flood", json=first).json()["delivered"] == 200
+
+
+LINKED = {  # the template dialect's body naming Alertmanager, as a user's template may
+    "method": "POST",
+    "path": "/api/incidents",
+    "body": '{"key": {{ dedup_key | tojson }}, "am": {{ external_url | tojson }},'
+    ' "title": {{ alert.annotations.summary | tojson }},'
+    ' "from": {{ ("sent from " ~ external_url) | tojson }}}',
+}
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        pd_config(),  # payload.source is the host, client_url the link
+        alias_config(),  # source is the host
+        amwebhook_config(),  # externalURL as is
+        template_config(trigger=LINKED),
+    ],
+    ids=["events-v2", "alias", "alertmanager-webhook", "template"],
+)
+def test_an_ha_pair_s_two_notifications_of_one_alert_go_once(
+    make_client: Callable[..., TestClient], doc: dict[str, Any]
+) -> None:
+    """The members of an Alertmanager cluster each notify with their own externalURL; the
+    second notification of the same alerts is skipped, though its body names the other
+    member. Anything else that changed (an annotation) still goes."""
+    bodies: list[bytes] = []
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        bodies.append(request.content)
+        return httpx.Response(202, json={"status": "success", "requestId": "r"})
+
+    client = make_client(upstream, doc)
+    alerts = [make_alert(instance=f"i{n}") for n in range(3)]
+    first = make_payload(*alerts, externalURL="http://alertmanager-0.am:9093")
+    second = make_payload(*alerts, externalURL="http://alertmanager-1.am:9093/")
+    assert client.post("/alerts/pd", json=first).json()["delivered"] == 3
+    assert b"alertmanager-0.am:9093" in bodies[0]  # the body does name the sender
+    assert client.post("/alerts/pd", json=second).json()["skipped"] == 3
+    assert len(bodies) == 3
+    changed = [make_alert(annotations={"summary": "now worse"}, instance="i0")]
+    again = make_payload(*changed, externalURL="http://alertmanager-1.am:9093/")
+    assert client.post("/alerts/pd", json=again).json()["delivered"] == 1
