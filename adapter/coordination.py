@@ -55,6 +55,7 @@ import itertools
 import json
 import math
 import os
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -230,10 +231,26 @@ class _Rate:
     rejoin_windows: list[int]  # while rejoining: less what other replicas may send unseen
     rejoin_low_windows: list[int]
     fallback: RateWindow
-    alone: list[float] = field(default_factory=list)  # its own sends while falling back
+    # Its own sends while falling back, oldest first, each under its ticket's number: trimmed
+    # to the look-back `per` at each send, so a long outage keeps at most what its share lets
+    # through, and a ticket's arrival moves its own entry in O(1).
+    alone: OrderedDict[int, float] = field(default_factory=OrderedDict)
     last_count: int = 0  # sends in the window at the store's last answer
     last_at: float = -math.inf  # when (the replica's clock)
     rejoin_until: float = -math.inf  # local window (and records) until then
+
+    def trim(self, now: float) -> float:
+        """Drop the sends made alone that no longer count at `now`, oldest first, stopping
+        at the first that still counts (O(dropped)): the look-back's start."""
+        alone, since = self.alone, now - self.per_ms / 1000
+        while alone and next(iter(alone.values())) <= since:
+            alone.popitem(last=False)
+        return since
+
+    def recent(self, now: float) -> list[float]:
+        """The sends made alone that still count at `now`."""
+        since = self.trim(now)
+        return [stamp for stamp in self.alone.values() if stamp > since]
 
 
 def _pairs(windows: tuple[tuple[int, float], ...], replicas: int = 1) -> list[int]:
@@ -256,13 +273,15 @@ class Ticket:
     stamp: float | None = None  # in the local window
     window: RateWindow | None = field(default=None, repr=False)
     granted_at: float | None = None  # the store's clock, seconds: when it granted the slot
+    alone: int | None = None  # its entry in the rate's sends made alone
 
     async def arrived(self) -> None:
         if self.window is not None and self.stamp is not None:
             self.window.arrived(self.stamp)
-            alone = self.rate.alone  # the upstream counts it from now: so does the store later
-            if self.stamp in alone:
-                alone[alone.index(self.stamp)] = self.shared.loop.time()
+        if self.alone is not None:  # the upstream counts it from now: so does the store later
+            alone = self.rate.alone
+            alone.pop(self.alone, None)
+            alone[self.alone] = self.shared.loop.time()  # (the latest: the order holds)
         if self.member is not None:
             with contextlib.suppress(_Down):
                 await self.shared._call(
@@ -389,7 +408,7 @@ class Coordination:
         try:
             for rate in self._rates.values():
                 per = rate.per_ms / 1000
-                rate.alone = sends = [s for s in rate.alone if s > now - per]
+                sends = rate.recent(now)
                 seen = rate.last_count if now - rate.last_at < per else 0
                 if sends or seen:
                     age = max(0, round((now - rate.last_at) * 1000)) if seen else 0
@@ -424,8 +443,7 @@ class Coordination:
         to the one the upstream is still counting."""
         per = rate.per_ms / 1000
         window = scaled(RateWindow(*rate.terms), self.replicas)
-        rate.alone = [stamp for stamp in rate.alone if stamp > now - per]
-        seeds = list(rate.alone)  # an earlier fall back's own sends still count
+        seeds = rate.recent(now)  # an earlier fall back's own sends still count
         if now - rate.last_at < per:
             seeds += [rate.last_at] * rate.last_count
         window.seed(seeds)
@@ -512,8 +530,10 @@ class Coordination:
         stamp = window.take(priority)
         if stamp is None:
             stamp = await window.acquire(end - self.loop.time(), priority)
-        rate.alone.append(stamp)
-        return Ticket(self, rate, None, stamp, window)
+        rate.trim(self.loop.time())  # what no longer counts goes: the window stays bounded
+        entry = next(self._members)
+        rate.alone[entry] = stamp
+        return Ticket(self, rate, None, stamp, window, alone=entry)
 
     # -- the memo -----------------------------------------------------------------------
 

@@ -298,3 +298,28 @@ def test_a_reload_rebuilds_the_client_only_when_its_settings_change(redis: Redis
         assert await rebuilt(second, None, metrics) is None  # the block removed: no store
 
     asyncio.run(main())
+
+
+def test_the_fallback_window_keeps_only_what_still_counts(redis: RedisServer) -> None:
+    """A long outage at the share's full rate: the sends the replica made alone (which it
+    writes into the store when it is back) are trimmed to the look-back as it goes, never
+    more than the share lets through in one `per`, however long the store stays away."""
+
+    async def main() -> None:
+        shared = await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+        window = RateWindow(20, 0.2)  # alone, at 1/2: 10 in any 0.2 s
+        redis.stop()
+        sent, most = 0, 0
+        with structlog.testing.capture_logs():
+            end = time.monotonic() + 1.2
+            while time.monotonic() < end:
+                ticket = await shared.acquire("pd", window, CRITICAL, 1.0)
+                await ticket.arrived()
+                sent += 1
+                most = max(most, len(shared._rate("pd", window).alone))
+            assert not shared.up
+            await shared.aclose()
+        assert sent >= 30  # several windows' worth went out alone
+        assert most <= 10 + 1  # one window's worth (and the one just granted)
+
+    asyncio.run(main())
