@@ -172,10 +172,18 @@ RECENT = 50  # deliveries kept per receiver, as adapter/activity.py keeps
 HISTORY_EVERY = 0.25  # seconds: the last deliveries go to the store in one batch this often
 HISTORY_LIFE = 7 * 24 * 3600 * 1000  # ms: a receiver nobody posts to any more is forgotten
 
-# KEYS the memo entries delivered since the last batch; ARGV, two per key: digest, life in
-# ms. One command for the batch (a pipeline of SETs costs redis-py a command each).
+# KEYS the memo entries delivered since the last batch; ARGV, three per key: digest, the
+# claim's pending mark, life in ms. One command for the batch (a pipeline of SETs costs
+# redis-py a command each). A key is written only while it holds this claim's mark, or
+# nothing (the mark ran out, no one claimed it since): a claim that ran out and was taken
+# by another replica meanwhile stays that replica's.
 RECORD = """
-for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i]) end
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if not v or v == ARGV[3 * i - 1] then
+    redis.call('SET', KEYS[i], ARGV[3 * i - 2], 'PX', ARGV[3 * i])
+  end
+end
 return 1
 """
 
@@ -341,7 +349,8 @@ class Coordination:
         self._pushes: set[asyncio.Task[None]] = set()
         self._gathered: dict[str, list[str]] = {}  # last deliveries not yet in the store
         self._flush_armed = False
-        self._records: list[tuple[bytes, bytes, int]] = []  # memo deliveries not yet written
+        # memo deliveries not yet written: (key, digest, the claim's mark, life in ms)
+        self._records: list[tuple[bytes, bytes, bytes, int]] = []
         self._claims: list[tuple[bytes, bytes, bytes, int, asyncio.Future[int]]] = []
         self.up_gauge, seconds = metrics.coordination()
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
@@ -610,7 +619,7 @@ class Coordination:
         entry = self._memo_key(name, key)
         if delivered:
             digest = mark.split(b":", 2)[1]  # the claim's mark carries it: p:digest:member
-            self._records.append((entry, digest, max(1, round(ttl * 1000))))
+            self._records.append((entry, digest, mark, max(1, round(ttl * 1000))))
             self._arm()
             return
         with contextlib.suppress(_Down):
@@ -664,12 +673,12 @@ class Coordination:
         task.add_done_callback(self._pushes.discard)
 
     async def _push(
-        self, gathered: dict[str, list[str]], records: list[tuple[bytes, bytes, int]]
+        self, gathered: dict[str, list[str]], records: list[tuple[bytes, bytes, bytes, int]]
     ) -> None:
         if records:  # the memo's deliveries: one round trip for the batch
             args: list[Any] = []
-            for _, digest, ttl_ms in records:
-                args += (digest, ttl_ms)
+            for _, digest, mark, ttl_ms in records:
+                args += (digest, mark, ttl_ms)
             with contextlib.suppress(_Down):
                 await self._call("memo", self._record, [r[0] for r in records], args)
         for name, entries in gathered.items():

@@ -323,3 +323,33 @@ def test_the_fallback_window_keeps_only_what_still_counts(redis: RedisServer) ->
         assert most <= 10 + 1  # one window's worth (and the one just granted)
 
     asyncio.run(main())
+
+
+def test_a_record_never_overwrites_another_replicas_claim(redis: RedisServer) -> None:
+    """a's claim runs out (here: the key forgotten) and b claims the key for the next state
+    before a's delivery record reaches the store: the record leaves b's claim alone, so a
+    third claim of b's request still waits for b. Where nothing holds the key any more, the
+    record is written."""
+    trigger = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"trigger"}')
+    resolve = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"resolve"}')
+
+    async def main() -> None:
+        a, b = [
+            await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+            for _ in range(2)
+        ]
+        taken, mark = await a.memo_claim("pd", "k1", trigger, 5.0)
+        assert taken is Claim.SEND
+        await b.memo_forget("pd", "k1")  # as when a's pending mark runs out
+        assert (await b.memo_claim("pd", "k1", resolve, 5.0))[0] is Claim.SEND
+        await a.memo_done("pd", "k1", trigger, mark, True, 60.0)
+        # k2: a's mark ran out and no one claimed the key since: a's record is written.
+        taken, mark = await a.memo_claim("pd", "k2", trigger, 5.0)
+        await b.memo_forget("pd", "k2")
+        await a.memo_done("pd", "k2", trigger, mark, True, 60.0)
+        await a.aclose()  # the records go to the store
+        assert (await b.memo_claim("pd", "k1", resolve, 0.2))[0] is Claim.BUSY
+        assert (await b.memo_claim("pd", "k2", trigger, 0.2))[0] is Claim.DELIVERED
+        await b.aclose()
+
+    asyncio.run(main())
