@@ -56,7 +56,7 @@ import json
 import math
 import os
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -580,10 +580,27 @@ class Coordination:
         answer: asyncio.Future[int] = self.loop.create_future()
         self._claims.append((entry, digest, mark, life, answer))
         if len(self._claims) == 1:  # the first this turn: the batch goes at the next turn
-            task = self.loop.create_task(self._claim_batch())
-            self._pushes.add(task)
-            task.add_done_callback(self._pushes.discard)
-        return await answer
+            self._spawn(self._claim_batch())
+        try:
+            return await answer
+        except asyncio.CancelledError:
+            # The caller gave up (its webhook's deadline) after the store had answered: if
+            # the key was claimed for it, no one sends it now, so its mark goes at once, not
+            # when it runs out. (Given up before the answer: the batch releases it.)
+            if answer.done() and not answer.cancelled() and answer.exception() is None:
+                if answer.result() == 0:
+                    self._spawn(self._release_mark(entry, mark))
+            raise
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """A task of this client's: aclose waits for it."""
+        task = self.loop.create_task(work)
+        self._pushes.add(task)
+        task.add_done_callback(self._pushes.discard)
+
+    async def _release_mark(self, entry: bytes, mark: bytes) -> None:
+        with contextlib.suppress(_Down):
+            await self._call("memo", self._release, [entry], [mark])
 
     async def _claim_batch(self) -> None:
         claims, self._claims = self._claims, []
@@ -599,9 +616,16 @@ class Coordination:
             if isinstance(exc, _Down):
                 return
             raise
-        for i, (*_, answer) in enumerate(claims):
-            if not answer.done():  # (a waiter cancelled: its webhook's deadline)
-                answer.set_result(codes[i] - 48)  # b"0"[0] == 48
+        given_up = []
+        for i, (entry, _, mark, _, answer) in enumerate(claims):
+            code = codes[i] - 48  # b"0"[0] == 48
+            if answer.cancelled():  # its webhook's deadline: if claimed, no one sends it
+                if code == 0:
+                    given_up.append((entry, mark))
+            elif not answer.done():
+                answer.set_result(code)
+        for entry, mark in given_up:  # their marks go now, not when they run out
+            await self._release_mark(entry, mark)
 
     async def memo_done(
         self,
@@ -622,8 +646,7 @@ class Coordination:
             self._records.append((entry, digest, mark, max(1, round(ttl * 1000))))
             self._arm()
             return
-        with contextlib.suppress(_Down):
-            await self._call("memo", self._release, [entry], [mark])
+        await self._release_mark(entry, mark)
 
     async def memo_forget(self, name: str, key: str) -> None:
         with contextlib.suppress(_Down):
@@ -668,9 +691,7 @@ class Coordination:
         self._flush_armed = False
         gathered, self._gathered = self._gathered, {}
         records, self._records = self._records, []
-        task = self.loop.create_task(self._push(gathered, records))
-        self._pushes.add(task)
-        task.add_done_callback(self._pushes.discard)
+        self._spawn(self._push(gathered, records))
 
     async def _push(
         self, gathered: dict[str, list[str]], records: list[tuple[bytes, bytes, bytes, int]]

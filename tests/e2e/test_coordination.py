@@ -5,6 +5,7 @@ when the server goes away and the way back, and a password that never shows."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -350,6 +351,29 @@ def test_a_record_never_overwrites_another_replicas_claim(redis: RedisServer) ->
         await a.aclose()  # the records go to the store
         assert (await b.memo_claim("pd", "k1", resolve, 0.2))[0] is Claim.BUSY
         assert (await b.memo_claim("pd", "k2", trigger, 0.2))[0] is Claim.DELIVERED
+        await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_claim_given_up_releases_its_mark(redis: RedisServer) -> None:
+    """A webhook that gives up (its deadline, its client gone) while its claim is on the way
+    to the store: the key it was claimed for is free again at once, not when the mark runs
+    out (the deadline and a second), so another replica sends the request now."""
+    trigger = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"trigger"}')
+
+    async def main() -> None:
+        a, b = [
+            await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+            for _ in range(2)
+        ]
+        asking = asyncio.create_task(a.memo_claim("pd", "k1", trigger, 5.0))
+        await asyncio.sleep(0)  # the claim is in this turn's batch
+        asking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asking
+        assert (await b.memo_claim("pd", "k1", trigger, 1.0))[0] is Claim.SEND
+        await a.aclose()
         await b.aclose()
 
     asyncio.run(main())
