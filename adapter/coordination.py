@@ -376,13 +376,20 @@ class Coordination:
         return shared
 
     async def aclose(self) -> None:
-        # What is gathered still goes (a stopping replica's last deliveries), then webhooks
-        # still in flight on this client (a reload replaced it) fall back quietly: no log,
-        # and the gauge is the new client's.
-        if self._records or self._gathered:
-            gathered, self._gathered = self._gathered, {}
-            records, self._records = self._records, []
-            await self._push(gathered, records)
+        # What is gathered still goes (a stopping replica's last deliveries, the memo's
+        # records), and what is on its way to the store (a batch, a claim's release) lands
+        # first, within twice the store's timeout (each call takes at most one, and a batch
+        # has the records' call before the pages'); then webhooks still in flight on this
+        # client (a reload replaced it) fall back quietly: no log, and the gauge is the new
+        # client's.
+        end = self.loop.time() + 2 * self.timeout
+        while self.up and (self._records or self._gathered or self._pushes):
+            if self._records or self._gathered:
+                self._flush()
+            left = end - self.loop.time()
+            if left <= 0:
+                break
+            await asyncio.wait(set(self._pushes), timeout=left)
         self.up = False
         if self._watcher is not None:
             self._watcher.cancel()
@@ -587,9 +594,9 @@ class Coordination:
             # The caller gave up (its webhook's deadline) after the store had answered: if
             # the key was claimed for it, no one sends it now, so its mark goes at once, not
             # when it runs out. (Given up before the answer: the batch releases it.)
-            if answer.done() and not answer.cancelled() and answer.exception() is None:
-                if answer.result() == 0:
-                    self._spawn(self._release_mark(entry, mark))
+            answered = answer.done() and not answer.cancelled() and answer.exception() is None
+            if answered and answer.result() == 0:
+                self._spawn(self._release_mark(entry, mark))
             raise
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:

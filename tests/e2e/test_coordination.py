@@ -16,7 +16,14 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from adapter.config.coordination import CoordinationSettings
-from adapter.coordination import CHECK_EVERY, Claim, Coordination, rebuilt, scaled
+from adapter.coordination import (
+    CHECK_EVERY,
+    HISTORY_EVERY,
+    Claim,
+    Coordination,
+    rebuilt,
+    scaled,
+)
 from adapter.events import UpstreamRequest
 from adapter.metrics import Metrics
 from adapter.ratelimit import PRIORITIES, RateExhausted, RateWindow
@@ -374,6 +381,32 @@ def test_a_claim_given_up_releases_its_mark(redis: RedisServer) -> None:
             await asking
         assert (await b.memo_claim("pd", "k1", trigger, 1.0))[0] is Claim.SEND
         await a.aclose()
+        await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_closed_client_first_lands_the_records_on_their_way(redis: RedisServer) -> None:
+    """A reload replaces the client while a batch of delivery records is on its way to a
+    slow store (here: paused): closing waits for it (within the store's timeout), so a
+    fresh client sees the request delivered rather than a claim that lingers until its
+    deadline."""
+    trigger = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"trigger"}')
+
+    async def main() -> None:
+        a, b = [
+            await Coordination.start(
+                settings(redis, timeout="2s"), Metrics(CollectorRegistry(), [])
+            )
+            for _ in range(2)
+        ]
+        taken, mark = await a.memo_claim("pd", "k1", trigger, 5.0)
+        assert taken is Claim.SEND
+        await a.memo_done("pd", "k1", trigger, mark, True, 60.0)  # the batch goes in 0.25 s
+        await b.client.client_pause(800)  # the store answers no one for 0.8 s
+        await asyncio.sleep(HISTORY_EVERY + 0.15)  # the batch has gone, and waits
+        await a.aclose()
+        assert (await b.memo_claim("pd", "k1", trigger, 0.2))[0] is Claim.DELIVERED
         await b.aclose()
 
     asyncio.run(main())
