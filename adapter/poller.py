@@ -61,6 +61,7 @@ from adapter.secrets import scrub
 from adapter.severity import severity_for
 from adapter.state import State
 from adapter.transport import RequestRefused, Transport, TransportError
+from adapter.urls import join, public_url
 
 log = structlog.get_logger("adapter.poller")
 
@@ -194,9 +195,9 @@ class Poller:
         secrets = config.secret_values()
         query = QUERY + "&" + urlencode({"receiver": served(r.serves() for r in config.receivers)})
         for url in order:
-            request = UpstreamRequest(
-                "GET", f"{url}/api/v2/alerts?{query}", {"Accept": "application/json"}, b""
-            )
+            # join: a query in the configured url (a proxy's token) stays in the query
+            endpoint = join(url, "/api/v2/alerts", query)
+            request = UpstreamRequest("GET", endpoint, {"Accept": "application/json"}, b"")
             why = ""
             try:
                 response = await self.transport.send(request, settings.poll_timeout, target.options)
@@ -297,7 +298,9 @@ class Poller:
             version="4",
             receiver=am_receiver,
             status="firing",
-            externalURL=url,  # the Alertmanager that answered: its API names no externalURL
+            # The Alertmanager that answered (its API names no externalURL), without the
+            # userinfo or query its configured URL may carry: this goes into incidents.
+            externalURL=public_url(url),
             alerts=[alert],
         )
         severity = severity_for(alert.labels, receiver.severity, alert.startsAt)

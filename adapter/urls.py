@@ -5,6 +5,8 @@
     join(base, path, query)      the base URL's path + path, its query + query
     outside(url, base)           why a request URL is not under the receiver's url, or None
     web_link(url)                the URL if it is an http(s) link, else None
+    public_url(url)              the URL without what can carry a secret: userinfo, query,
+                                 fragment (a configured URL that an incident may show)
 
 The receiver's `url` is the whole of where its requests may go: the same scheme, host and
 port, a path under its path, its query kept. An alert's labels fill in paths (an alias, a
@@ -49,6 +51,21 @@ def join(base: str, path: str = "", query: str = "") -> str:
     both = "&".join(q for q in (parts.query, query) if q)
     url = f"{parts.scheme}://{parts.netloc}{joined}"
     return f"{url}?{both}" if both else url
+
+
+def public_url(url: str) -> str:
+    """`https://user:pw@am:9093/prefix?x=1#y` is `https://am:9093/prefix`: what of a configured
+    URL may leave the adapter in an incident's text or links ("" if it is not a URL)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return ""
+    if not parts.scheme or not host:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = host if port is None else f"{host}:{port}"
+    return f"{parts.scheme}://{netloc}{parts.path}"
 
 
 @functools.lru_cache(maxsize=64)

@@ -312,6 +312,23 @@ def test_only_http_links_are_web_links(link: str) -> None:
     assert web_link("HTTP://prometheus:9090/graph") == "HTTP://prometheus:9090/graph"
 
 
+@pytest.mark.parametrize(
+    ("url", "public"),
+    [
+        ("https://user:pw@am:9093/prefix?token=abc#frag", "https://am:9093/prefix"),
+        ("http://am0:9093?token=abc", "http://am0:9093"),
+        ("http://[::1]:9093/", "http://[::1]:9093/"),
+        ("http://AM.example", "http://am.example"),
+        ("not a url", ""),
+        ("http://am:99999", ""),  # a bad port: nothing rather than a guess
+    ],
+)
+def test_a_public_url_keeps_nothing_that_can_carry_a_secret(url: str, public: str) -> None:
+    from adapter.urls import public_url
+
+    assert public_url(url) == public
+
+
 # -- links, dialect by dialect ---------------------------------------------------------------
 
 

@@ -46,12 +46,14 @@ class Fakes:
         self.alerts: list[dict[str, Any]] = []
         self.down: set[str] = set()
         self.asked: list[str] = []
+        self.queries: list[str] = []  # the first parameter of each poll
         self.sent: list[dict[str, Any]] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         host = request.url.host
         if host.startswith("am"):
             self.asked.append(host)
+            self.queries.append(request.url.query.decode().partition("&")[0])
             if host in self.down:
                 raise httpx.ConnectError("refused", request=request)
             assert request.url.path == "/api/v2/alerts"
@@ -118,6 +120,32 @@ def test_mute_unmute_and_resolve_through_the_receiver(tmp_path: Path) -> None:
     assert value(metrics, "mute_events_total", receiver="pd", action="acknowledge") == 2
     assert value(metrics, "alertmanager_polls_total", result="ok") == 6
     assert value(metrics, "muted_alerts", receiver="pd", reason="silenced") == 0
+
+
+def test_the_alertmanager_url_s_credentials_never_reach_the_incident(tmp_path: Path) -> None:
+    """The poller's events name the Alertmanager that answered (an unmute's trigger carries
+    it as the client link and the source): by its scheme, host, port and path, never the
+    userinfo or query its configured URL holds. The query still goes to Alertmanager."""
+    fakes = Fakes()
+    firing = api_alert("Down", receivers=("team",))
+    muted = silenced("Down", receivers=("team",))
+    config = poller_config(source_labels=[])
+    config["alertmanager"]["urls"] = ["http://ops:pollpassword@am0:9093?token=polltoken123"]
+    results, _ = polls(
+        tmp_path,
+        fakes,
+        lambda: setattr(fakes, "alerts", [muted]),
+        lambda: setattr(fakes, "alerts", [firing]),
+        config=config,
+    )
+    assert results == [True, True]
+    assert [a for a, _ in fakes.actions()] == ["acknowledge", "resolve", "trigger"]
+    assert fakes.queries == ["token=polltoken123"] * 2
+    sent = json.dumps(fakes.sent)
+    assert "pollpassword" not in sent and "polltoken123" not in sent and "ops:" not in sent
+    trigger = fakes.sent[-1]
+    assert trigger["client_url"] == "http://am0:9093"
+    assert trigger["payload"]["source"] == "am0:9093"
 
 
 def test_the_muted_gauge_counts_what_the_last_poll_saw(tmp_path: Path) -> None:
