@@ -55,7 +55,8 @@ import itertools
 import json
 import math
 import os
-from collections.abc import Awaitable, Callable, Iterable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -171,10 +172,18 @@ RECENT = 50  # deliveries kept per receiver, as adapter/activity.py keeps
 HISTORY_EVERY = 0.25  # seconds: the last deliveries go to the store in one batch this often
 HISTORY_LIFE = 7 * 24 * 3600 * 1000  # ms: a receiver nobody posts to any more is forgotten
 
-# KEYS the memo entries delivered since the last batch; ARGV, two per key: digest, life in
-# ms. One command for the batch (a pipeline of SETs costs redis-py a command each).
+# KEYS the memo entries delivered since the last batch; ARGV, three per key: digest, the
+# claim's pending mark, life in ms. One command for the batch (a pipeline of SETs costs
+# redis-py a command each). A key is written only while it holds this claim's mark, or
+# nothing (the mark ran out, no one claimed it since): a claim that ran out and was taken
+# by another replica meanwhile stays that replica's.
 RECORD = """
-for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i]) end
+for i = 1, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if not v or v == ARGV[3 * i - 1] then
+    redis.call('SET', KEYS[i], ARGV[3 * i - 2], 'PX', ARGV[3 * i])
+  end
+end
 return 1
 """
 
@@ -230,10 +239,26 @@ class _Rate:
     rejoin_windows: list[int]  # while rejoining: less what other replicas may send unseen
     rejoin_low_windows: list[int]
     fallback: RateWindow
-    alone: list[float] = field(default_factory=list)  # its own sends while falling back
+    # Its own sends while falling back, oldest first, each under its ticket's number: trimmed
+    # to the look-back `per` at each send, so a long outage keeps at most what its share lets
+    # through, and a ticket's arrival moves its own entry in O(1).
+    alone: OrderedDict[int, float] = field(default_factory=OrderedDict)
     last_count: int = 0  # sends in the window at the store's last answer
     last_at: float = -math.inf  # when (the replica's clock)
     rejoin_until: float = -math.inf  # local window (and records) until then
+
+    def trim(self, now: float) -> float:
+        """Drop the sends made alone that no longer count at `now`, oldest first, stopping
+        at the first that still counts (O(dropped)): the look-back's start."""
+        alone, since = self.alone, now - self.per_ms / 1000
+        while alone and next(iter(alone.values())) <= since:
+            alone.popitem(last=False)
+        return since
+
+    def recent(self, now: float) -> list[float]:
+        """The sends made alone that still count at `now`."""
+        since = self.trim(now)
+        return [stamp for stamp in self.alone.values() if stamp > since]
 
 
 def _pairs(windows: tuple[tuple[int, float], ...], replicas: int = 1) -> list[int]:
@@ -256,13 +281,15 @@ class Ticket:
     stamp: float | None = None  # in the local window
     window: RateWindow | None = field(default=None, repr=False)
     granted_at: float | None = None  # the store's clock, seconds: when it granted the slot
+    alone: int | None = None  # its entry in the rate's sends made alone
 
     async def arrived(self) -> None:
         if self.window is not None and self.stamp is not None:
             self.window.arrived(self.stamp)
-            alone = self.rate.alone  # the upstream counts it from now: so does the store later
-            if self.stamp in alone:
-                alone[alone.index(self.stamp)] = self.shared.loop.time()
+        if self.alone is not None:  # the upstream counts it from now: so does the store later
+            alone = self.rate.alone
+            alone.pop(self.alone, None)
+            alone[self.alone] = self.shared.loop.time()  # (the latest: the order holds)
         if self.member is not None:
             with contextlib.suppress(_Down):
                 await self.shared._call(
@@ -322,7 +349,8 @@ class Coordination:
         self._pushes: set[asyncio.Task[None]] = set()
         self._gathered: dict[str, list[str]] = {}  # last deliveries not yet in the store
         self._flush_armed = False
-        self._records: list[tuple[bytes, bytes, int]] = []  # memo deliveries not yet written
+        # memo deliveries not yet written: (key, digest, the claim's mark, life in ms)
+        self._records: list[tuple[bytes, bytes, bytes, int]] = []
         self._claims: list[tuple[bytes, bytes, bytes, int, asyncio.Future[int]]] = []
         self.up_gauge, seconds = metrics.coordination()
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
@@ -348,13 +376,20 @@ class Coordination:
         return shared
 
     async def aclose(self) -> None:
-        # What is gathered still goes (a stopping replica's last deliveries), then webhooks
-        # still in flight on this client (a reload replaced it) fall back quietly: no log,
-        # and the gauge is the new client's.
-        if self._records or self._gathered:
-            gathered, self._gathered = self._gathered, {}
-            records, self._records = self._records, []
-            await self._push(gathered, records)
+        # What is gathered still goes (a stopping replica's last deliveries, the memo's
+        # records), and what is on its way to the store (a batch, a claim's release) lands
+        # first, within twice the store's timeout (each call takes at most one, and a batch
+        # has the records' call before the pages'); then webhooks still in flight on this
+        # client (a reload replaced it) fall back quietly: no log, and the gauge is the new
+        # client's.
+        end = self.loop.time() + 2 * self.timeout
+        while self.up and (self._records or self._gathered or self._pushes):
+            if self._records or self._gathered:
+                self._flush()
+            left = end - self.loop.time()
+            if left <= 0:
+                break
+            await asyncio.wait(set(self._pushes), timeout=left)
         self.up = False
         if self._watcher is not None:
             self._watcher.cancel()
@@ -389,7 +424,7 @@ class Coordination:
         try:
             for rate in self._rates.values():
                 per = rate.per_ms / 1000
-                rate.alone = sends = [s for s in rate.alone if s > now - per]
+                sends = rate.recent(now)
                 seen = rate.last_count if now - rate.last_at < per else 0
                 if sends or seen:
                     age = max(0, round((now - rate.last_at) * 1000)) if seen else 0
@@ -424,8 +459,7 @@ class Coordination:
         to the one the upstream is still counting."""
         per = rate.per_ms / 1000
         window = scaled(RateWindow(*rate.terms), self.replicas)
-        rate.alone = [stamp for stamp in rate.alone if stamp > now - per]
-        seeds = list(rate.alone)  # an earlier fall back's own sends still count
+        seeds = rate.recent(now)  # an earlier fall back's own sends still count
         if now - rate.last_at < per:
             seeds += [rate.last_at] * rate.last_count
         window.seed(seeds)
@@ -512,8 +546,10 @@ class Coordination:
         stamp = window.take(priority)
         if stamp is None:
             stamp = await window.acquire(end - self.loop.time(), priority)
-        rate.alone.append(stamp)
-        return Ticket(self, rate, None, stamp, window)
+        rate.trim(self.loop.time())  # what no longer counts goes: the window stays bounded
+        entry = next(self._members)
+        rate.alone[entry] = stamp
+        return Ticket(self, rate, None, stamp, window, alone=entry)
 
     # -- the memo -----------------------------------------------------------------------
 
@@ -551,10 +587,27 @@ class Coordination:
         answer: asyncio.Future[int] = self.loop.create_future()
         self._claims.append((entry, digest, mark, life, answer))
         if len(self._claims) == 1:  # the first this turn: the batch goes at the next turn
-            task = self.loop.create_task(self._claim_batch())
-            self._pushes.add(task)
-            task.add_done_callback(self._pushes.discard)
-        return await answer
+            self._spawn(self._claim_batch())
+        try:
+            return await answer
+        except asyncio.CancelledError:
+            # The caller gave up (its webhook's deadline) after the store had answered: if
+            # the key was claimed for it, no one sends it now, so its mark goes at once, not
+            # when it runs out. (Given up before the answer: the batch releases it.)
+            answered = answer.done() and not answer.cancelled() and answer.exception() is None
+            if answered and answer.result() == 0:
+                self._spawn(self._release_mark(entry, mark))
+            raise
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """A task of this client's: aclose waits for it."""
+        task = self.loop.create_task(work)
+        self._pushes.add(task)
+        task.add_done_callback(self._pushes.discard)
+
+    async def _release_mark(self, entry: bytes, mark: bytes) -> None:
+        with contextlib.suppress(_Down):
+            await self._call("memo", self._release, [entry], [mark])
 
     async def _claim_batch(self) -> None:
         claims, self._claims = self._claims, []
@@ -570,9 +623,16 @@ class Coordination:
             if isinstance(exc, _Down):
                 return
             raise
-        for i, (*_, answer) in enumerate(claims):
-            if not answer.done():  # (a waiter cancelled: its webhook's deadline)
-                answer.set_result(codes[i] - 48)  # b"0"[0] == 48
+        given_up = []
+        for i, (entry, _, mark, _, answer) in enumerate(claims):
+            code = codes[i] - 48  # b"0"[0] == 48
+            if answer.cancelled():  # its webhook's deadline: if claimed, no one sends it
+                if code == 0:
+                    given_up.append((entry, mark))
+            elif not answer.done():
+                answer.set_result(code)
+        for entry, mark in given_up:  # their marks go now, not when they run out
+            await self._release_mark(entry, mark)
 
     async def memo_done(
         self,
@@ -590,11 +650,10 @@ class Coordination:
         entry = self._memo_key(name, key)
         if delivered:
             digest = mark.split(b":", 2)[1]  # the claim's mark carries it: p:digest:member
-            self._records.append((entry, digest, max(1, round(ttl * 1000))))
+            self._records.append((entry, digest, mark, max(1, round(ttl * 1000))))
             self._arm()
             return
-        with contextlib.suppress(_Down):
-            await self._call("memo", self._release, [entry], [mark])
+        await self._release_mark(entry, mark)
 
     async def memo_forget(self, name: str, key: str) -> None:
         with contextlib.suppress(_Down):
@@ -639,17 +698,15 @@ class Coordination:
         self._flush_armed = False
         gathered, self._gathered = self._gathered, {}
         records, self._records = self._records, []
-        task = self.loop.create_task(self._push(gathered, records))
-        self._pushes.add(task)
-        task.add_done_callback(self._pushes.discard)
+        self._spawn(self._push(gathered, records))
 
     async def _push(
-        self, gathered: dict[str, list[str]], records: list[tuple[bytes, bytes, int]]
+        self, gathered: dict[str, list[str]], records: list[tuple[bytes, bytes, bytes, int]]
     ) -> None:
         if records:  # the memo's deliveries: one round trip for the batch
             args: list[Any] = []
-            for _, digest, ttl_ms in records:
-                args += (digest, ttl_ms)
+            for _, digest, mark, ttl_ms in records:
+                args += (digest, mark, ttl_ms)
             with contextlib.suppress(_Down):
                 await self._call("memo", self._record, [r[0] for r in records], args)
         for name, entries in gathered.items():

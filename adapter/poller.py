@@ -15,7 +15,9 @@ The config is read anew on each poll, so a reload takes effect at the next one; 
 remembered for a receiver a reload removed is dropped.
 
 With a shared store (`coordination:`), one replica polls at a time: the holder of a lease in
-the store (adapter/mutes.py lease_for), which it extends at each poll. The others skip the
+the store (adapter/mutes.py lease_for), which it extends at each poll, and while a poll
+runs (its events may wait long in the rate window, at the lowest priority), every third
+of the lease's life, so no other replica takes over mid-poll. The others skip the
 poll and forget what they remembered; the one that takes the lease over (its holder stopped
 extending it) starts from nothing, as after a restart. While the store is down, every
 replica polls and acts on its own, as without a store.
@@ -24,9 +26,10 @@ replica polls and acts on its own, as without a store.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -112,7 +115,8 @@ class Poller:
             started = asyncio.get_running_loop().time()
             try:
                 if await self.leads(settings):
-                    await self.poll_once()
+                    async with self._holding(settings):
+                        await self.poll_once()
             except Exception as exc:  # never let the task die: the next poll tries again
                 log.error("alertmanager.poll_error", error=f"{type(exc).__name__}: {exc}")
             spent = asyncio.get_running_loop().time() - started
@@ -139,6 +143,31 @@ class Poller:
         self.leader = leads
         self.metrics.poll_leader().set(1 if leads else 0)
         return leads
+
+    @contextlib.asynccontextmanager
+    async def _holding(self, settings: AlertmanagerSettings) -> AsyncIterator[None]:
+        """While the poll runs, the lease is extended every third of its life: a poll
+        longer than the lease (mute events waiting in the rate window) keeps it."""
+        deliverer = self.state.deliverer
+        shared = deliverer.shared if deliverer is not None else None
+        if shared is None:
+            yield
+            return
+        name, ttl = lease_for(settings.urls, settings.poll_interval, settings.poll_timeout)
+
+        async def extend() -> None:
+            while True:
+                await asyncio.sleep(ttl / 3)
+                if await shared.lease(name, ttl) is False:  # (None: the store is down)
+                    log.warning("alertmanager.lease_lost", during="poll")
+                    return
+
+        extending = asyncio.create_task(extend())
+        try:
+            yield
+        finally:
+            extending.cancel()
+            await asyncio.wait([extending])  # (never swallows this task's own cancel)
 
     async def stop(self) -> None:
         """A clean stop (the run task cancelled first): the lease goes, so another replica

@@ -5,6 +5,7 @@ when the server goes away and the way back, and a password that never shows."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,14 @@ import structlog
 from prometheus_client import CollectorRegistry
 
 from adapter.config.coordination import CoordinationSettings
-from adapter.coordination import CHECK_EVERY, Claim, Coordination, rebuilt, scaled
+from adapter.coordination import (
+    CHECK_EVERY,
+    HISTORY_EVERY,
+    Claim,
+    Coordination,
+    rebuilt,
+    scaled,
+)
 from adapter.events import UpstreamRequest
 from adapter.metrics import Metrics
 from adapter.ratelimit import PRIORITIES, RateExhausted, RateWindow
@@ -296,5 +304,109 @@ def test_a_reload_rebuilds_the_client_only_when_its_settings_change(redis: Redis
         assert second is not None and second is not first and second.up
         assert first._watcher is not None and first._watcher.done()  # the old one is closed
         assert await rebuilt(second, None, metrics) is None  # the block removed: no store
+
+    asyncio.run(main())
+
+
+def test_the_fallback_window_keeps_only_what_still_counts(redis: RedisServer) -> None:
+    """A long outage at the share's full rate: the sends the replica made alone (which it
+    writes into the store when it is back) are trimmed to the look-back as it goes, never
+    more than the share lets through in one `per`, however long the store stays away."""
+
+    async def main() -> None:
+        shared = await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+        window = RateWindow(20, 0.2)  # alone, at 1/2: 10 in any 0.2 s
+        redis.stop()
+        sent, most = 0, 0
+        with structlog.testing.capture_logs():
+            end = time.monotonic() + 1.2
+            while time.monotonic() < end:
+                ticket = await shared.acquire("pd", window, CRITICAL, 1.0)
+                await ticket.arrived()
+                sent += 1
+                most = max(most, len(shared._rate("pd", window).alone))
+            assert not shared.up
+            await shared.aclose()
+        assert sent >= 30  # several windows' worth went out alone
+        assert most <= 10 + 1  # one window's worth (and the one just granted)
+
+    asyncio.run(main())
+
+
+def test_a_record_never_overwrites_another_replicas_claim(redis: RedisServer) -> None:
+    """a's claim runs out (here: the key forgotten) and b claims the key for the next state
+    before a's delivery record reaches the store: the record leaves b's claim alone, so a
+    third claim of b's request still waits for b. Where nothing holds the key any more, the
+    record is written."""
+    trigger = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"trigger"}')
+    resolve = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"resolve"}')
+
+    async def main() -> None:
+        a, b = [
+            await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+            for _ in range(2)
+        ]
+        taken, mark = await a.memo_claim("pd", "k1", trigger, 5.0)
+        assert taken is Claim.SEND
+        await b.memo_forget("pd", "k1")  # as when a's pending mark runs out
+        assert (await b.memo_claim("pd", "k1", resolve, 5.0))[0] is Claim.SEND
+        await a.memo_done("pd", "k1", trigger, mark, True, 60.0)
+        # k2: a's mark ran out and no one claimed the key since: a's record is written.
+        taken, mark = await a.memo_claim("pd", "k2", trigger, 5.0)
+        await b.memo_forget("pd", "k2")
+        await a.memo_done("pd", "k2", trigger, mark, True, 60.0)
+        await a.aclose()  # the records go to the store
+        assert (await b.memo_claim("pd", "k1", resolve, 0.2))[0] is Claim.BUSY
+        assert (await b.memo_claim("pd", "k2", trigger, 0.2))[0] is Claim.DELIVERED
+        await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_claim_given_up_releases_its_mark(redis: RedisServer) -> None:
+    """A webhook that gives up (its deadline, its client gone) while its claim is on the way
+    to the store: the key it was claimed for is free again at once, not when the mark runs
+    out (the deadline and a second), so another replica sends the request now."""
+    trigger = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"trigger"}')
+
+    async def main() -> None:
+        a, b = [
+            await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+            for _ in range(2)
+        ]
+        asking = asyncio.create_task(a.memo_claim("pd", "k1", trigger, 5.0))
+        await asyncio.sleep(0)  # the claim is in this turn's batch
+        asking.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asking
+        assert (await b.memo_claim("pd", "k1", trigger, 1.0))[0] is Claim.SEND
+        await a.aclose()
+        await b.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_closed_client_first_lands_the_records_on_their_way(redis: RedisServer) -> None:
+    """A reload replaces the client while a batch of delivery records is on its way to a
+    slow store (here: paused): closing waits for it (within the store's timeout), so a
+    fresh client sees the request delivered rather than a claim that lingers until its
+    deadline."""
+    trigger = UpstreamRequest("POST", "http://pd/v2/enqueue", {}, b'{"event_action":"trigger"}')
+
+    async def main() -> None:
+        a, b = [
+            await Coordination.start(
+                settings(redis, timeout="2s"), Metrics(CollectorRegistry(), [])
+            )
+            for _ in range(2)
+        ]
+        taken, mark = await a.memo_claim("pd", "k1", trigger, 5.0)
+        assert taken is Claim.SEND
+        await a.memo_done("pd", "k1", trigger, mark, True, 60.0)  # the batch goes in 0.25 s
+        await b.client.client_pause(800)  # the store answers no one for 0.8 s
+        await asyncio.sleep(HISTORY_EVERY + 0.15)  # the batch has gone, and waits
+        await a.aclose()
+        assert (await b.memo_claim("pd", "k1", trigger, 0.2))[0] is Claim.DELIVERED
+        await b.aclose()
 
     asyncio.run(main())

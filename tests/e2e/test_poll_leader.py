@@ -198,3 +198,45 @@ def test_a_clean_stop_gives_the_lease_up(redis: RedisServer, tmp_path: Path) -> 
             await transport.aclose()
 
     assert asyncio.run(main()) == (False, True)
+
+
+def test_a_poll_longer_than_the_lease_keeps_it(redis: RedisServer, tmp_path: Path) -> None:
+    """A poll whose acknowledge takes longer than the lease's life (an upstream this slow,
+    or mute events waiting in the rate window): the leader extends the lease while it
+    polls, so a second client asking for it late in that poll is refused, not handed it."""
+    coordination = CoordinationSettings.model_validate(redis.settings(timeout="1s"))
+    slow = {"timeout": f"{TTL + 4:g}s", "attempt_timeout": f"{TTL + 3:g}s", "max_attempts": 1}
+    loaded = config_from(poller_config(delivery=slow), tmp_path)
+    settings = loaded.alertmanager
+    assert settings is not None
+    name, ttl = lease_for(settings.urls, settings.poll_interval, settings.poll_timeout)
+    assert ttl == TTL
+    sending = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.host.startswith("am"):
+            return httpx.Response(200, json=[silenced("Down", receivers=("team",))])
+        sending.set()
+        await asyncio.sleep(TTL + 1.5)  # the acknowledge: longer than the lease
+        return httpx.Response(202, json={"status": "success"})
+
+    async def main() -> bool | None:
+        metrics = Metrics(CollectorRegistry(), [r.name for r in loaded.receivers])
+        transport = HttpxTransport(httpx.MockTransport(handler))
+        state = State(loaded, transport, metrics, None)
+        state.deliverer = Deliverer(transport, metrics)
+        state.deliverer.shared = await Coordination.start(coordination, metrics)
+        replica = Replica(state, Poller(state, transport), CollectorRegistry())
+        other = await Coordination.start(coordination, Metrics(CollectorRegistry(), []))
+        try:
+            replica.start()
+            await asyncio.wait_for(sending.wait(), 15)  # the poll holds the lease: it sends
+            await asyncio.sleep(TTL + 0.5)  # past the lease's life, the send still on its way
+            return await other.lease(name, ttl)
+        finally:
+            await replica.stop()
+            await state.deliverer.shared.aclose()
+            await other.aclose()
+            await transport.aclose()
+
+    assert asyncio.run(main()) is False  # still the leader's
