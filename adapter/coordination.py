@@ -5,7 +5,7 @@ key's trigger or resolve once. Off unless the config has a `coordination:` block
 
     await Coordination.start(settings, metrics) -> Coordination   never fails: down is a state
     await shared.acquire(name, window, priority, within) -> Ticket   a slot, or RateExhausted
-    await ticket.arrived()                                        the request is done
+    ticket.done()                                                 the request is done
     await shared.memo_claim(name, key, request, within) -> Claim   delivered before / ours / ...
     await shared.memo_done(name, key, request, delivered, ttl)
     await shared.aclose()
@@ -273,7 +273,7 @@ def _pairs(windows: tuple[tuple[int, float], ...], replicas: int = 1) -> list[in
 
 @dataclass(eq=False, slots=True)
 class Ticket:
-    """A slot taken: `arrived()` when the request is done."""
+    """A slot taken: `done()` when the request is done."""
 
     shared: Coordination
     rate: _Rate
@@ -283,18 +283,34 @@ class Ticket:
     granted_at: float | None = None  # the store's clock, seconds: when it granted the slot
     alone: int | None = None  # its entry in the rate's sends made alone
 
+    def done(self) -> None:
+        """The request is done: the local windows count it from now at once; the store hears
+        of it in a task of this client's (aclose waits for it). The caller never waits for
+        the store: a deadline falling during that round trip would cut a delivered request
+        and report it undelivered."""
+        self._local()
+        if self.member is not None:
+            self.shared._spawn(self._stored())
+
     async def arrived(self) -> None:
+        """done(), waiting for the store."""
+        self._local()
+        if self.member is not None:
+            await self._stored()
+
+    def _local(self) -> None:
         if self.window is not None and self.stamp is not None:
             self.window.arrived(self.stamp)
         if self.alone is not None:  # the upstream counts it from now: so does the store later
             alone = self.rate.alone
             alone.pop(self.alone, None)
             alone[self.alone] = self.shared.loop.time()  # (the latest: the order holds)
-        if self.member is not None:
-            with contextlib.suppress(_Down):
-                await self.shared._call(
-                    "rate", self.shared._arrived, [self.rate.key], [self.member, self.rate.per_ms]
-                )
+
+    async def _stored(self) -> None:
+        with contextlib.suppress(_Down):
+            await self.shared._call(
+                "rate", self.shared._arrived, [self.rate.key], [self.member, self.rate.per_ms]
+            )
 
 
 class Coordination:

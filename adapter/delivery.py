@@ -289,7 +289,7 @@ class Deliverer:
                 if window is not None and stamp is not None:
                     window.arrived(stamp)
                 elif ticket is not None:
-                    await ticket.arrived()
+                    ticket.done()
             counted.upstream[code_class(response.status)].inc()
             verdict = receiver.integration.verdict(response.status)
             if verdict is Verdict.DELIVERED:

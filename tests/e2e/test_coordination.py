@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import redis as redis_py
 import structlog
 from prometheus_client import CollectorRegistry
 
@@ -24,9 +27,14 @@ from adapter.coordination import (
     rebuilt,
     scaled,
 )
-from adapter.events import UpstreamRequest
+from adapter.delivery import Deliverer
+from adapter.events import UpstreamRequest, Verdict
 from adapter.metrics import Metrics
+from adapter.payload import parse_payload
+from adapter.pipeline import plan, receivers_from
 from adapter.ratelimit import PRIORITIES, RateExhausted, RateWindow
+from adapter.transport import HttpxTransport
+from tests.builders import config_from, make_alert, make_payload, pd_config
 from tests.harness.process import wait_for
 from tests.harness.redis import RedisServer
 
@@ -410,3 +418,44 @@ def test_a_closed_client_first_lands_the_records_on_their_way(redis: RedisServer
         await b.aclose()
 
     asyncio.run(main())
+
+
+def test_a_delivered_request_stays_delivered_when_the_store_is_slow_at_the_deadline(
+    tmp_path: Path, redis: RedisServer
+) -> None:
+    """The upstream answered 2xx; telling the store the request is done must not make the
+    webhook wait, or a deadline falling meanwhile reports it undelivered (503) and
+    Alertmanager sends it again. Here the store stops answering (paused) as the upstream
+    answers, for longer than the webhook has left."""
+    doc = pd_config(
+        rate_limit={"requests": 100, "per": "1m"},
+        delivery={"timeout": "1s", "attempt_timeout": "500ms", "max_attempts": 1},
+    )
+    loaded = config_from(doc, tmp_path)
+    answered: list[str] = []
+    pauser = redis_py.Redis.from_url(redis.url)
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        if not answered:
+            pauser.client_pause(2500)  # each call of the store now waits 2.5 s
+        answered.append(json.loads(request.content)["dedup_key"])
+        return httpx.Response(202, json={"status": "success"})
+
+    async def main() -> list[Verdict]:
+        metrics = Metrics(CollectorRegistry(), [r.name for r in loaded.receivers])
+        transport = HttpxTransport(httpx.MockTransport(upstream))
+        deliverer = Deliverer(transport, metrics)
+        deliverer.shared = await Coordination.start(settings(redis, timeout="3s"), metrics)
+        (receiver,) = receivers_from(loaded.receivers, loaded.delivery).values()
+        alerts = [make_alert(instance=f"i{n}") for n in range(2)]
+        deliveries = plan(receiver, parse_payload(json.dumps(make_payload(*alerts)).encode()))
+        deadline = asyncio.get_running_loop().time() + receiver.delivery.timeout
+        results = await deliverer.deliver(receiver, deliveries.deliveries, deadline)
+        await deliverer.shared.aclose()
+        await transport.aclose()
+        return [r.verdict for r in results]
+
+    verdicts = asyncio.run(main())
+    assert answered, "nothing reached the upstream"
+    # What the upstream took is reported delivered; what the paused store held back is not.
+    assert verdicts.count(Verdict.DELIVERED) == len(answered), (verdicts, answered)
