@@ -46,10 +46,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LINK_BASE = "incident_adapter.link_base"  # the scope key the page's links start with
 AT_THE_ROOT = frozenset({"/-/healthy", "/-/ready", "/metrics"})  # where probes and scrapes look
 
-# bcrypt of a password nobody has, for an unknown user: the same work as a known one.
+# bcrypt of a password nobody has, for an unknown user when no user is configured.
 # (Made once with bcrypt.hashpw and a cost of 10, exporter-toolkit's choice for its own.)
 _DECOY = b"$2b$10$7pKodpJSeYaJK27pX23HF.m9rqPlUksH0ZqpJ2tDLXwGv7KaDQ41y"
-CACHE_SIZE = 100  # verdicts kept, as exporter-toolkit's cache
+CACHE_SIZE = 100  # credentials that passed, kept: as exporter-toolkit's cache
 
 
 def link_base(scope: Scope) -> str:
@@ -90,10 +90,16 @@ class WebPaths:
 
 
 class BasicAuthUsers:
-    """The web config's users: `allows(authorization)`, bcrypt paid once per credential."""
+    """The web config's users: `allows(authorization)`, bcrypt paid once per credential that
+    passes. A failure is never kept: guesses cannot push the users' own credentials out of
+    the cache, and each guess costs bcrypt's work behind one lock, not the users'."""
 
     def __init__(self, users: dict[str, bytes]) -> None:
         self._users = users
+        # An unknown user is checked against a configured user's hash: the same cost as a
+        # known one (the hashes' cost is the operator's choice), so the time of an answer
+        # does not tell whether the user exists. It never passes: the user is unknown.
+        self._decoy = next(iter(users.values()), _DECOY)
         self._verdicts: dict[bytes, bool] = {}
         self._lock: asyncio.Lock | None = None
 
@@ -110,7 +116,7 @@ class BasicAuthUsers:
         if not sep:
             return False
         known = self._users.get(user.decode("utf-8", "replace"))
-        hashed = known if known is not None else _DECOY
+        hashed = known if known is not None else self._decoy
         # the user's length first: no two (user, hash, password) run together the same way
         key = hashlib.sha256(b"%d:%s%s%s" % (len(user), user, hashed, password)).digest()
         verdict = self._verdicts.get(key)
@@ -119,9 +125,11 @@ class BasicAuthUsers:
                 self._lock = asyncio.Lock()
             async with self._lock:  # one bcrypt at a time: each holds a core
                 verdict = await asyncio.to_thread(_checkpw, password, hashed)
+            if not (verdict and known is not None):
+                return False
             if len(self._verdicts) >= CACHE_SIZE:
                 self._verdicts.pop(next(iter(self._verdicts)))
-            self._verdicts[key] = verdict
+            self._verdicts[key] = True
         return verdict and known is not None
 
 

@@ -3,6 +3,7 @@ the web config's basic_auth_users and http_server_config (adapter/server.py's mo
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import time
 from collections.abc import Callable, Iterator
@@ -261,6 +262,28 @@ def test_a_verified_credential_does_not_pay_bcrypt_again(make_edge: MakeEdge) ->
     for _ in range(10):
         assert client.get("/-/healthy", headers=good).status_code == 200
     assert time.perf_counter() - started < first
+
+
+def test_failed_guesses_never_push_a_users_credential_out_of_the_cache() -> None:
+    """Only credentials that passed are kept: a flood of wrong passwords and unknown users
+    (more than the cache holds) leaves the user's own verdict cached, each guess refused."""
+    from adapter.edge import CACHE_SIZE, BasicAuthUsers
+
+    fast = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4))
+    users = BasicAuthUsers({"prometheus": fast})
+    good = basic("prometheus", PASSWORD)["Authorization"]
+
+    async def go() -> list[bool]:
+        verdicts = [await users.allows(good)]
+        for n in range(CACHE_SIZE + 20):
+            verdicts.append(await users.allows(basic("prometheus", f"guess-{n}")["Authorization"]))
+            verdicts.append(await users.allows(basic(f"nobody-{n}", PASSWORD)["Authorization"]))
+        verdicts.append(await users.allows(good))
+        return verdicts
+
+    verdicts = asyncio.run(go())
+    assert verdicts[0] and verdicts[-1] and not any(verdicts[1:-1])
+    assert list(users._verdicts.values()) == [True]  # the one that passed, nothing else
 
 
 def test_the_configured_headers_are_on_every_response(make_edge: MakeEdge) -> None:
