@@ -108,9 +108,12 @@ return {1, now, count + 1}
 ARRIVED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  redis.call('ZADD', KEYS[1], now, ARGV[1])
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+for i = 1, #KEYS do
+  local member = ARGV[2 * i - 1]
+  if redis.call('ZSCORE', KEYS[i], member) then
+    redis.call('ZADD', KEYS[i], now, member)
+    redis.call('PEXPIRE', KEYS[i], ARGV[2 * i])
+  end
 end
 return 1
 """
@@ -290,7 +293,7 @@ class Ticket:
         and report it undelivered."""
         self._local()
         if self.member is not None:
-            self.shared._spawn(self._stored())
+            self.shared._arrival(self.rate.key, self.member, self.rate.per_ms)
 
     async def arrived(self) -> None:
         """done(), waiting for the store."""
@@ -368,6 +371,7 @@ class Coordination:
         # memo deliveries not yet written: (key, digest, the claim's mark, life in ms)
         self._records: list[tuple[bytes, bytes, bytes, int]] = []
         self._claims: list[tuple[bytes, bytes, bytes, int, asyncio.Future[int]]] = []
+        self._arrivals: tuple[list[bytes], list[Any]] = ([], [])  # this turn's, for ARRIVED
         self.up_gauge, seconds = metrics.coordination()
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
         self.up = False
@@ -614,6 +618,21 @@ class Coordination:
             if answered and answer.result() == 0:
                 self._spawn(self._release_mark(entry, mark))
             raise
+
+    def _arrival(self, key: bytes, member: bytes, per_ms: int) -> None:
+        """A request is done: its slot counts from now. The arrivals of one turn of the event
+        loop go as one script at the next (as the memo's claims), in a task: no webhook
+        waits for it."""
+        keys, args = self._arrivals
+        keys.append(key)
+        args += (member, per_ms)
+        if len(keys) == 1:
+            self._spawn(self._arrival_batch())
+
+    async def _arrival_batch(self) -> None:
+        (keys, args), self._arrivals = self._arrivals, ([], [])
+        with contextlib.suppress(_Down):
+            await self._call("rate", self._arrived, keys, args)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """A task of this client's: aclose waits for it."""
