@@ -79,29 +79,40 @@ BUSY_POLL = 0.05  # while another replica delivers the same request
 
 T = TypeVar("T")
 
-# KEYS[1] the receiver's window. ARGV: member, force (1: record without a check), per in
-# ms, then (limit, span in ms) for each window that applies.
+# One decision per key, in order (the same window may come several times): KEYS each the
+# receiver's window; ARGV for each, member, per in ms, n, then n pairs (limit, span in ms),
+# one per window that applies. Answers three values a decision: granted (1: then the
+# store's time of the grant in ms; 0: the wait in ms), and the window's count.
 RATE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local per = tonumber(ARGV[3])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - per)
-local wait = 0
-if ARGV[2] ~= '1' then
-  for i = 4, #ARGV, 2 do
+local out = {}
+local a = 1
+for k = 1, #KEYS do
+  local key, member = KEYS[k], ARGV[a]
+  local per, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  local first = a + 3
+  a = first + 2 * n
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - per)
+  local wait = 0
+  for i = first, a - 1, 2 do
     local limit = tonumber(ARGV[i])
-    local nth = redis.call('ZREVRANGE', KEYS[1], limit - 1, limit - 1, 'WITHSCORES')
+    local nth = redis.call('ZREVRANGE', key, limit - 1, limit - 1, 'WITHSCORES')
     if nth[2] then
       local at = tonumber(nth[2]) + tonumber(ARGV[i + 1]) - now
       if at > wait then wait = at end
     end
   end
+  local count = redis.call('ZCARD', key)
+  if wait > 0 then
+    out[#out + 1], out[#out + 2], out[#out + 3] = 0, wait, count
+  else
+    redis.call('ZADD', key, now, member)
+    redis.call('PEXPIRE', key, per)
+    out[#out + 1], out[#out + 2], out[#out + 3] = 1, now, count + 1
+  end
 end
-local count = redis.call('ZCARD', KEYS[1])
-if wait > 0 then return {0, wait, count} end
-redis.call('ZADD', KEYS[1], now, ARGV[1])
-redis.call('PEXPIRE', KEYS[1], per)
-return {1, now, count + 1}
+return out
 """
 
 # The request is done: its stamp moves to now (the upstream counted it no earlier).
@@ -371,6 +382,7 @@ class Coordination:
         # memo deliveries not yet written: (key, digest, the claim's mark, life in ms)
         self._records: list[tuple[bytes, bytes, bytes, int]] = []
         self._claims: list[tuple[bytes, bytes, bytes, int, asyncio.Future[int]]] = []
+        self._decisions: list[tuple[bytes, list[Any], asyncio.Future[list[int]]]] = []
         self._arrivals: tuple[list[bytes], list[Any]] = ([], [])  # this turn's, for ARRIVED
         self.up_gauge, seconds = metrics.coordination()
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
@@ -547,9 +559,7 @@ class Coordination:
                 windows = rate.low_windows if priority >= PAGES else rate.windows
             member = self._member()
             try:
-                granted, wait_ms, count = await self._call(
-                    "rate", self._rate_script, [rate.key], [member, 0, rate.per_ms, *windows]
-                )
+                granted, wait_ms, count = await self._decide(rate, member, windows)
             except _Down:
                 continue  # now falling back
             now = loop.time()
@@ -560,6 +570,36 @@ class Coordination:
             if now + wait > end:
                 raise RateExhausted(wait)
             await asyncio.sleep(min(wait + ORDER_STEP * priority, POLL_MAX))
+
+    async def _decide(self, rate: _Rate, member: bytes, windows: list[int]) -> list[int]:
+        """One rate decision, sent with every decision asked for in the same turn of the
+        event loop as one script (as the memo's claims): one redis-py command, not one a
+        request. In the order asked: a replica's waiters keep their order."""
+        answer: asyncio.Future[list[int]] = self.loop.create_future()
+        self._decisions.append(
+            (rate.key, [member, rate.per_ms, len(windows) // 2, *windows], answer)
+        )
+        if len(self._decisions) == 1:
+            self._spawn(self._decision_batch())
+        return await answer
+
+    async def _decision_batch(self) -> None:
+        decisions, self._decisions = self._decisions, []
+        args: list[Any] = []
+        for _, these, _ in decisions:
+            args += these
+        try:
+            out = await self._call("rate", self._rate_script, [d[0] for d in decisions], args)
+        except BaseException as exc:  # every waiter hears it (_Down: each falls back)
+            for *_, answer in decisions:
+                if not answer.done():
+                    answer.set_exception(_Down() if isinstance(exc, _Down) else exc)
+            if isinstance(exc, _Down):
+                return
+            raise
+        for i, (_, _, answer) in enumerate(decisions):
+            if not answer.done():  # a waiter given up: its slot counts, as a send that failed
+                answer.set_result([int(v) for v in out[3 * i : 3 * i + 3]])
 
     async def _acquire_alone(self, rate: _Rate, priority: int, end: float) -> Ticket:
         window = rate.fallback

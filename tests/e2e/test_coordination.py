@@ -223,6 +223,45 @@ def test_concurrent_claims_share_one_script_and_one_replica_wins_each_key(
     asyncio.run(main())
 
 
+def test_concurrent_rate_decisions_share_one_script_in_the_order_asked(
+    redis: RedisServer,
+) -> None:
+    """30 requests asking for a slot at once in a window of 20 a minute: one script for all
+    of them (INFO commandstats), the first 20 asked are granted, in order, and the others
+    are refused with the wait rather than let through."""
+
+    async def main() -> tuple[list[int], list[int], int]:
+        shared = await Coordination.start(
+            settings(redis, timeout="1s"), Metrics(CollectorRegistry(), [])
+        )
+        window = RateWindow(20, 60.0, reserve=0)
+        warm = await shared.acquire("warm", window, WARNING, 1.0)  # the script loaded
+        warm.done()
+        await asyncio.sleep(0.05)
+        await shared.client.config_resetstat()
+        granted: list[int] = []
+        refused: list[int] = []
+
+        async def taker(i: int) -> None:
+            try:
+                await shared.acquire("pd", window, WARNING, 0.5)
+            except RateExhausted as exc:
+                assert exc.wait > 50  # the window's turn, a minute on
+                refused.append(i)
+                return
+            granted.append(i)
+
+        await asyncio.gather(*(taker(i) for i in range(30)))
+        stats = await shared.client.info("commandstats")
+        calls = int(stats.get("cmdstat_evalsha", {}).get("calls", 0))
+        await shared.aclose()
+        return granted, refused, calls
+
+    granted, refused, calls = asyncio.run(main())
+    assert sorted(granted) == list(range(20)) and sorted(refused) == list(range(20, 30))
+    assert calls == 1
+
+
 def test_falls_back_at_once_when_the_store_goes_and_comes_back(redis: RedisServer) -> None:
     """Stopped: the next decision falls back within the timeout to a local window of half the
     limit, coordination_up 0; started again: shared again within a few checks, up 1."""
