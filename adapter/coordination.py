@@ -327,6 +327,13 @@ class Ticket:
             )
 
 
+def _tell_all(answers: Iterable[asyncio.Future[Any]], exc: BaseException) -> None:
+    """A batch failed: every waiter still waiting hears it (_Down: each falls back)."""
+    for answer in answers:
+        if not answer.done():
+            answer.set_exception(_Down() if isinstance(exc, _Down) else exc)
+
+
 class Coordination:
     def __init__(self, settings: CoordinationSettings, metrics: Metrics) -> None:
         redis = settings.redis
@@ -590,10 +597,8 @@ class Coordination:
             args += these
         try:
             out = await self._call("rate", self._rate_script, [d[0] for d in decisions], args)
-        except BaseException as exc:  # every waiter hears it (_Down: each falls back)
-            for *_, answer in decisions:
-                if not answer.done():
-                    answer.set_exception(_Down() if isinstance(exc, _Down) else exc)
+        except BaseException as exc:
+            _tell_all((answer for *_, answer in decisions), exc)
             if isinstance(exc, _Down):
                 return
             raise
@@ -691,10 +696,8 @@ class Coordination:
             args += (digest, mark, life)
         try:
             codes = await self._call("memo", self._claim, [c[0] for c in claims], args)
-        except BaseException as exc:  # every waiter hears it (_Down: each falls back)
-            for *_, answer in claims:
-                if not answer.done():
-                    answer.set_exception(_Down() if isinstance(exc, _Down) else exc)
+        except BaseException as exc:
+            _tell_all((answer for *_, answer in claims), exc)
             if isinstance(exc, _Down):
                 return
             raise
