@@ -106,7 +106,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
     transport = state.transport or AiohttpTransport()
     state.deliverer = Deliverer(transport, state.metrics)
     # The store replicas share, if configured: unreachable now is not fatal (it falls back).
-    state.deliverer.shared = await rebuilt(None, state.loaded.config.coordination, state.metrics)
+    state.deliverer.shared = await rebuilt(
+        None, state.loaded.config.coordination, state.metrics, state.loaded.rate_windows
+    )
     loop = asyncio.get_running_loop()
 
     async def sighup() -> None:

@@ -129,27 +129,41 @@ end
 return 1
 """
 
-# Back from falling back: the sends made alone, each ARGV pair (member, age in ms) from the
-# 4th on. A window that is gone (Redis restarted empty) first gets what the replica last saw
-# in it: ARGV[2] sends, ARGV[3] ms ago (they still count at the upstream). Every replica
-# coming back adds its view to the same members (seen:0 marks them), each the latest
-# time any replica saw (GT): the most any replica saw, not their sum.
+# Back from falling back: ARGV[1] the window's per in ms; ARGV[2] how many stamps the
+# replica counted as the shared window's when it fell back, their ages in ms from ARGV[3]
+# on, newest first; then the sends it made alone, each
+# a pair (member, age in ms). A window that is gone (Redis restarted empty) first gets those
+# stamps (they still count at the upstream). Every replica coming back adds its view to the
+# same members, seen:0 the newest, each the latest time any replica saw (GT): rank by rank,
+# the most any replica counted at any moment, not their sum.
 SEED = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local seen = tonumber(ARGV[2])
 if seen > 0 and (redis.call('EXISTS', KEYS[1]) == 0 or redis.call('ZSCORE', KEYS[1], 'seen:0')) then
-  local at = now - tonumber(ARGV[3])
-  redis.call('ZADD', KEYS[1], 'GT', at, 'seen:0')
-  for i = 1, seen - 1 do
-    redis.call('ZADD', KEYS[1], 'GT', at, 'seen:' .. i)
+  for i = 1, seen do
+    redis.call('ZADD', KEYS[1], 'GT', now - tonumber(ARGV[2 + i]), 'seen:' .. (i - 1))
   end
 end
-for i = 4, #ARGV, 2 do
+for i = 3 + seen, #ARGV, 2 do
   redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
+"""
+
+# The watcher's look, every CHECK_EVERY: KEYS every rate window this replica knows, ARGV
+# each one's per in ms; answers each window's count. A replica whose webhooks went to the
+# others (their memo claims won) still knows what the shared window held a moment ago.
+VIEW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for i = 1, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - tonumber(ARGV[i]))
+  out[i] = redis.call('ZCARD', KEYS[i])
+end
+return out
 """
 
 # KEYS the memo entries of every claim asked for in one turn of the event loop (concurrent
@@ -259,6 +273,9 @@ class _Rate:
     alone: OrderedDict[int, float] = field(default_factory=OrderedDict)
     last_count: int = 0  # sends in the window at the store's last answer
     last_at: float = -math.inf  # when (the replica's clock)
+    # What the replica counted as the shared window's when it fell back (the replica's
+    # clock): written into a store that comes back empty.
+    seen: list[float] = field(default_factory=list)
     rejoin_until: float = -math.inf  # local window (and records) until then
 
     def trim(self, now: float) -> float:
@@ -315,6 +332,10 @@ class Ticket:
     def _local(self) -> None:
         if self.window is not None and self.stamp is not None:
             self.window.arrived(self.stamp)
+        if self.alone is None and self.member is not None and not self.shared.up:
+            # granted by the store, done while it is away: a send made alone from now
+            self.alone = next(self.shared._members)
+            self.rate.fallback.seed([self.shared.loop.time()])
         if self.alone is not None:  # the upstream counts it from now: so does the store later
             alone = self.rate.alone
             alone.pop(self.alone, None)
@@ -379,6 +400,7 @@ class Coordination:
         self._rate_script = self.client.register_script(RATE)
         self._arrived = self.client.register_script(ARRIVED)
         self._seed = self.client.register_script(SEED)
+        self._view = self.client.register_script(VIEW)
         self._claim = self.client.register_script(CLAIM)
         self._release = self.client.register_script(RELEASE)
         self._record = self.client.register_script(RECORD)
@@ -450,29 +472,42 @@ class Coordination:
                 log.error("coordination.check_failed", error=error)
 
     async def check(self) -> None:
-        """Ask the store; going back up, write what was sent alone first."""
+        """Ask the store (up, each rate window's count); going back up, write what was
+        sent alone first."""
+        rates = list(self._rates.values())
+        counts: list[int] = []
         try:
             async with asyncio.timeout(self.timeout):
-                await self.client.ping()
+                if self.up and rates:
+                    counts = await self._view(
+                        keys=[r.key for r in rates], args=[r.per_ms for r in rates]
+                    )
+                else:
+                    await self.client.ping()
         except self._failures as exc:
             self._fall_back(exc)
             return
         if self.up:
+            now = self.loop.time()
+            for rate, count in zip(rates, counts, strict=False):  # (none: a PING)
+                if now > rate.last_at:
+                    rate.last_count, rate.last_at = int(count), now
             return
         now = self.loop.time()
         try:
             for rate in self._rates.values():
                 per = rate.per_ms / 1000
                 sends = rate.recent(now)
-                seen = rate.last_count if now - rate.last_at < per else 0
+                seen = sorted((s for s in rate.seen if now - s < per), reverse=True)
                 if sends or seen:
-                    age = max(0, round((now - rate.last_at) * 1000)) if seen else 0
-                    args: list[Any] = [rate.per_ms, seen, age]
+                    args: list[Any] = [rate.per_ms, len(seen)]
+                    args += [max(0, round((now - stamp) * 1000)) for stamp in seen]
                     for stamp in sends:
                         args += [self._member(), max(0, round((now - stamp) * 1000))]
                     async with asyncio.timeout(self.timeout * 4):
                         await self._seed(keys=[rate.key], args=args)
                 rate.rejoin_until = now + rate.per_ms / 1000
+                rate.seen = []
         except self._failures as exc:
             self._fall_back(exc)
             return
@@ -495,13 +530,21 @@ class Coordination:
     def _fallback_for(self, rate: _Rate, now: float) -> RateWindow:
         """A local window at 1/replicas, counting what the store last said was sent as sent
         at that moment (it was sent no later), so falling back never adds a window's worth
-        to the one the upstream is still counting."""
+        to the one the upstream is still counting. What the other replicas were granted
+        since then cannot be known (a burst a moment before the store went): the window
+        counts as if they had filled it to its reserve, sent now. So for one `per` each
+        replica sends pages only, within its share of the reserve (less what it knows was
+        sent): together, never past the limit."""
         per = rate.per_ms / 1000
         window = scaled(RateWindow(*rate.terms), self.replicas)
-        seeds = rate.recent(now)  # an earlier fall back's own sends still count
-        if now - rate.last_at < per:
-            seeds += [rate.last_at] * rate.last_count
-        window.seed(seeds)
+        known = rate.last_count if now - rate.last_at < per else 0
+        unknown = 0
+        if self.replicas > 1:
+            share, _, _, reserve = window.terms
+            unknown = share - (reserve or 0)
+        # the most of the two at any moment: the unknown, newer, then what was known beyond
+        rate.seen = [now] * unknown + [rate.last_at] * max(0, known - unknown)
+        window.seed(rate.recent(now) + rate.seen)  # an earlier fall back's sends still count
         return window
 
     async def _call(
@@ -546,8 +589,17 @@ class Coordination:
             rejoin_low_windows=_pairs(window.low_windows, self.replicas),
             fallback=scaled(window, self.replicas),
         )
+        if not self.up:  # a window first met while the store is down
+            rate.fallback = self._fallback_for(rate, self.loop.time())
         self._rates[name] = rate
         return rate
+
+    def track(self, windows: dict[str, RateWindow]) -> None:
+        """Know every receiver's window from the start (and after a reload), not from its
+        first send: the watcher's look keeps its count, so a replica that has sent nothing
+        yet falls back knowing what the others sent."""
+        for name, window in windows.items():
+            self._rate(name, window)
 
     async def acquire(self, name: str, window: RateWindow, priority: int, within: float) -> Ticket:
         """A slot in the receiver's shared window within `within` seconds (the store's, or
@@ -869,13 +921,19 @@ def _host_port(url: str) -> tuple[str, int]:
 
 
 async def rebuilt(
-    before: Coordination | None, settings: CoordinationSettings | None, metrics: Metrics
+    before: Coordination | None,
+    settings: CoordinationSettings | None,
+    metrics: Metrics,
+    windows: dict[str, RateWindow] | None = None,
 ) -> Coordination | None:
     """What a reload installs: `before` when its settings did not change, else a new client
-    (and the old one closed)."""
+    (and the old one closed); either knowing the receivers' rate `windows`."""
     if before is not None and before.settings == settings:
+        before.track(windows or {})
         return before
     shared = await Coordination.start(settings, metrics) if settings is not None else None
+    if shared is not None:
+        shared.track(windows or {})
     if before is not None:
         await before.aclose()
         if shared is None:

@@ -29,6 +29,7 @@ from adapter.coordination import rebuilt
 from adapter.delivery import Deliverer
 from adapter.metrics import Metrics
 from adapter.pipeline import Receiver
+from adapter.ratelimit import RateWindow
 from adapter.secrets import read_token_file, scrub
 from adapter.transport import Transport
 
@@ -50,6 +51,11 @@ class Loaded:
         """Seconds the slowest receiver may take to answer a webhook (its delivery.timeout)."""
         timeouts = [r.delivery.timeout for r in self.receivers.values()]
         return max(timeouts, default=self.config.delivery.timeout)
+
+    @property
+    def rate_windows(self) -> dict[str, RateWindow]:
+        """Each rate-limited receiver's window, for the store replicas share."""
+        return {n: r.rate_window for n, r in self.receivers.items() if r.rate_window is not None}
 
 
 def _why(exc: Exception, secrets: list[str]) -> str:
@@ -153,7 +159,9 @@ class State:
             self.loaded = loaded
             if self.deliverer is not None:  # a store whose settings changed: a new client
                 shared = self.deliverer.shared
-                self.deliverer.shared = await rebuilt(shared, config.coordination, self.metrics)
+                self.deliverer.shared = await rebuilt(
+                    shared, config.coordination, self.metrics, loaded.rate_windows
+                )
             for name in gone:  # no series left behind for a receiver that no longer exists
                 self.metrics.remove_receiver(name)
                 self.activity.pop(name, None)

@@ -280,7 +280,9 @@ def test_falls_back_at_once_when_the_store_goes_and_comes_back(redis: RedisServe
             assert time.monotonic() - started < 1.0  # the timeout (100ms), not a hang
             await ticket.arrived()
             assert not shared.up and up(registry) == 0.0
-            # Half of 10, of which the 3 the store last counted are spent: 2 more here.
+            # Half of 10 (5, reserve 1). What the other replica was granted since the last
+            # answer cannot be known: counted as if it had filled the share to its reserve
+            # (4, sent now; more than the 3 the store last counted), so pages only, 1 here.
             taken = 1
             while True:
                 try:
@@ -288,7 +290,7 @@ def test_falls_back_at_once_when_the_store_goes_and_comes_back(redis: RedisServe
                 except RateExhausted:
                     break
                 taken += 1
-            assert taken == 2
+            assert taken == 1
             redis.start()
             await asyncio.to_thread(
                 wait_for, lambda: shared.up, 10 * CHECK_EVERY, "the store to be shared again"
@@ -306,6 +308,58 @@ def test_falls_back_at_once_when_the_store_goes_and_comes_back(redis: RedisServe
     asyncio.run(main())
 
 
+async def taken_alone(shared: Coordination, window: RateWindow, priority: int) -> int:
+    """How many slots the replica takes at once, fallen back."""
+    taken = 0
+    while True:
+        try:
+            await shared.acquire("pd", window, priority, 0.0)
+        except RateExhausted:
+            return taken
+        taken += 1
+
+
+@pytest.mark.parametrize("looked", [False, True], ids=["stale", "after-a-look"])
+def test_a_replica_whose_view_is_old_never_spends_what_another_just_sent(
+    redis: RedisServer, looked: bool
+) -> None:
+    """One replica fills the shared window (its memo claims won every webhook, say); the
+    other has not asked the store since. Redis stops: together they send nothing a warning
+    would, and pages only within the reserve, over what the upstream already counts.
+    Before, the replica with the old view spent its whole share at once (26 of 20)."""
+    registry = CollectorRegistry()
+
+    async def main() -> tuple[int, int]:
+        busy = await Coordination.start(settings(redis), Metrics(registry, []))
+        idle = await Coordination.start(settings(redis), Metrics(CollectorRegistry(), []))
+        window = RateWindow(20, 10.0, reserve=4)
+        idle.track({"pd": window})  # as the app does: it knows the receiver's window
+        for _ in range(16):
+            (await busy.acquire("pd", window, WARNING, 0.0)).done()
+        pages = 0
+        if looked:  # the pages too: the window is full
+            for _ in range(4):
+                (await busy.acquire("pd", window, CRITICAL, 0.0)).done()
+            pages = 4
+            await idle.check()  # the watcher's look (every CHECK_EVERY): 20 in the window
+        redis.stop()
+        alone = 0
+        for shared in (busy, idle):
+            with contextlib.suppress(RateExhausted):  # the call that finds the store gone
+                await shared.acquire("pd", window, CRITICAL, 0.0)
+                alone += 1
+            assert not shared.up
+            warnings = await taken_alone(shared, window, WARNING)
+            assert warnings == 0, "a warning went alone within a window of the outage"
+            alone += await taken_alone(shared, window, CRITICAL)
+        await busy.aclose()
+        await idle.aclose()
+        return 16 + pages, alone
+
+    counted, alone = asyncio.run(main())
+    assert counted + alone <= 20, f"{counted} counted upstream, {alone} more sent alone"
+
+
 def test_a_refused_password_falls_back_and_never_shows(tmp_path: Path) -> None:
     password = "s3cret-redis-Pa55"
     (tmp_path / "password").write_text("not-the-password\n")
@@ -317,8 +371,8 @@ def test_a_refused_password_falls_back_and_never_shows(tmp_path: Path) -> None:
                 wrong = settings(server, password_file=str(tmp_path / "password"))
                 shared = await Coordination.start(wrong, Metrics(registry, []))
                 assert not shared.up  # not fatal: it falls back
-                window = RateWindow(4, 10.0)
-                await shared.acquire("pd", window, WARNING, 0.0)  # a fallback slot
+                window = RateWindow(20, 10.0, reserve=2)
+                await shared.acquire("pd", window, CRITICAL, 0.0)  # a fallback slot (a page)
                 await shared.aclose()
                 (tmp_path / "password").write_text(password + "\n")
                 right = settings(server, password_file=str(tmp_path / "password"))

@@ -76,7 +76,9 @@ def test_one_replica_polls_and_another_takes_over(redis: RedisServer, tmp_path: 
     coordination = CoordinationSettings.model_validate(
         redis.settings(timeout="1s")  # a loaded machine's stall must not read as "down"
     )
-    loaded = config_from(poller_config(), tmp_path)
+    # A short window: a replica that falls back sends pages only for one `per` (it cannot
+    # know what the other was granted a moment before); an acknowledge then waits 2 s.
+    loaded = config_from(poller_config(rate_limit={"requests": 120, "per": "2s"}), tmp_path)
     replicas: list[Replica] = []
     muted, firing = silenced("Down", receivers=("team",)), api_alert("Down", receivers=("team",))
 
@@ -171,7 +173,9 @@ def test_a_clean_stop_gives_the_lease_up(redis: RedisServer, tmp_path: Path) -> 
     another polls at its next turn rather than after the lease's life. Asked of the store
     by a second client right after the stop: before, the lease stayed held for its ttl."""
     coordination = CoordinationSettings.model_validate(redis.settings(timeout="1s"))
-    loaded = config_from(poller_config(), tmp_path)
+    # A short window: a replica that falls back sends pages only for one `per` (it cannot
+    # know what the other was granted a moment before); an acknowledge then waits 2 s.
+    loaded = config_from(poller_config(rate_limit={"requests": 120, "per": "2s"}), tmp_path)
     settings = loaded.alertmanager
     assert settings is not None
     name, ttl = lease_for(settings.urls, settings.poll_interval, settings.poll_timeout)

@@ -36,6 +36,7 @@ pytestmark = pytest.mark.alertmanager
 
 LIMIT, PER, RESERVE = 20, 10.0, 4
 WARNINGS, CRITICALS = 40, 3
+OUTAGE_AT = 1  # Redis stops once this many events have reached the upstream
 # A critical reaches the upstream within this long of the first webhook that carries it.
 # The contract says 1 s; this machine runs a full CI suite beside two Alertmanagers, two
 # adapters and Redis on 2 cores, so the assertion only asks for the first window: the page
@@ -51,7 +52,18 @@ class PeerAlertmanager(ClusteredAlertmanager):
     one's notification to be gossiped before sending its own) is short, so both notify."""
 
     def argv(self) -> list[str]:
-        return [*super().argv(), "--cluster.peer-timeout=200ms"]
+        # settled sooner than the default minute allows (it settles once its peers stop
+        # changing); the fixture waits for both to say so before the storm
+        return [*super().argv(), "--cluster.peer-timeout=200ms", "--cluster.settle-timeout=5s"]
+
+    def settled(self) -> bool:
+        """Gossip settled: until then a member evaluates no notification, so a storm posted
+        earlier would only begin when it settles."""
+        try:
+            status = httpx.get(self.url + "/api/v2/status", timeout=5).json()
+        except (httpx.TransportError, ValueError):
+            return False
+        return status.get("cluster", {}).get("status") == "ready"
 
 
 @pytest.fixture
@@ -147,6 +159,8 @@ def stack(tmp_path: Path, redis: RedisServer) -> Iterator[Stack]:
             adapter.start()
         try:
             with ams[0], ams[1]:
+                for am in ams:
+                    wait_for(am.settled, 30, "the Alertmanager cluster to settle")
                 yield Stack(api, ams, adapters)
         finally:
             for adapter in adapters:
@@ -170,8 +184,9 @@ def triggers(api: EventsAPI) -> dict[str, int]:
 
 
 def run_storm(stack: Stack, midway: Callable[[], None] | None = None) -> dict[str, Any]:
-    """The warnings, the criticals 3 s into the storm, everything resolved once delivered;
-    `midway` runs 5 s into the storm. What was measured."""
+    """The warnings; once the first window's worth of them has reached the upstream (the
+    window full of warnings, the storm under way), the criticals, and `midway` (in a thread)
+    once OUTAGE_AT events have; everything resolved once delivered. What was measured."""
     api = stack.api
     began = time.monotonic()
     stack.post(alerts("DiskFilling", "warning", WARNINGS))
@@ -179,12 +194,12 @@ def run_storm(stack: Stack, midway: Callable[[], None] | None = None) -> dict[st
     if midway is not None:
 
         def later() -> None:
-            time.sleep(5.0)
+            wait_for(lambda: len(api.events) >= OUTAGE_AT, SETTLE, "the storm under way")
             midway()
 
         thread = threading.Thread(target=later)
         thread.start()
-    time.sleep(3.0)
+    wait_for(lambda: len(api.events) >= LIMIT - RESERVE, SETTLE, "the first window's warnings")
     critical_posted = time.time()
     stack.post(alerts("NodeDown", "critical", CRITICALS))
     offset = time.time() - time.monotonic()  # the stand-in stamps arrivals with monotonic()
@@ -212,6 +227,7 @@ def run_storm(stack: Stack, midway: Callable[[], None] | None = None) -> dict[st
         "critical_from_post_s": [round(a - critical_posted, 2) for a in arrived],
         "critical_from_webhook_s": [round(a - first_hook, 2) for a in arrived],
         "busiest_window": most_in_any_window(api.arrivals, PER),
+        "throttled": api.throttled,
         "events": len(api.events),
         "hooks_per_replica": [
             sum(i == r for i, _ in stack.webhooks("DiskFilling")) for r in range(2)
@@ -239,18 +255,21 @@ def test_a_storm_through_an_alertmanager_cluster_and_two_replicas_keeps_the_limi
 
 
 @pytest.mark.xfail(
-    reason="open defect (issue 22): under CI load the upstream answered 429 six times while"
-    " Redis was away or just back (fallback or rejoin shares over the limit); passes on an idle"
-    " machine. Not yet diagnosed.",
+    reason="open (issue 22): with the outage now truly mid-storm, a replica may still send a"
+    " page alone within its share of the reserve into a window the other filled with pages a"
+    " moment before (1 x 429 in 1 of 2 loaded runs); warnings no longer go alone",
     strict=False,
 )
 def test_redis_stopped_mid_storm_behind_the_cluster_keeps_the_limit_and_loses_nothing(
     stack: Stack, redis: RedisServer
 ) -> None:
-    """Redis gone 5 s into the storm for 4 s: each replica falls back to half the limit and
-    its own memo (an alert may then go twice, which its dedup key makes harmless); the API
-    still never sees more than the limit, every alert opens and resolves, and both replicas
-    share again."""
+    """Redis gone for 4 s once the storm's first events reach the upstream: each replica
+    falls back to half the limit and its own memo (an alert may then go twice, which its
+    dedup key makes harmless), pages only for the first window (what the other replica was
+    granted a moment before is unknown to it); the API still never sees more than the
+    limit, every alert opens and resolves, and both replicas share again. (Before, the
+    replica whose memo claims had all lost had not asked the store, fell back counting
+    nothing and spent its share into a full window: 429s.)"""
 
     def outage() -> None:
         redis.stop()
