@@ -131,9 +131,9 @@ return 1
 
 # Back from falling back: ARGV[1] the window's per in ms; ARGV[2] how many stamps the
 # replica counted as the shared window's when it fell back, their ages in ms from ARGV[3]
-# on, newest first; then the sends it made alone, each
-# a pair (member, age in ms). A window that is gone (Redis restarted empty) first gets those
-# stamps (they still count at the upstream). Every replica coming back adds its view to the
+# on, newest first; then the sends it made alone, each a pair (member, age in ms). A window
+# that is gone (Redis restarted empty) first gets those stamps (they still count at the
+# upstream). Every replica coming back adds its view to the
 # same members, seen:0 the newest, each the latest time any replica saw (GT): rank by rank,
 # the most any replica counted at any moment, not their sum.
 SEED = """
@@ -929,13 +929,13 @@ async def rebuilt(
     """What a reload installs: `before` when its settings did not change, else a new client
     (and the old one closed); either knowing the receivers' rate `windows`."""
     if before is not None and before.settings == settings:
-        before.track(windows or {})
-        return before
-    shared = await Coordination.start(settings, metrics) if settings is not None else None
+        shared: Coordination | None = before
+    else:
+        shared = await Coordination.start(settings, metrics) if settings is not None else None
+        if before is not None:
+            await before.aclose()
+            if shared is None:
+                before.up_gauge.set(0)
     if shared is not None:
         shared.track(windows or {})
-    if before is not None:
-        await before.aclose()
-        if shared is None:
-            before.up_gauge.set(0)
     return shared
