@@ -383,6 +383,13 @@ class Coordination:
         from redis.exceptions import RedisError
 
         self._failures: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
+        try:  # redis-py 6.4+ asks each new connection for maintenance notifications, which
+            # Redis 7 does not know: a refused command and a log line per connection
+            from redis.maint_notifications import MaintNotificationsConfig
+
+            options["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+        except ImportError:
+            pass
         host, port = _host_port(redis.url)
         self.where = f"{host}:{port}/{redis.database}"  # for logs: never the password
         self.client = Redis(
