@@ -72,7 +72,11 @@ from adapter.secrets import scrub
 
 log = structlog.get_logger("adapter.coordination")
 
-CHECK_EVERY = 1.0  # seconds between the watcher's checks of the store
+CHECK_EVERY = 1.0  # seconds between the watcher's checks of a store that is down
+# seconds between its looks at the shared windows while up: what another replica was granted
+# in the moment before the store went is what a replica falling back cannot know, so the
+# moment is kept short (a script of one trim and count per receiver: ~0.1 ms of the store's)
+VIEW_EVERY = 0.1
 POLL_MAX = 1.0  # the longest a waiter sleeps before asking the store again
 ORDER_STEP = 0.002  # a less urgent waiter asks this much later per rank
 BUSY_POLL = 0.05  # while another replica delivers the same request
@@ -152,7 +156,7 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1
 """
 
-# The watcher's look, every CHECK_EVERY: KEYS every rate window this replica knows, ARGV
+# The watcher's look, every VIEW_EVERY: KEYS every rate window this replica knows, ARGV
 # each one's per in ms; answers each window's count. A replica whose webhooks went to the
 # others (their memo claims won) still knows what the shared window held a moment ago.
 VIEW = """
@@ -470,7 +474,7 @@ class Coordination:
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(CHECK_EVERY)
+            await asyncio.sleep(VIEW_EVERY if self.up and self._rates else CHECK_EVERY)
             try:
                 await self.check()
             except Exception as exc:  # a bug must not end the checks: the replica would
