@@ -417,7 +417,9 @@ class Coordination:
         self._record = self.client.register_script(RECORD)
         self._history = self.client.register_script(HISTORY)
         self._pushes: set[asyncio.Task[None]] = set()
-        self._gathered: dict[str, list[str]] = {}  # last deliveries not yet in the store
+        # last deliveries not yet in the store, as JSON arrays' items: encoded when they go,
+        # so only the RECENT that survive the batch are (a storm's webhook pays nothing)
+        self._gathered: dict[str, list[list[Any]]] = {}
         self._flush_armed = False
         # memo deliveries not yet written: (key, digest, the claim's mark, life in ms)
         self._records: list[tuple[bytes, bytes, bytes, int]] = []
@@ -809,18 +811,7 @@ class Coordination:
         if not self.up:
             return
         entries = [
-            json.dumps(
-                [
-                    when,
-                    o.fingerprint,
-                    o.dedup_key,
-                    o.action,
-                    o.result,
-                    o.status,
-                    o.detail,
-                    o.alertname,
-                ]
-            )
+            [when, o.fingerprint, o.dedup_key, o.action, o.result, o.status, o.detail, o.alertname]
             for o in outcomes
         ]
         if not entries:
@@ -842,7 +833,7 @@ class Coordination:
         self._spawn(self._push(gathered, records))
 
     async def _push(
-        self, gathered: dict[str, list[str]], records: list[tuple[bytes, bytes, bytes, int]]
+        self, gathered: dict[str, list[list[Any]]], records: list[tuple[bytes, bytes, bytes, int]]
     ) -> None:
         if records:  # the memo's deliveries: one round trip for the batch
             args: list[Any] = []
@@ -852,8 +843,9 @@ class Coordination:
                 await self._call("memo", self._record, [r[0] for r in records], args)
         for name, entries in gathered.items():
             key = b"%s:history:%s" % (self.prefix, name.encode())
+            encoded = [json.dumps(entry) for entry in entries]
             with contextlib.suppress(_Down):
-                await self._call("history", self._history, [key], [RECENT, HISTORY_LIFE, *entries])
+                await self._call("history", self._history, [key], [RECENT, HISTORY_LIFE, *encoded])
 
     async def history(
         self, names: Iterable[str]
