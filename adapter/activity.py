@@ -1,7 +1,7 @@
 """The record of recent deliveries, per receiver: the last webhook answers and the last RECENT
 deliveries this replica made (a bounded deque, in memory). The webhook writes it; the page at
 `/` (adapter/landing.py) and `/api/v1/receivers` read it. With a shared store the deliveries
-are every replica's (adapter/coordination.py keeps them; `with_shared` shows them).
+are every replica's (adapter/coordination/ keeps them; `with_shared` shows them).
 """
 
 from __future__ import annotations

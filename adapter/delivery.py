@@ -106,7 +106,7 @@ class Deliverer:
         self.transport = transport
         self.metrics = metrics
         self.memo = memo if memo is not None else DeliveryMemo()
-        # The store replicas share (adapter/coordination.py); None, the default: none.
+        # The store replicas share (adapter/coordination/); None, the default: none.
         self.shared: Coordination | None = None
         # Made inside the loop it serves (the app's lifespan, a test incident's run), like
         # the aiohttp session; asking for the running loop is a getpid() call on 3.11.

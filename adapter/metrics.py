@@ -211,7 +211,7 @@ class Metrics:
             self.muted.labels(receiver, "inhibited").set(inhibited)
 
     def coordination(self) -> tuple[Any, Any]:
-        """The shared store's series (adapter/coordination.py), made with the first store:
+        """The shared store's series (adapter/coordination/), made with the first store:
         with no `coordination:` block they are absent, not 0, so no alert takes one process
         for a replica that lost its store."""
         if self._coordination is None:

@@ -235,7 +235,7 @@ def sender_marks(external_url: str) -> tuple[bytes, ...]:
     The members of an HA cluster each notify with their own externalURL; the two
     notifications of one alert render to bodies that differ only there. The memo compares
     bodies without it, so the second is skipped as the same event, on one replica or, with
-    the store, across replicas (adapter/memo.py, adapter/coordination.py)."""
+    the store, across replicas (adapter/memo.py, adapter/coordination/)."""
     url = external_url.strip()
     if not url:
         return ()

@@ -1,5 +1,5 @@
 """The optional `coordination:` block: a shared store (Redis, or Valkey) that two or more
-replicas use for each receiver's rate window and the delivery memo (adapter/coordination.py).
+replicas use for each receiver's rate window and the delivery memo (adapter/coordination/).
 Absent: each replica keeps its own, as one process always did.
 """
 

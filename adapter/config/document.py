@@ -54,7 +54,7 @@ class Config(BaseSettings):
     alertmanager: AlertmanagerSettings | None = None
     # Spans to an OTLP endpoint (adapter/tracing.py); None: no tracing, the SDK never imported.
     tracing: TracingSettings | None = None
-    # A store shared by replicas (adapter/coordination.py); none: each replica on its own.
+    # A store shared by replicas (adapter/coordination/); none: each replica on its own.
     coordination: CoordinationSettings | None = None
 
     @model_validator(mode="after")

@@ -7,7 +7,7 @@ forwarder as the reference, on this machine.
                                    [--profile] [--profile-level warning|info]
                                    [--tracing] [--store]
 
-`--store` runs the adapter with its shared store on (`coordination:`, adapter/coordination.py):
+`--store` runs the adapter with its shared store on (`coordination:`, adapter/coordination/):
 a redis-server on the load core, beside the upstream; every ratio is still to the forwarder of
 the same run, so a run with and one without show what the store costs (issue 22: S1 >= 0.7x).
 
@@ -373,7 +373,7 @@ class Server:
 
 
 # `--store`: the redis-server on the load core that the adapter shares its rate windows,
-# memo and history through (adapter/coordination.py); None: no `coordination:` block.
+# memo and history through (adapter/coordination/); None: no `coordination:` block.
 STORE_URL: str | None = None
 
 

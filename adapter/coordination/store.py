@@ -1,50 +1,6 @@
-"""The store that replicas share (Redis, or Valkey): each receiver's rate window and the
-delivery memo, so two adapters behind one Service keep the vendor's limit and deliver a
-key's trigger or resolve once. Off unless the config has a `coordination:` block
-(adapter/config/coordination.py); with none, nothing here runs and the hot path is as it was.
-
-    await Coordination.start(settings, metrics) -> Coordination   never fails: down is a state
-    await shared.acquire(name, window, priority, within) -> Ticket   a slot, or RateExhausted
-    ticket.done()                                                 the request is done
-    await shared.memo_claim(name, key, request, within) -> Claim   delivered before / ours / ...
-    await shared.memo_done(name, key, request, delivered, ttl)
-    await shared.aclose()
-
-Each decision is one Lua script (EVALSHA), atomic in the store: no read-then-write between
-replicas. The memo's claims asked for in one turn of the event loop share one script call,
-as its delivery records share one a quarter second: redis-py's cost per command, not the
-network, was most of what the store cost a webhook. Times are the store's (TIME), so the
-replicas' clocks never disagree about a window.
-
-The rate window: a sorted set of send stamps per receiver, its key carrying a hash of the
-rate terms (a reload that changes the limit starts clean), trimmed to the look-back `per`
-and expiring after it. The script applies every window RateWindow applies (the limit, the
-burst and, for all but pages, the limit less the reserve) and answers the wait until the
-next slot when there is none; the replica sleeps that long (the less urgent a little
-longer, so its own waiters keep their order) and asks again, or answers 503 with that wait
-as Retry-After when it falls after the webhook's deadline, as a local window does.
-
-The memo: per receiver and dedup key, the digest of the last request delivered, with
-`memo_ttl`. Before sending, a replica claims the key for the request (a pending mark with
-the webhook's deadline as its life); another replica holding the same request meanwhile
-waits for the outcome instead of sending it too, and skips it once it is delivered.
-
-When the store fails (refused, down, slower than `timeout`), every call that meets it
-returns at once as "down"; from then on the replica spends 1/replicas of each limit in a
-local window (seeded with what the store last said was sent) and keeps its own memo, with
-no call to the store on the webhook's path, until the watcher, which asks the store every
-CHECK_EVERY seconds, hears it again. Back up, the replica first writes the sends it made
-alone into the store (and into a window the store lost, restarted empty, what it last
-held), and for one more `per` takes from the shared window less the shares the other
-replicas may still be spending alone (they write theirs when they come back), so the
-shared window never lets through what the upstream would count over the limit.
-
-The landing page's last deliveries: a list per receiver (LPUSH, LTRIM to RECENT, expiring
-after a week), pushed in batches by a task so the webhook never waits for it.
-
-The poll lease (adapter/poller.py): `await shared.lease(name, ttl)` takes the key, or extends
-it for the replica that holds it, so one replica polls Alertmanager at a time.
-"""
+"""The store's client (Coordination): the rate decisions, the memo's claims and records,
+the landing page's last deliveries, the poll lease, and falling back when the store fails.
+adapter/coordination/__init__.py says how it works; the scripts are in scripts.py."""
 
 from __future__ import annotations
 
@@ -53,9 +9,7 @@ import contextlib
 import hashlib
 import itertools
 import json
-import math
 import os
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -65,9 +19,21 @@ from urllib.parse import urlsplit
 import structlog
 
 from adapter.config.coordination import CoordinationSettings
+from adapter.coordination.scripts import (
+    ARRIVED,
+    CLAIM,
+    HISTORY,
+    LEASE,
+    RATE,
+    RECORD,
+    RELEASE,
+    SEED,
+    VIEW,
+)
+from adapter.coordination.windows import SharedRate, pairs, scaled
 from adapter.events import UpstreamRequest
 from adapter.metrics import Metrics
-from adapter.ratelimit import PAGES, RateExhausted, RateWindow, default_reserve
+from adapter.ratelimit import PAGES, RateExhausted, RateWindow
 from adapter.secrets import scrub
 
 log = structlog.get_logger("adapter.coordination")
@@ -80,149 +46,11 @@ VIEW_EVERY = 0.1
 POLL_MAX = 1.0  # the longest a waiter sleeps before asking the store again
 ORDER_STEP = 0.002  # a less urgent waiter asks this much later per rank
 BUSY_POLL = 0.05  # while another replica delivers the same request
-
-T = TypeVar("T")
-
-# One decision per key, in order (the same window may come several times): KEYS each the
-# receiver's window; ARGV for each, member, per in ms, n, then n pairs (limit, span in ms),
-# one per window that applies. Answers three values a decision: granted (1: then the
-# store's time of the grant in ms; 0: the wait in ms), and the window's count.
-RATE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {}
-local a = 1
-for k = 1, #KEYS do
-  local key, member = KEYS[k], ARGV[a]
-  local per, n = tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
-  local first = a + 3
-  a = first + 2 * n
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - per)
-  local wait = 0
-  for i = first, a - 1, 2 do
-    local limit = tonumber(ARGV[i])
-    local nth = redis.call('ZREVRANGE', key, limit - 1, limit - 1, 'WITHSCORES')
-    if nth[2] then
-      local at = tonumber(nth[2]) + tonumber(ARGV[i + 1]) - now
-      if at > wait then wait = at end
-    end
-  end
-  local count = redis.call('ZCARD', key)
-  if wait > 0 then
-    out[#out + 1], out[#out + 2], out[#out + 3] = 0, wait, count
-  else
-    redis.call('ZADD', key, now, member)
-    redis.call('PEXPIRE', key, per)
-    out[#out + 1], out[#out + 2], out[#out + 3] = 1, now, count + 1
-  end
-end
-return out
-"""
-
-# The request is done: its stamp moves to now (the upstream counted it no earlier).
-ARRIVED = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-for i = 1, #KEYS do
-  local member = ARGV[2 * i - 1]
-  if redis.call('ZSCORE', KEYS[i], member) then
-    redis.call('ZADD', KEYS[i], now, member)
-    redis.call('PEXPIRE', KEYS[i], ARGV[2 * i])
-  end
-end
-return 1
-"""
-
-# Back from falling back: ARGV[1] the window's per in ms; ARGV[2] how many stamps the
-# replica counted as the shared window's when it fell back, their ages in ms from ARGV[3]
-# on, newest first; then the sends it made alone, each a pair (member, age in ms). A window
-# that is gone (Redis restarted empty) first gets those stamps (they still count at the
-# upstream). Every replica coming back adds its view to the
-# same members, seen:0 the newest, each the latest time any replica saw (GT): rank by rank,
-# the most any replica counted at any moment, not their sum.
-SEED = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local seen = tonumber(ARGV[2])
-if seen > 0 and (redis.call('EXISTS', KEYS[1]) == 0 or redis.call('ZSCORE', KEYS[1], 'seen:0')) then
-  for i = 1, seen do
-    redis.call('ZADD', KEYS[1], 'GT', now - tonumber(ARGV[2 + i]), 'seen:' .. (i - 1))
-  end
-end
-for i = 3 + seen, #ARGV, 2 do
-  redis.call('ZADD', KEYS[1], now - tonumber(ARGV[i + 1]), ARGV[i])
-end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
-return 1
-"""
-
-# The watcher's look, every VIEW_EVERY: KEYS every rate window this replica knows, ARGV
-# each one's per in ms; answers each window's count. A replica whose webhooks went to the
-# others (their memo claims won) still knows what the shared window held a moment ago.
-VIEW = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local out = {}
-for i = 1, #KEYS do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - tonumber(ARGV[i]))
-  out[i] = redis.call('ZCARD', KEYS[i])
-end
-return out
-"""
-
-# KEYS the memo entries of every claim asked for in one turn of the event loop (concurrent
-# webhooks, a webhook's deliveries); ARGV, three per key: digest, pending mark, its life in
-# ms. One digit per key, in order, in one string (one answer to parse, not one a key):
-# 1 delivered before; 2 being delivered by someone; 0 claimed, send it. The same key twice
-# is decided in order, as two scripts would.
-CLAIM = """
-local out = {}
-for i = 1, #KEYS do
-  local digest = ARGV[3 * i - 2]
-  local v = redis.call('GET', KEYS[i])
-  if v == digest then
-    out[i] = '1'
-  elseif v and string.sub(v, 1, #digest + 2) == 'p:' .. digest then
-    out[i] = '2'
-  else
-    redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ARGV[3 * i])
-    out[i] = '0'
-  end
-end
-return table.concat(out)
-"""
-
-# KEYS[1] a receiver's last deliveries, newest first. ARGV: how many to keep, life in ms,
-# then the entries (JSON), oldest first.
-HISTORY = """
-for i = 3, #ARGV do redis.call('LPUSH', KEYS[1], ARGV[i]) end
-redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-redis.call('PEXPIRE', KEYS[1], ARGV[2])
-return 1
-"""
 RECENT = 50  # deliveries kept per receiver, as adapter/activity.py keeps
 HISTORY_EVERY = 0.25  # seconds: the last deliveries go to the store in one batch this often
 HISTORY_LIFE = 7 * 24 * 3600 * 1000  # ms: a receiver nobody posts to any more is forgotten
 
-# KEYS the memo entries delivered since the last batch; ARGV, three per key: digest, the
-# claim's pending mark, life in ms. One command for the batch (a pipeline of SETs costs
-# redis-py a command each). A key is written only while it holds this claim's mark, or
-# nothing (the mark ran out, no one claimed it since): a claim that ran out and was taken
-# by another replica meanwhile stays that replica's.
-RECORD = """
-for i = 1, #KEYS do
-  local v = redis.call('GET', KEYS[i])
-  if not v or v == ARGV[3 * i - 1] then
-    redis.call('SET', KEYS[i], ARGV[3 * i - 2], 'PX', ARGV[3 * i])
-  end
-end
-return 1
-"""
-
-RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-return 1
-"""
+T = TypeVar("T")
 
 
 class _Down(Exception):
@@ -248,70 +76,12 @@ def shared_digest(request: UpstreamRequest) -> bytes:
     return hashed.hexdigest().encode()
 
 
-def scaled(window: RateWindow, replicas: int) -> RateWindow:
-    """The window one replica spends while the store is down: 1/replicas of each limit
-    (requests, burst, reserve), at least 1 request."""
-    requests, per, burst, reserve = window.terms
-    share = max(1, requests // replicas)
-    reserve = default_reserve(requests) if reserve is None else reserve
-    reserve = min(reserve // replicas, share - 1)
-    burst = None if burst is None else max(1, burst // replicas)
-    return RateWindow(share, per, burst, reserve, clock=window.clock)
-
-
-@dataclass(eq=False, slots=True)
-class _Rate:
-    """One receiver's shared window, as this replica knows it."""
-
-    key: bytes
-    terms: tuple[Any, ...]
-    per_ms: int
-    windows: list[int]  # (limit, span ms) pairs, flattened, for every priority
-    low_windows: list[int]  # the same for those that may not use the reserve
-    rejoin_windows: list[int]  # while rejoining: less what other replicas may send unseen
-    rejoin_low_windows: list[int]
-    fallback: RateWindow
-    # Its own sends while falling back, oldest first, each under its ticket's number: trimmed
-    # to the look-back `per` at each send, so a long outage keeps at most what its share lets
-    # through, and a ticket's arrival moves its own entry in O(1).
-    alone: OrderedDict[int, float] = field(default_factory=OrderedDict)
-    last_count: int = 0  # sends in the window at the store's last answer
-    last_at: float = -math.inf  # when (the replica's clock)
-    # What the replica counted as the shared window's when it fell back (the replica's
-    # clock): written into a store that comes back empty.
-    seen: list[float] = field(default_factory=list)
-    rejoin_until: float = -math.inf  # local window (and records) until then
-
-    def trim(self, now: float) -> float:
-        """Drop the sends made alone that no longer count at `now`, oldest first, stopping
-        at the first that still counts (O(dropped)): the look-back's start."""
-        alone, since = self.alone, now - self.per_ms / 1000
-        while alone and next(iter(alone.values())) <= since:
-            alone.popitem(last=False)
-        return since
-
-    def recent(self, now: float) -> list[float]:
-        """The sends made alone that still count at `now`."""
-        since = self.trim(now)
-        return [stamp for stamp in self.alone.values() if stamp > since]
-
-
-def _pairs(windows: tuple[tuple[int, float], ...], replicas: int = 1) -> list[int]:
-    """The windows for the script; with `replicas`, each limit less the shares that the
-    other replicas, still falling back, may spend without the store seeing it."""
-    out = []
-    for limit, span in windows:
-        unseen = (replicas - 1) * max(1, limit // replicas)
-        out += [max(1, limit - unseen), round(span * 1000)]
-    return out
-
-
 @dataclass(eq=False, slots=True)
 class Ticket:
     """A slot taken: `done()` when the request is done."""
 
     shared: Coordination
-    rate: _Rate
+    rate: SharedRate
     member: bytes | None  # in the store
     stamp: float | None = None  # in the local window
     window: RateWindow | None = field(default=None, repr=False)
@@ -430,7 +200,7 @@ class Coordination:
         self._seconds = {op: seconds.labels(op) for op in ("rate", "memo", "storm", "history")}
         self.up = False
         self.up_gauge.set(0)
-        self._rates: dict[str, _Rate] = {}
+        self._rates: dict[str, SharedRate] = {}
         self._replica = os.urandom(6).hex().encode()
         self._members = itertools.count()
         self._watcher: asyncio.Task[None] | None = None
@@ -540,7 +310,7 @@ class Coordination:
         detail = scrub(str(exc), self._secrets)[:200]
         log.warning("coordination.down", store=self.where, reason=reason, error=detail)
 
-    def _fallback_for(self, rate: _Rate, now: float) -> RateWindow:
+    def _fallback_for(self, rate: SharedRate, now: float) -> RateWindow:
         """A local window at 1/replicas, counting what the store last said was sent as sent
         at that moment (it was sent no later), so falling back never adds a window's worth
         to the one the upstream is still counting. What the other replicas were granted
@@ -586,20 +356,20 @@ class Coordination:
 
     # -- the rate window ----------------------------------------------------------------
 
-    def _rate(self, name: str, window: RateWindow) -> _Rate:
+    def _rate(self, name: str, window: RateWindow) -> SharedRate:
         rate = self._rates.get(name)
         if rate is not None and rate.terms == window.terms:
             return rate
         terms = window.terms
         hashed = hashlib.blake2b(repr(terms).encode(), digest_size=6).hexdigest()
-        rate = _Rate(
+        rate = SharedRate(
             key=b"%s:rate:%s:%s" % (self.prefix, name.encode(), hashed.encode()),
             terms=terms,
             per_ms=round(terms[1] * 1000),
-            windows=_pairs(window.windows),
-            low_windows=_pairs(window.low_windows),
-            rejoin_windows=_pairs(window.windows, self.replicas),
-            rejoin_low_windows=_pairs(window.low_windows, self.replicas),
+            windows=pairs(window.windows),
+            low_windows=pairs(window.low_windows),
+            rejoin_windows=pairs(window.windows, self.replicas),
+            rejoin_low_windows=pairs(window.low_windows, self.replicas),
             fallback=scaled(window, self.replicas),
         )
         if not self.up:  # a window first met while the store is down
@@ -643,7 +413,7 @@ class Coordination:
                 raise RateExhausted(wait)
             await asyncio.sleep(min(wait + ORDER_STEP * priority, POLL_MAX))
 
-    async def _decide(self, rate: _Rate, member: bytes, windows: list[int]) -> list[int]:
+    async def _decide(self, rate: SharedRate, member: bytes, windows: list[int]) -> list[int]:
         """One rate decision, sent with every decision asked for in the same turn of the
         event loop as one script (as the memo's claims): one redis-py command, not one a
         request. In the order asked: a replica's waiters keep their order."""
@@ -671,7 +441,7 @@ class Coordination:
             if not answer.done():  # a waiter given up: its slot counts, as a send that failed
                 answer.set_result([int(v) for v in out[3 * i : 3 * i + 3]])
 
-    async def _acquire_alone(self, rate: _Rate, priority: int, end: float) -> Ticket:
+    async def _acquire_alone(self, rate: SharedRate, priority: int, end: float) -> Ticket:
         window = rate.fallback
         stamp = window.take(priority)
         if stamp is None:
@@ -895,20 +665,6 @@ class Coordination:
         key = b"%s:lease:%s" % (self.prefix, name.encode())
         with contextlib.suppress(_Down):
             await self._call("lease", self._release, [key], [self._replica])
-
-
-# KEYS[1] a lease. ARGV: this replica, the life in ms. 1: held by this replica (taken, as
-# SET NX PX would, or extended by its holder), 0: another replica holds it.
-LEASE = """
-local v = redis.call('GET', KEYS[1])
-if v == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return 1
-end
-if v then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
-"""
 
 
 def _run_pipeline(pipe: Any) -> Callable[..., Awaitable[Any]]:
