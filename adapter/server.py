@@ -27,6 +27,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import math
@@ -36,7 +37,7 @@ import socket
 import ssl
 from pathlib import Path
 from types import FrameType
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import uvicorn
 import yaml
@@ -206,6 +207,45 @@ def _check_tls_files(path: str, tls: TLSServerConfig) -> None:
             ) from None
 
 
+class JoinedWrites:
+    """A connection's transport whose writes of one turn of the event loop go out as one.
+
+    uvicorn writes a response's head and then its body, two write() calls: on loopback each
+    is a system call that wakes the reader, a cost on every webhook. Here the head waits for
+    the body, or for the end of the turn if none comes (a streamed response); close() sends
+    what waits first."""
+
+    __slots__ = ("_held", "_loop", "_transport")
+
+    def __init__(self, transport: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport, self._loop = transport, loop
+        self._held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        held = self._held
+        if held is None:
+            self._held = bytes(data)
+            self._loop.call_soon(self._flush)
+        else:
+            self._held = None
+            self._transport.write(held + data)
+
+    def _flush(self) -> None:
+        held, self._held = self._held, None
+        if held is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return bool(self._transport.is_closing())
+
+    def __getattr__(self, name: str) -> Any:  # get_extra_info, set_protocol, abort ...
+        return getattr(self._transport, name)
+
+
 def bounded_protocol(max_header_bytes: int) -> type[HttpToolsProtocol]:
     body = json.dumps({"error": f"request line and headers over {max_header_bytes} bytes"}).encode()
     answer = (
@@ -216,6 +256,10 @@ def bounded_protocol(max_header_bytes: int) -> type[HttpToolsProtocol]:
     class BoundedHttpToolsProtocol(HttpToolsProtocol):
         head_bytes = 0
         head_too_large = False
+
+        def connection_made(self, transport: Any) -> None:
+            super().connection_made(transport)  # flow control keeps the transport itself
+            self.transport = cast(asyncio.Transport, JoinedWrites(transport, self.loop))
 
         def on_message_begin(self) -> None:
             self.head_bytes = 0

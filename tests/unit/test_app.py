@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,7 +21,7 @@ from starlette.testclient import TestClient
 from structlog.testing import capture_logs
 
 from adapter.logs import LineWriter, UTCTimestamp
-from adapter.server import GC_YOUNG_THRESHOLD, settled
+from adapter.server import GC_YOUNG_THRESHOLD, JoinedWrites, bounded_protocol, settled
 from tests.builders import ROUTING_KEY, TOKEN, fixture, make_alert, make_payload, pd_config
 
 MakeClient = Callable[..., TestClient]
@@ -358,6 +359,83 @@ def test_log_lines_of_one_loop_turn_are_one_write_in_order() -> None:
     assert file.writes[1:] == [b'{"event":"c"}\n']
     writer.msg(b'{"event":"d"}')  # no loop: at once
     assert file.writes[2:] == [b'{"event":"d"}\n']
+
+
+class _Transport(_Recording):
+    """A connection's transport as uvicorn uses it, recording what goes out."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.closed = False
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+        self.writes.append(b"<close>")
+
+    def get_extra_info(self, name: str) -> str:
+        return f"info:{name}"
+
+
+def test_a_response_head_and_body_go_out_as_one_write() -> None:
+    transport = _Transport()
+
+    async def main() -> None:
+        joined = JoinedWrites(transport, asyncio.get_running_loop())
+        joined.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+        assert transport.writes == []  # the head waits for the body
+        joined.write(b"{}")
+        assert transport.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+        # a head whose body does not come in the same turn (a streamed response) still goes
+        joined.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+        await asyncio.sleep(0)
+        assert transport.writes[1:] == [b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n"]
+        # what waits goes before the connection closes (uvicorn's 400, the adapter's 431)
+        joined.write(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        joined.close()
+        assert transport.writes[2:] == [b"HTTP/1.1 400 Bad Request\r\n\r\n", b"<close>"]
+        assert joined.is_closing() and joined.get_extra_info("peername") == "info:peername"
+        joined.write(b"late")  # after close: held, then dropped, as a closed transport would
+        await asyncio.sleep(0)
+        assert transport.writes[-1] == b"<close>"
+
+    asyncio.run(main())
+
+
+def test_the_server_answers_a_request_with_one_write() -> None:
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b'{"status":"success"}'
+        headers = [(b"content-type", b"application/json"), (b"content-length", b"20")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    transport = _Transport()
+    transport.get_extra_info = lambda name, default=None: default  # type: ignore[method-assign]
+
+    async def main() -> None:
+        config = uvicorn.Config(app, http=bounded_protocol(16384), log_config=None, lifespan="off")
+        config.load()
+        protocol = config.http_protocol_class(
+            config=config, server_state=ServerState(), app_state={}
+        )
+        protocol.connection_made(transport)  # type: ignore[arg-type]
+        protocol.data_received(b"GET /x HTTP/1.1\r\nHost: adapter\r\n\r\n")
+        for _ in range(10):
+            await asyncio.sleep(0)
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
+    sent = [w for w in transport.writes if w != b"<close>"]
+    assert len(sent) == 1, sent  # uvicorn writes a head, then a body: here they go as one
+    head, body = sent[0].split(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK") and body == b'{"status":"success"}'
 
 
 def test_a_log_line_waiting_for_its_turn_is_written_when_the_process_exits() -> None:
