@@ -14,10 +14,10 @@ share it spends alone.
     await shared.aclose()
 
 Each decision is one Lua script (EVALSHA), atomic in the store: no read-then-write between
-replicas. The memo's claims asked for in one turn of the event loop share one script call,
-as its delivery records share one a quarter second: redis-py's cost per command, not the
-network, was most of what the store cost a webhook. Times are the store's (TIME), so the
-replicas' clocks never disagree about a window.
+replicas. The memo's claims asked for over a few turns of the event loop share one script
+call (GATHER_TURNS), as its delivery records share one a quarter second: redis-py's cost per
+command, not the network, was most of what the store cost a webhook. Times are the store's
+(TIME), so the replicas' clocks never disagree about a window.
 
 The rate window: a sorted set of send stamps per receiver, its key carrying a hash of the
 rate terms (a reload that changes the limit starts clean), trimmed to the look-back `per`

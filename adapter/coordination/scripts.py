@@ -90,7 +90,7 @@ end
 return out
 """
 
-# KEYS the memo entries of every claim asked for in one turn of the event loop (concurrent
+# KEYS the memo entries of every claim gathered for one call (store.py GATHER_TURNS: concurrent
 # webhooks, a webhook's deliveries); ARGV, three per key: digest, pending mark, its life in
 # ms. One digit per key, in order, in one string (one answer to parse, not one a key):
 # 1 delivered before; 2 being delivered by someone; 0 claimed, send it. The same key twice
