@@ -208,7 +208,8 @@ def _check_tls_files(path: str, tls: TLSServerConfig) -> None:
 
 
 class JoinedWrites:
-    """A connection's transport whose writes of one turn of the event loop go out as one.
+    """A connection's transport that holds a write until the next one and sends the two as
+    one, or sends it alone at the end of the turn of the event loop.
 
     uvicorn writes a response's head and then its body, two write() calls: on loopback each
     is a system call that wakes the reader, a cost on every webhook. Here the head waits for
