@@ -385,7 +385,10 @@ class Coordination:
     def track(self, windows: dict[str, RateWindow]) -> None:
         """Know every receiver's window from the start (and after a reload), not from its
         first send: the watcher's look keeps its count, so a replica that has sent nothing
-        yet falls back knowing what the others sent."""
+        yet falls back knowing what the others sent. A receiver a reload took away (or
+        whose budget it turned off) is no longer looked at."""
+        for name in [name for name in self._rates if name not in windows]:
+            del self._rates[name]
         for name, window in windows.items():
             self._rate(name, window)
 

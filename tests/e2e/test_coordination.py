@@ -421,6 +421,31 @@ def test_a_reload_rebuilds_the_client_only_when_its_settings_change(redis: Redis
     asyncio.run(main())
 
 
+def test_a_reload_stops_the_look_at_a_receiver_it_took_away(redis: RedisServer) -> None:
+    """The watcher looks at every receiver's shared window ten times a second; a reload that
+    removes a receiver (or turns its budget off) ends the look at it, seen by the store
+    itself (MONITOR): the keys of the watcher's script."""
+
+    async def looked_at(shared: Coordination) -> list[str]:
+        async with shared.client.monitor() as monitor:
+            await shared.check()  # the watcher's look, at once
+            while True:
+                command = (await monitor.next_command())["command"].split()
+                if command[0] == "EVALSHA":
+                    return [key.rsplit(":", 2)[1] for key in command[3 : 3 + int(command[2])]]
+
+    async def main() -> None:
+        metrics = Metrics(CollectorRegistry(), [])
+        windows = {"pd": RateWindow(120, 60.0), "og": RateWindow(10, 1.0)}
+        shared = await rebuilt(None, settings(redis), metrics, windows)
+        assert shared is not None and sorted(await looked_at(shared)) == ["og", "pd"]
+        assert await rebuilt(shared, settings(redis), metrics, {"pd": windows["pd"]}) is shared
+        assert await looked_at(shared) == ["pd"]
+        await shared.aclose()
+
+    asyncio.run(main())
+
+
 def test_the_fallback_window_keeps_only_what_still_counts(redis: RedisServer) -> None:
     """A long outage at the share's full rate: the sends the replica made alone (which it
     writes into the store when it is back) are trimmed to the look-back as it goes, never
