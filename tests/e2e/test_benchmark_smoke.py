@@ -130,3 +130,28 @@ def test_the_harness_describes_the_adapter_without_git(
     """A stock Debian 12 has no git: the report says "unknown" instead of crashing."""
     monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no git on it
     assert run.git_state() == {"commit": "unknown", "adapter_changes": "none"}
+
+
+def test_the_s1_target_is_the_store_s_when_the_store_is_on() -> None:
+    """Issue 22: with --store, S1's webhooks/s target is 0.7x the forwarder, not 0.8x."""
+    figures = {"webhooks_per_s": 750.0, "cpu_us_per_webhook": 140.0}
+    runs = [
+        {
+            "adapter-info": {"S1": figures},
+            "ref-aiohttp": {"S1": {"webhooks_per_s": 1000.0, "cpu_us_per_webhook": 100.0}},
+        }
+    ]
+
+    def row(store: bool, metric: str) -> dict:
+        rows, _ = run.table(runs, ["S1"], store)
+        (found,) = [r for r in rows if r["scenario"] == "S1" and r["metric"] == metric]
+        return found
+
+    assert (row(False, "webhooks/s")["target"], row(False, "webhooks/s")["met"]) == (
+        "≥ 0.8x ref",
+        False,
+    )
+    assert row(True, "webhooks/s")["target"].startswith("≥ 0.7x ref")
+    assert row(True, "webhooks/s")["met"] is True
+    assert row(False, "server CPU per webhook")["met"] is False  # 1.4x > 1.25x
+    assert row(True, "server CPU per webhook")["met"] is None
