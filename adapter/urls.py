@@ -109,9 +109,14 @@ def check_under(url: str, base: str) -> str | None:
     return f"the request URL {shown} is not under the receiver's url {redact_url(base)}: {why}"
 
 
+@functools.lru_cache(maxsize=1024)
 def web_link(url: str | None) -> str | None:
     """The URL, without surrounding whitespace, if it is an http(s) link; else None
-    (`javascript:`, `data:`, `file:`, a relative path, anything with a control character)."""
+    (`javascript:`, `data:`, `file:`, a relative path, anything with a control character).
+
+    Remembered for the last 1,024 URLs: an alert's links are its rule's (generatorURL,
+    runbook_url) and its Alertmanager's (externalURL), the same for every alert of a rule,
+    and each event renders up to three."""
     if not url:
         return None
     url = url.strip()
