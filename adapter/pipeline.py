@@ -8,6 +8,7 @@ plain objects once, at load, instead of on every alert.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -206,7 +207,10 @@ def rendered(
         sender = sender_marks(rep.group.externalURL)
         break
     for request, reps in _rendered(receiver, [rep for rep, _ in merged.values()]):
-        covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])
+        if len(reps) == 1:  # one request per event: most dialects
+            covered = merged[reps[0].dedup_key][1]
+        else:
+            covered = tuple(member for rep in reps for member in merged[rep.dedup_key][1])
         if (
             not isinstance(request, RenderError)
             and integration.sends
@@ -228,6 +232,7 @@ def rendered(
     return deliveries
 
 
+@functools.lru_cache(maxsize=64)  # an externalURL per Alertmanager: a handful at most
 def sender_marks(external_url: str) -> tuple[bytes, ...]:
     """What of a body tells which Alertmanager sent the notification: its externalURL as
     written and as a link, and its host (events-v2's `source`, alias's `source`).
