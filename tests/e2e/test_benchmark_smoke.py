@@ -155,3 +155,19 @@ def test_the_s1_target_is_the_store_s_when_the_store_is_on() -> None:
     assert row(True, "webhooks/s")["met"] is True
     assert row(False, "server CPU per webhook")["met"] is False  # 1.4x > 1.25x
     assert row(True, "server CPU per webhook")["met"] is None
+
+
+def test_the_in_process_figure_is_measured() -> None:
+    """tests/benchmarks/inprocess.py drives the real app (every webhook answered 200, which
+    it asserts) and reports a CPU time a webhook. In its own process: it configures logging."""
+    done = subprocess.run(
+        [sys.executable, str(BENCH / "inprocess.py"), "--webhooks=400", "--level=warning"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    figure = float(done.stdout.split("store=off: ")[1].split(" µs")[0])
+    assert figure > 0, done.stdout
