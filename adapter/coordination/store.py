@@ -193,9 +193,8 @@ class Coordination:
         self._record = self.client.register_script(RECORD)
         self._history = self.client.register_script(HISTORY)
         self._pushes: set[asyncio.Task[None]] = set()
-        # last deliveries not yet in the store, (when, outcome) each: made into JSON arrays
-        # when they go, so only the RECENT that survive the batch are (a storm's webhook pays
-        # nothing)
+        # last deliveries not yet in the store, as JSON arrays' items: encoded when they go,
+        # so only the RECENT that survive the batch are (a storm's webhook pays nothing)
         self._gathered: dict[str, deque[tuple[float, Any]]] = {}
         self._flush_armed = False
         # memo deliveries not yet written: (key, digest, the claim's mark, life in ms)
