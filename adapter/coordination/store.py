@@ -10,8 +10,7 @@ import hashlib
 import itertools
 import json
 import os
-from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, TypeVar
@@ -195,7 +194,7 @@ class Coordination:
         self._pushes: set[asyncio.Task[None]] = set()
         # last deliveries not yet in the store, as JSON arrays' items: encoded when they go,
         # so only the RECENT that survive the batch are (a storm's webhook pays nothing)
-        self._gathered: dict[str, deque[tuple[float, Any]]] = {}
+        self._gathered: dict[str, list[list[Any]]] = {}
         self._flush_armed = False
         # memo deliveries not yet written: (key, digest, the claim's mark, life in ms)
         self._records: list[tuple[bytes, bytes, bytes, int]] = []
@@ -598,17 +597,21 @@ class Coordination:
 
     # -- the landing page's last deliveries ---------------------------------------------
 
-    def history_push(self, name: str, when: float, outcomes: Sequence[Any]) -> None:
+    def history_push(self, name: str, when: float, outcomes: Iterable[Any]) -> None:
         """Add a webhook's outcomes to the receiver's shared last deliveries, without making
         the webhook wait for it: gathered for HISTORY_EVERY seconds, then one script per
         receiver (lost while the store is down, as the page is only a view)."""
-        if not self.up or not outcomes:
+        if not self.up:
             return
-        gathered = self._gathered.get(name)
-        if gathered is None:
-            gathered = self._gathered[name] = deque(maxlen=RECENT)
-        for outcome in outcomes:  # a tuple each: the entries are made once a batch
-            gathered.append((when, outcome))
+        entries = [
+            [when, o.fingerprint, o.dedup_key, o.action, o.result, o.status, o.detail, o.alertname]
+            for o in outcomes
+        ]
+        if not entries:
+            return
+        gathered = self._gathered.setdefault(name, [])
+        gathered += entries
+        del gathered[:-RECENT]
         self._arm()
 
     def _arm(self) -> None:
@@ -623,9 +626,7 @@ class Coordination:
         self._spawn(self._push(gathered, records))
 
     async def _push(
-        self,
-        gathered: dict[str, deque[tuple[float, Any]]],
-        records: list[tuple[bytes, bytes, bytes, int]],
+        self, gathered: dict[str, list[list[Any]]], records: list[tuple[bytes, bytes, bytes, int]]
     ) -> None:
         if records:  # the memo's deliveries: one round trip for the batch
             args: list[Any] = []
@@ -635,21 +636,7 @@ class Coordination:
                 await self._call("memo", self._record, [r[0] for r in records], args)
         for name, entries in gathered.items():
             key = b"%s:history:%s" % (self.prefix, name.encode())
-            encoded = [
-                json.dumps(
-                    [
-                        when,
-                        o.fingerprint,
-                        o.dedup_key,
-                        o.action,
-                        o.result,
-                        o.status,
-                        o.detail,
-                        o.alertname,
-                    ]
-                )
-                for when, o in entries
-            ]
+            encoded = [json.dumps(entry) for entry in entries]
             with contextlib.suppress(_Down):
                 await self._call("history", self._history, [key], [RECENT, HISTORY_LIFE, *encoded])
 
