@@ -209,6 +209,7 @@ class Coordination:
         self._replica = os.urandom(6).hex().encode()
         self._members = itertools.count()
         self._watcher: asyncio.Task[None] | None = None
+        self._closed = False  # aclose began: the watcher ends, even if its cancel is lost
         self.loop = asyncio.get_running_loop()
         self._lease = self.client.register_script(LEASE)  # the poll lease (adapter/poller.py)
         self._seconds["lease"] = seconds.labels("lease")
@@ -240,6 +241,7 @@ class Coordination:
                 break
             await asyncio.wait(set(self._pushes), timeout=left)
         self.up = False
+        self._closed = True
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -250,8 +252,14 @@ class Coordination:
     # -- up and down --------------------------------------------------------------------
 
     async def _watch(self) -> None:
-        while True:
+        # Not `while True`: a cancel that lands as a check's own timeout expires comes out of
+        # asyncio.timeout as TimeoutError (Python 3.11), which the check takes for a slow
+        # store; the watcher would then rejoin and look on after aclose, and a stop would
+        # wait for it for good.
+        while not self._closed:
             await asyncio.sleep(VIEW_EVERY if self.up and self._rates else CHECK_EVERY)
+            if self._closed:
+                return
             try:
                 await self.check()
             except Exception as exc:  # a bug must not end the checks: the replica would
@@ -298,6 +306,8 @@ class Coordination:
                 rate.seen = []
         except self._failures as exc:
             self._fall_back(exc)
+            return
+        if self._closed:  # closed meanwhile: this client stays down
             return
         self.up = True
         self.up_gauge.set(1)
