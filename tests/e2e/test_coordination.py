@@ -589,3 +589,25 @@ def test_a_delivered_request_stays_delivered_when_the_store_is_slow_at_the_deadl
     assert answered, "nothing reached the upstream"
     # What the upstream took is reported delivered; what the paused store held back is not.
     assert verdicts.count(Verdict.DELIVERED) == len(answered), (verdicts, answered)
+
+
+def test_a_check_that_ends_after_close_leaves_the_client_down(redis: RedisServer) -> None:
+    """A stop must not be undone by the store's watcher: its cancel can come out of a
+    check's own timeout as a TimeoutError (Python 3.11) and be taken for a slow store, so
+    a check may still run, and finish, after aclose. The store answers it (redis-py
+    reconnects a closed client on demand), yet the client stays down: no decision goes to
+    it, and no `coordination.up` in a stopping replica's log."""
+
+    async def main() -> None:
+        registry = CollectorRegistry()
+        shared = await Coordination.start(settings(redis), Metrics(registry, []))
+        assert shared.up and up(registry) == 1
+        await shared.aclose()
+        assert shared._watcher is not None and shared._watcher.done()
+        with structlog.testing.capture_logs() as logs:
+            await shared.check()  # what a watcher that lost its cancel would do next
+        assert not shared.up, "a closed client came back up"
+        assert not [e for e in logs if e["event"] == "coordination.up"], logs
+        await shared.client.aclose()
+
+    asyncio.run(main())
